@@ -1,0 +1,200 @@
+/** Shapes shared by auth/ and its callers: config-shaped options, the verified identity, and the ports. */
+
+/** AWS partitions the contract supports. */
+export type Partition = 'aws' | 'aws-cn' | 'aws-us-gov';
+
+/** `identity.*` config keys (contract.md §3). */
+export interface IdentityOptions {
+  audience: string;
+  partition: Partition;
+  stsRegions: readonly string[];
+  allowedAccounts: readonly string[];
+  maxTokenAgeSeconds: number;
+  clockSkewSeconds: number;
+  allowRootAndFederated: boolean;
+  acceptEksTokens: boolean;
+}
+
+/** Upstream TLS verification mode (`databases.<db>.upstreamTls.mode`). */
+export type UpstreamTlsMode = 'verify-full' | 'verify-ca' | 'require';
+
+/** One `databases.<db>` entry (contract.md §3). Exactly one of cluster / workgroup is set. */
+export interface DatabaseOptions {
+  cluster?: string;
+  workgroup?: string;
+  host?: string;
+  port?: number;
+  region: string;
+  engine: 'redshift' | 'postgres';
+  dbName: string;
+  upstreamTls: { mode: UpstreamTlsMode; caFile?: string };
+}
+
+/** One `rules[]` entry (contract.md §3). */
+export interface RuleOptions {
+  principal: string;
+  dbUser?: string;
+  dbGroups: readonly string[];
+  databases: readonly string[];
+  autoCreate: boolean;
+  trustSessionName: boolean;
+  assumeRole?: string;
+}
+
+/** `credentials.*` config keys. */
+export interface CredentialOptions {
+  durationSeconds: number;
+  refreshBeforeSeconds: number;
+}
+
+/** The parts of the config that auth/ reads. */
+export interface AuthOptions {
+  identity: IdentityOptions;
+  databases: Readonly<Record<string, DatabaseOptions>>;
+  rules: readonly RuleOptions[];
+  credentials: CredentialOptions;
+}
+
+/** Principal kinds STS can report. */
+export type PrincipalType = 'assumed-role' | 'user' | 'root' | 'federated-user';
+
+/** A verified AWS identity (token.md §9). Never holds a token or signature. */
+export interface Identity {
+  partition: Partition;
+  accountId: string;
+  /** Canonical principal ARN: role ARN for assumed roles, else the STS ARN. */
+  canonicalArn: string;
+  /** The raw ARN STS returned. */
+  arn: string;
+  principalType: PrincipalType;
+  userId: string;
+  roleName?: string;
+  sessionName?: string;
+  userName?: string;
+  stsRequestId?: string;
+  accessKeyId: string;
+  stsRegion: string;
+}
+
+/** A time source; tests pass a fake. */
+export interface Clock {
+  nowMs(): number;
+}
+
+/** The real wall clock. */
+export const systemClock: Clock = { nowMs: () => Date.now() };
+
+/** Where and how the proxy logs in upstream. */
+export interface UpstreamTarget {
+  /** Key of `databases` the client asked for. */
+  database: string;
+  host: string;
+  port: number;
+  dbName: string;
+  engine: 'redshift' | 'postgres';
+  tlsMode: UpstreamTlsMode;
+  caFile?: string;
+}
+
+/** What the session asks the Authenticator (all from the client's startup + password). */
+export interface AuthRequest {
+  user: string;
+  database: string;
+  password: string;
+  connectionId: string;
+  /** Absolute epoch ms by which the login must finish. */
+  deadlineMs: number;
+}
+
+/** Timings of one authentication, for the login log line. */
+export interface AuthTimings {
+  stsMs?: number;
+  mintMs?: number;
+}
+
+/** Temporary upstream credentials and where to use them. */
+export interface AuthResult {
+  /** User to send upstream verbatim (e.g. `IAMA:alice`). */
+  upstreamUser: string;
+  upstreamPassword: string;
+  target: UpstreamTarget;
+  /** Expiration of the password, epoch ms. */
+  expiresAtMs: number;
+  /** For logs: canonical ARN and the mapped database user. */
+  identity?: Identity;
+  timings: AuthTimings;
+  /** Drop these credentials from any cache (the upstream refused them); the caller retries once. */
+  invalidate(): void;
+}
+
+/** The port the session calls: (user, database, password) → upstream credentials. Throws AuthError. */
+export interface Authenticator {
+  authenticate(req: AuthRequest): Promise<AuthResult>;
+}
+
+/** Structured logger (pino-compatible). Records never carry tokens, passwords or signatures. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: object): Logger;
+}
+
+/** A logger that drops everything (unit tests). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
+};
+
+/** Observability sink for auth/ (metrics subscribe to it; labels are closed sets). */
+export interface AuthObserver {
+  /** result: ok | rejected | invalid_response | throttled | unavailable */
+  stsRequest(result: string, durationSeconds: number): void;
+  /** api: GetClusterCredentials | GetCredentials | DescribeClusters | GetWorkgroup | AssumeRole; result: ok | throttled | unavailable | failed */
+  credentialRequest(api: string, result: string): void;
+  /** result: hit | miss | refresh | stale */
+  credentialCache(result: 'hit' | 'miss' | 'refresh' | 'stale'): void;
+}
+
+/** An observer that records nothing. */
+export const nullObserver: AuthObserver = {
+  stsRequest() {},
+  credentialRequest() {},
+  credentialCache() {},
+};
+
+/** Verifies a client password as an IAM token (token.md §4–9). Throws AuthError. */
+export interface TokenVerifier {
+  verify(token: string, deadlineMs: number): Promise<Identity>;
+}
+
+/** What a rule grants one login (token.md §8). */
+export interface MappedLogin {
+  /** Index of the matching rule in `rules`. */
+  ruleIndex: number;
+  /** Key of `databases`. */
+  database: string;
+  /** Rendered database user; undefined on a workgroup rule without `dbUser`. */
+  dbUser?: string;
+  dbGroups: readonly string[];
+  autoCreate: boolean;
+  assumeRole?: string;
+}
+
+/** Maps a verified identity + startup user/database to a login, deny by default. Throws AuthError. */
+export interface IdentityMapper {
+  map(identity: Identity, user: string, database: string): MappedLogin;
+}
+
+/** Temporary database credentials as returned by the AWS APIs. */
+export interface DbCredentials {
+  dbUser: string;
+  dbPassword: string;
+  expiresAtMs: number;
+}
