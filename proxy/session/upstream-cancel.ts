@@ -1,0 +1,37 @@
+/** Forwards a CancelRequest to the upstream on a new connection (wire.md §12). */
+import type { Logger, UpstreamTarget } from '../../auth/types.js';
+import { silentLogger } from '../../auth/types.js';
+import { cancelRequest } from '../protocol/upstream.js';
+import { dialUpstream } from './upstream-dial.js';
+
+/** Sends the 16-byte CancelRequest over TLS per the target's mode (plaintext if the upstream answers 'N'), waits for EOF (bounded), closes. */
+export async function sendUpstreamCancel(
+  target: UpstreamTarget,
+  pid: number,
+  key: Buffer,
+  timeoutMs = 5000,
+  logger: Logger = silentLogger,
+): Promise<void> {
+  const packet = cancelRequest(pid, key);
+  const deadlineMs = Date.now() + timeoutMs;
+  const { socket, isTls } = await dialUpstream(target, { deadlineMs, connectTimeoutMs: timeoutMs, logger, allowPlaintext: true });
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    };
+    // The server answers nothing; it closes once the cancel is processed. Waiting for EOF is best-effort.
+    const timer = setTimeout(done, Math.max(0, deadlineMs - Date.now()));
+    socket.on('data', () => {});
+    socket.once('end', done);
+    socket.once('close', done);
+    socket.on('error', (err) => {
+      logger.debug({ err: err.message }, 'upstream cancel connection error');
+      done();
+    });
+    socket.write(packet);
+    socket.resume();
+  });
+  logger.debug({ isTls }, 'upstream cancel sent');
+}
