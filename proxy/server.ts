@@ -1,0 +1,197 @@
+/** ProxyServer: accept loop, client TLS context, connection cap, session tracking, drain and destroy. */
+import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { Authenticator, Logger } from '../auth/types.js';
+import { shuttingDown, tooManyConnections } from './errors.js';
+import type { ProxyError } from './errors.js';
+import { CancelRegistry } from './session/cancel-registry.js';
+import { ClientSession } from './session/client-session.js';
+import type { SessionLimits } from './session/client-session.js';
+import { nullSessionObserver } from './session/observer.js';
+import type { SessionObserver } from './session/observer.js';
+import { sendUpstreamCancel as realSendUpstreamCancel } from './session/upstream-cancel.js';
+import { upstreamLogin as realUpstreamLogin } from './session/upstream-login.js';
+import type { SendUpstreamCancelFn, UpstreamLoginFn } from './session/upstream-types.js';
+
+/** Client-facing TLS material (`tls.*`, files already read). */
+export interface ServerTlsOptions {
+  certPem: string;
+  keyPem: string;
+  minVersion: tls.SecureVersion;
+}
+
+/** `limits.*` the server enforces. */
+export interface ServerLimits extends SessionLimits {
+  maxClientConnections: number;
+}
+
+/** Options of a ProxyServer. */
+export interface ProxyServerOptions {
+  tls: ServerTlsOptions;
+  limits: ServerLimits;
+  authenticator: Authenticator;
+  logger: Logger;
+  observer?: SessionObserver;
+  /** Defaults to the real upstream login (tests inject fakes). */
+  upstreamLogin?: UpstreamLoginFn;
+  /** Defaults to the real upstream cancel. */
+  sendUpstreamCancel?: SendUpstreamCancelFn;
+  /** Cancels per second per source address (default 10). */
+  cancelRatePerSecond?: number;
+}
+
+/** Builds the client-facing TLS context; throws on a bad certificate or key. */
+export function createClientSecureContext(opts: ServerTlsOptions): tls.SecureContext {
+  return tls.createSecureContext({ cert: opts.certPem, key: opts.keyPem, minVersion: opts.minVersion });
+}
+
+/** The PostgreSQL-protocol listener: one ClientSession per accepted socket. */
+export class ProxyServer {
+  /** The cancel keys of this server's sessions. */
+  readonly cancelRegistry: CancelRegistry;
+  private readonly opts: ProxyServerOptions;
+  private readonly observer: SessionObserver;
+  private readonly upstreamLogin: UpstreamLoginFn;
+  private readonly sessions = new Set<ClientSession>();
+  /** Sessions whose StartupMessage was admitted (the ones maxClientConnections counts). */
+  private readonly admitted = new Set<ClientSession>();
+  private readonly server: net.Server;
+  private secureContext: tls.SecureContext;
+  private authenticator: Authenticator;
+  private isDrainingValue = false;
+  private isListeningValue = false;
+  private readonly idleWaiters: Array<() => void> = [];
+
+  constructor(opts: ProxyServerOptions) {
+    this.opts = opts;
+    this.observer = opts.observer ?? nullSessionObserver;
+    this.upstreamLogin = opts.upstreamLogin ?? realUpstreamLogin;
+    this.secureContext = createClientSecureContext(opts.tls);
+    this.authenticator = opts.authenticator;
+    const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, key, timeoutMs) => realSendUpstreamCancel(target, pid, key, timeoutMs, opts.logger));
+    this.cancelRegistry = new CancelRegistry({
+      sendUpstreamCancel: sendCancel,
+      logger: opts.logger,
+      observer: this.observer,
+      ...(opts.cancelRatePerSecond === undefined ? {} : { ratePerSecond: opts.cancelRatePerSecond }),
+    });
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server.on('error', (err) => opts.logger.error({ event: 'listener_error', err: err.message }, 'listener error'));
+  }
+
+  /** Live client connections (every accepted socket not yet closed). */
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** True after beginDrain() / close(). */
+  get isDraining(): boolean {
+    return this.isDrainingValue;
+  }
+
+  /** True while the listener accepts connections. */
+  get isListening(): boolean {
+    return this.isListeningValue;
+  }
+
+  /** Starts listening; resolves with the bound address (use port 0 in tests). */
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.removeListener('error', onError);
+        this.isListeningValue = true;
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Replaces the TLS certificate/key for new connections (SIGHUP). Throws, keeping the old one, if invalid. */
+  setTlsContext(opts: ServerTlsOptions): void {
+    this.secureContext = createClientSecureContext(opts);
+  }
+
+  /** Replaces the authenticator for new connections (config reload). */
+  setAuthenticator(authenticator: Authenticator): void {
+    this.authenticator = authenticator;
+  }
+
+  /** Stops accepting; sessions already in login may finish, later startups get 57P01. */
+  beginDrain(): void {
+    if (this.isDrainingValue) return;
+    this.isDrainingValue = true;
+    this.isListeningValue = false;
+    this.server.close();
+  }
+
+  /** Drains for up to `drainMs`, then ends what is left with 57P01 (login) or a close (relay). */
+  async close(drainMs: number): Promise<void> {
+    this.beginDrain();
+    await this.waitIdle(drainMs);
+    if (this.sessions.size === 0) return;
+    for (const s of this.sessions) s.terminate(shuttingDown());
+    await this.waitIdle(1000);
+    this.destroy();
+  }
+
+  /** Destroys the listener and every connection now. */
+  destroy(): void {
+    this.beginDrain();
+    for (const s of this.sessions) s.destroy();
+  }
+
+  private waitIdle(timeoutMs: number): Promise<void> {
+    if (this.sessions.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.idleWaiters.push(done);
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    const { limits, logger } = this.opts;
+    if (this.sessions.size >= 2 * limits.maxClientConnections) {
+      socket.on('error', () => {});
+      socket.destroy();
+      logger.warn({ event: 'connection_refused', reason: 'hard_cap' }, 'connection closed at accept: too many sockets');
+      return;
+    }
+    const connectionId = randomBytes(6).toString('hex');
+    this.observer.clientConnectionOpened();
+    const session: ClientSession = new ClientSession({
+      socket,
+      connectionId,
+      secureContext: this.secureContext,
+      limits,
+      authenticator: this.authenticator,
+      upstreamLogin: this.upstreamLogin,
+      cancelRegistry: this.cancelRegistry,
+      logger,
+      observer: this.observer,
+      admit: () => this.admit(session),
+      onClose: () => {
+        this.sessions.delete(session);
+        this.admitted.delete(session);
+        this.observer.clientConnectionClosed();
+        if (this.sessions.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+      },
+    });
+    this.sessions.add(session);
+    session.start();
+  }
+
+  private admit(session: ClientSession): ProxyError | undefined {
+    if (this.isDrainingValue) return shuttingDown();
+    if (this.admitted.size >= this.opts.limits.maxClientConnections) return tooManyConnections();
+    this.admitted.add(session);
+    return undefined;
+  }
+}

@@ -1,0 +1,132 @@
+/** Proxy-issued cancel keys mapped to upstream sessions; verifies and forwards CancelRequests (wire.md §12). */
+import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { Logger, UpstreamTarget } from '../../auth/types.js';
+import type { CancelResult, SessionObserver } from './observer.js';
+import type { SendUpstreamCancelFn } from './upstream-types.js';
+
+/** Length of a 3.0 CancelRequest, the only kind the proxy's 4-byte keys can match. */
+export const cancelRequestBytes = 16;
+
+interface Entry {
+  key: Buffer;
+  target: UpstreamTarget;
+  upstreamPid: number;
+  upstreamKey: Buffer;
+}
+
+interface Bucket {
+  tokens: number;
+  lastMs: number;
+}
+
+/** The proxy's BackendKeyData for one session, and how to drop it. */
+export interface IssuedKey {
+  pid: number;
+  key: Buffer;
+  /** Removes the entry (idempotent). */
+  release(): void;
+}
+
+/** Options of a CancelRegistry. */
+export interface CancelRegistryOptions {
+  sendUpstreamCancel: SendUpstreamCancelFn;
+  logger: Logger;
+  observer: SessionObserver;
+  /** Sustained cancels per second per source address (default 10). */
+  ratePerSecond?: number;
+  /** Bucket size (default = ratePerSecond). */
+  burst?: number;
+  /** Most source addresses tracked at once (default 10,000); the oldest is dropped. */
+  maxTrackedSources?: number;
+  /** Upstream cancel wait for EOF (default 5,000 ms). */
+  upstreamTimeoutMs?: number;
+  nowMs?: () => number;
+}
+
+/** Issues cancel keys and forwards valid CancelRequests to the right upstream session. */
+export class CancelRegistry {
+  private readonly entries = new Map<number, Entry>();
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly opts: CancelRegistryOptions;
+  private readonly ratePerSecond: number;
+  private readonly burst: number;
+  private readonly maxTrackedSources: number;
+  private readonly nowMs: () => number;
+
+  constructor(opts: CancelRegistryOptions) {
+    this.opts = opts;
+    this.ratePerSecond = opts.ratePerSecond ?? 10;
+    this.burst = opts.burst ?? this.ratePerSecond;
+    this.maxTrackedSources = opts.maxTrackedSources ?? 10_000;
+    this.nowMs = opts.nowMs ?? Date.now;
+  }
+
+  /** Number of live sessions with a key. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Issues a fresh proxy pid (1 … 2³¹−1, unique while live) and 4-byte key for an upstream session. */
+  issue(target: UpstreamTarget, upstreamPid: number, upstreamKey: Buffer): IssuedKey {
+    let pid: number;
+    do pid = randomInt(1, 2 ** 31);
+    while (this.entries.has(pid));
+    const key = randomBytes(4);
+    const entry: Entry = { key, target, upstreamPid, upstreamKey: Buffer.from(upstreamKey) };
+    this.entries.set(pid, entry);
+    return {
+      pid,
+      key,
+      release: () => {
+        if (this.entries.get(pid) === entry) this.entries.delete(pid);
+      },
+    };
+  }
+
+  private allow(source: string): boolean {
+    const now = this.nowMs();
+    let bucket = this.buckets.get(source);
+    if (bucket === undefined) {
+      if (this.buckets.size >= this.maxTrackedSources) {
+        const oldest = this.buckets.keys().next();
+        if (oldest.done !== true) this.buckets.delete(oldest.value);
+      }
+      bucket = { tokens: this.burst, lastMs: now };
+    } else {
+      this.buckets.delete(source); // re-insert: Map order is then least-recently-used first
+      bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.lastMs) / 1000) * this.ratePerSecond);
+      bucket.lastMs = now;
+    }
+    this.buckets.set(source, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  /** Handles one CancelRequest; never throws. The caller closes the client socket silently either way. */
+  async handle(pid: number, key: Buffer, packetBytes: number, sourceAddress: string): Promise<CancelResult> {
+    const result = await this.route(pid, key, packetBytes, sourceAddress);
+    this.opts.observer.cancel(result);
+    return result;
+  }
+
+  private async route(pid: number, key: Buffer, packetBytes: number, sourceAddress: string): Promise<CancelResult> {
+    if (!this.allow(sourceAddress)) return 'rate_limited';
+    const entry = this.entries.get(pid);
+    if (packetBytes !== cancelRequestBytes || entry === undefined || key.length !== entry.key.length || !timingSafeEqual(key, entry.key)) {
+      this.opts.logger.info({ event: 'cancel_unknown_key' }, 'cancel request with unknown key dropped');
+      return 'unknown_key';
+    }
+    try {
+      await this.opts.sendUpstreamCancel(entry.target, entry.upstreamPid, entry.upstreamKey, this.opts.upstreamTimeoutMs ?? 5000);
+      return 'forwarded';
+    } catch (err) {
+      this.opts.logger.warn({ event: 'cancel_forward_failed', err: errorSummary(err) }, 'forwarding cancel request failed');
+      return 'error';
+    }
+  }
+}
+
+function errorSummary(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
