@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('./index.js', import.meta.url));
+
+function rsproxy(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 20_000, env: { ...process.env, RSPROXY_COMMIT: 'abcdef123456' } }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
+}
+
+test('version prints version, node and commit', async () => {
+  const r = await rsproxy(['version']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^rsproxy \d+\.\d+\.\d+\nnode v\d+\.\d+\.\d+\ncommit abcdef123456\n$/);
+});
+
+test('usage errors exit 1: no command, unknown command, unknown flag, helper module names', async () => {
+  for (const args of [[], ['frobnicate'], ['version', '--nope'], ['args'], ['index'], ['../main']]) {
+    const r = await rsproxy(args);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /usage: rsproxy <command>/);
+  }
+});
+
+test('check-config exits 1 on a missing file', async () => {
+  const r = await rsproxy(['check-config', '--config', '/nonexistent/rsproxy.yaml']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot read the config file \(ENOENT\)/);
+});
+
+test('token without --audience is a usage error', async () => {
+  const r = await rsproxy(['token', '--region', 'us-east-1']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--audience is required/);
+});

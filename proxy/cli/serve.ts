@@ -1,0 +1,39 @@
+/** `rsproxy serve --config FILE`: run the proxy until SIGTERM/SIGINT; SIGHUP reloads the config. */
+import { runServe } from '../main.js';
+import { configFlagOptions, configFlagValues, parseCommandArgs, stringOption } from './args.js';
+
+/** Runs the proxy; resolves with the exit code (143 SIGTERM, 130 SIGINT, 0 with --exit-zero-on-sigterm). */
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommandArgs(argv, {
+    config: { type: 'string', short: 'c' },
+    'exit-zero-on-sigterm': { type: 'boolean' },
+    ...configFlagOptions(),
+  });
+  const configPath = stringOption(args, 'config', true);
+  const flags: Record<string, string | boolean> = { ...configFlagValues(args) };
+  if (args.values['exit-zero-on-sigterm'] === true) flags['exit-zero-on-sigterm'] = true;
+  let handle: Awaited<ReturnType<typeof runServe>>;
+  try {
+    handle = await runServe({ configPath, flags, env: process.env });
+  } catch (err) {
+    const problems = (err as { problems?: unknown }).problems;
+    if (Array.isArray(problems)) {
+      for (const p of problems) process.stderr.write(`${String(p)}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const onTerm = () => handle.shutdown('SIGTERM');
+  const onInt = () => handle.shutdown('SIGINT');
+  const onHup = () => void handle.reload();
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+  try {
+    return await handle.done;
+  } finally {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    process.off('SIGHUP', onHup);
+  }
+}

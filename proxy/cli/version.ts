@@ -1,0 +1,39 @@
+/** `rsproxy version`: version, Node version, commit. */
+import { readFileSync } from 'node:fs';
+import { parseCommandArgs } from './args.js';
+
+const root = new URL('../../../', import.meta.url);
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+// Build systems pass the commit in RSPROXY_COMMIT; a checkout can read .git without running git.
+function readCommit(env: NodeJS.ProcessEnv): string {
+  if (env.RSPROXY_COMMIT !== undefined && /^[0-9a-f]{7,40}$/.test(env.RSPROXY_COMMIT)) return env.RSPROXY_COMMIT;
+  try {
+    const head = readFileSync(new URL('.git/HEAD', root), 'utf8').trim();
+    const ref = /^ref: (refs\/[\w./-]+)$/.exec(head)?.[1];
+    const sha = ref === undefined ? head : readFileSync(new URL(`.git/${ref}`, root), 'utf8').trim();
+    return /^[0-9a-f]{40}$/.test(sha) ? sha.slice(0, 12) : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The three lines `rsproxy version` prints. */
+export function versionText(env: NodeJS.ProcessEnv = process.env): string {
+  return `rsproxy ${readVersion()}\nnode ${process.version}\ncommit ${readCommit(env)}\n`;
+}
+
+/** Runs `rsproxy version`. */
+export async function run(argv: string[]): Promise<number> {
+  parseCommandArgs(argv, {});
+  process.stdout.write(versionText());
+  return 0;
+}

@@ -1,0 +1,205 @@
+/** The rsproxy config schema (contract.md §3): the single source of keys, types, defaults, units and docs. */
+import { z } from 'zod';
+
+const integer = (min: number, max?: number) => {
+  const msg = max === undefined ? `must be an integer ≥ ${min}` : `must be an integer from ${min} to ${max}`;
+  const base = z.number({ error: msg }).int({ error: msg }).min(min, { error: msg });
+  return max === undefined ? base : base.max(max, { error: msg });
+};
+const pattern = (re: RegExp, msg: string) => z.string({ error: msg }).regex(re, { error: msg });
+const text = (msg: string) => z.string({ error: msg }).min(1, { error: msg });
+const flag = () => z.boolean({ error: 'must be true or false' });
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `must be one of ${values.join(', ')}` });
+const list = <T extends z.ZodType>(item: T, msg: string) => z.array(item, { error: msg });
+
+/** `host:port` (IPv6 hosts in brackets). */
+export const listenPattern = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?:[0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/;
+const listenRule = 'must be host:port with a port from 0 to 65535';
+/** An AWS region name as a token names it (contract.md §4). */
+export const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const regionRule = 'must be an AWS region like eu-west-1';
+/** `identity.audience` grammar (contract.md §3). */
+export const audiencePattern = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,99}$/;
+const accountPattern = /^\d{12}$/;
+/** A rule principal: canonical role or user ARN; `*` globs only after the account. */
+export const principalPattern = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:(role|user)\/[\w+=,.@*/-]+$/;
+const roleArnPattern = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/[\w+=,.@/-]+$/;
+
+const tlsSchema = z
+  .strictObject(
+    {
+      certFile: text('must be a path to a PEM certificate (chain) file').describe('Client-facing certificate file (PEM); required; re-read on SIGHUP.'),
+      keyFile: text('must be a path to a PEM private key file').describe('Private key file (PEM) for certFile; required; re-read on SIGHUP.'),
+      minVersion: oneOf(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version offered to clients. Default TLSv1.2.'),
+    },
+    { error: 'must be a mapping with certFile and keyFile' },
+  )
+  .describe('Client TLS; required (clients without TLS get 28000).');
+
+const identitySchema = z
+  .strictObject(
+    {
+      audience: pattern(audiencePattern, `must match ${audiencePattern.source}`).describe(
+        'Value of the signed x-rsproxy-audience header; unique per fleet; required.',
+      ),
+      partition: oneOf(['aws', 'aws-cn', 'aws-us-gov']).default('aws').describe('AWS partition of the STS hosts and ARNs. Default aws.'),
+      stsRegions: list(pattern(regionPattern, regionRule), 'must be a list of AWS regions')
+        .min(1, { error: 'must list at least one region' })
+        .describe('STS regions a token may name (sts.<region>.<partition domain>); required, each in `partition`.'),
+      allowedAccounts: list(pattern(accountPattern, 'must be a 12-digit AWS account id'), 'must be a list of 12-digit AWS account ids')
+        .min(1, { error: 'must list at least one account' })
+        .describe('Accounts whose principals may log in; required.'),
+      maxTokenAgeSeconds: integer(1, 900).default(300).describe('Seconds a token is accepted after it was signed (1..900). Default 300.'),
+      clockSkewSeconds: integer(0, 900).default(60).describe('Seconds of clock skew tolerated on X-Amz-Date (0..900). Default 60.'),
+      allowRootAndFederated: flag().default(false).describe('Admit root and federated-user principals. Default false.'),
+      acceptEksTokens: flag().default(false).describe('Also accept `aws eks get-token --cluster-name <audience>` tokens. Default false.'),
+    },
+    { error: 'must be a mapping with audience, stsRegions and allowedAccounts' },
+  )
+  .describe('How client tokens are verified; required.');
+
+const databaseSchema = z.strictObject(
+  {
+    cluster: text('must be a cluster identifier').optional().describe('Provisioned ClusterIdentifier (endpoint from DescribeClusters, or host/port).'),
+    workgroup: text('must be a workgroup name').optional().describe('Serverless workgroup name (endpoint from GetWorkgroup).'),
+    host: text('must be a host name or IP address').optional().describe('Fixed endpoint host; needs cluster (for the API call) and port.'),
+    port: integer(1, 65535).optional().describe('Fixed endpoint port (1..65535); goes with host.'),
+    region: pattern(regionPattern, regionRule).describe('AWS region of the cluster or workgroup; required.'),
+    engine: oneOf(['redshift', 'postgres']).default('redshift').describe('redshift, or postgres for a PostgreSQL-compatible upstream (demo, tests). Default redshift.'),
+    dbName: text('must be a database name').optional().describe('Database name on the cluster. Default: the key under `databases`.'),
+    upstreamTls: z
+      .strictObject(
+        {
+          mode: oneOf(['verify-full', 'verify-ca', 'require']).default('verify-full').describe('Upstream TLS check; require = encrypt only (tests). Default verify-full.'),
+          caFile: text('must be a path to a PEM CA bundle').optional().describe('Extra CA bundle (PEM) for the upstream. Default: system CAs.'),
+        },
+        { error: 'must be a mapping with mode and caFile' },
+      )
+      .prefault({}),
+  },
+  { error: 'must be a mapping with cluster or workgroup, and region' },
+);
+
+const ruleSchema = z.strictObject(
+  {
+    principal: pattern(principalPattern, 'must be an IAM role or user ARN like arn:aws:iam::123456789012:role/Name (* allowed after the account)').describe(
+      'Canonical role or user ARN the rule matches; required.',
+    ),
+    dbUser: text('must be a database user name or template').optional().describe(
+      'Literal, or a template of {sessionName} {roleName} {userName} {accountId}. Optional on workgroup rules only.',
+    ),
+    dbGroups: list(text('must be a group name'), 'must be a list of group names').default([]).describe('Database groups joined for the session. Default none.'),
+    databases: list(text('must be a database key'), 'must be a list of keys of `databases`, or *')
+      .min(1, { error: 'must list at least one database (or *)' })
+      .describe('Keys of `databases` the rule admits; * = all; required.'),
+    autoCreate: flag().default(false).describe('GetClusterCredentials AutoCreate (user shows as IAMA:<name>). Default false.'),
+    trustSessionName: flag().default(false).describe('Allow {sessionName} (only for roles whose session name the org controls). Default false.'),
+    assumeRole: pattern(roleArnPattern, 'must be an IAM role ARN like arn:aws:iam::123456789012:role/Name').optional().describe(
+      'Role assumed before minting (required for distinct users on workgroups).',
+    ),
+  },
+  { error: 'must be a mapping with principal and databases' },
+);
+
+/** The whole config file. */
+export const configSchema = z.strictObject(
+  {
+    listen: pattern(listenPattern, listenRule).default('0.0.0.0:5439').describe('host:port for PostgreSQL clients. Default 0.0.0.0:5439.'),
+    tls: tlsSchema,
+    identity: identitySchema,
+    databases: z
+      .record(z.string(), databaseSchema, { error: 'must be a mapping of database name to its settings' })
+      .refine((v) => Object.keys(v).length > 0, { error: 'must define at least one database' })
+      .describe('What clients put in `database` → where it lives; required.'),
+    rules: list(ruleSchema, 'must be a list of rules').default([]).describe('Access rules, first match wins; no match = denied. Default none (deny all).'),
+    credentials: z
+      .strictObject(
+        {
+          durationSeconds: integer(900, 3600).default(900).describe('Lifetime asked for temporary DB credentials (900..3600). Default 900.'),
+          refreshBeforeSeconds: integer(0, 3599).default(60).describe('Refresh cached credentials this long before expiry (< durationSeconds). Default 60.'),
+        },
+        { error: 'must be a mapping' },
+      )
+      .prefault({}),
+    admin: z
+      .strictObject({ listen: pattern(listenPattern, listenRule).default('127.0.0.1:9187').describe('host:port of /metrics /livez /readyz /startupz. Default 127.0.0.1:9187.') }, { error: 'must be a mapping' })
+      .prefault({}),
+    limits: z
+      .strictObject(
+        {
+          maxClientConnections: integer(1, 1_000_000).default(1000).describe('Open client connections before 53300 (1..1000000). Default 1000.'),
+          loginTimeoutMs: integer(1000).default(10000).describe('Milliseconds from accept to the end of login (≥ 1000). Default 10000.'),
+          maxStartupBytes: integer(1024, 1_048_576).default(10000).describe('Largest startup packet in bytes (1024..1048576). Default 10000.'),
+          maxPasswordBytes: integer(1024, 1_048_576).default(8192).describe('Largest password message in bytes (1024..1048576); over it → 08P01. Default 8192.'),
+        },
+        { error: 'must be a mapping' },
+      )
+      .prefault({}),
+    shutdown: z
+      .strictObject({ drainSeconds: integer(0, 3600).default(30).describe('Seconds sessions may drain after SIGTERM before 57P01 (0..3600). Default 30.') }, { error: 'must be a mapping' })
+      .prefault({}),
+    log: z
+      .strictObject({ level: oneOf(['debug', 'info', 'warn', 'error']).default('info').describe('Lowest level logged (JSON lines to stdout). Default info.') }, { error: 'must be a mapping' })
+      .prefault({}),
+  },
+  { error: 'must be a mapping (the config file)' },
+);
+
+/** The parsed config as the schema returns it (before dbName defaults are filled in). */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** Kind of a scalar key that a flag or env var may set. */
+export type ScalarKind = 'string' | 'number' | 'boolean' | 'list';
+
+/** A config key settable from a flag and an env var, derived from its path. */
+export interface ScalarKey {
+  path: readonly string[];
+  kind: ScalarKind;
+  /** Flag name without the leading dashes, e.g. `limits-login-timeout-ms`. */
+  flag: string;
+  /** Env var name, e.g. `RSPROXY_LIMITS_LOGIN_TIMEOUT_MS`. */
+  env: string;
+  description: string | undefined;
+}
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+interface Inspectable {
+  _zod: { def: { type: string; innerType?: Inspectable; element?: Inspectable; shape?: Record<string, Inspectable> } };
+  description?: string | undefined;
+}
+
+function unwrap(schema: Inspectable): { base: Inspectable; description: string | undefined } {
+  let s = schema;
+  let description = schema.description;
+  while (['default', 'prefault', 'optional', 'nullable'].includes(s._zod.def.type) && s._zod.def.innerType !== undefined) {
+    s = s._zod.def.innerType;
+    description ??= s.description;
+  }
+  return { base: s, description };
+}
+
+function walk(shape: Record<string, Inspectable>, prefix: readonly string[], out: ScalarKey[]): void {
+  for (const [key, child] of Object.entries(shape)) {
+    const path = [...prefix, key];
+    const { base, description } = unwrap(child);
+    const t = base._zod.def.type;
+    let kind: ScalarKind | undefined;
+    if (t === 'object' && base._zod.def.shape !== undefined) walk(base._zod.def.shape, path, out);
+    else if (t === 'string' || t === 'enum') kind = 'string';
+    else if (t === 'number') kind = 'number';
+    else if (t === 'boolean') kind = 'boolean';
+    else if (t === 'array' && base._zod.def.element !== undefined && unwrap(base._zod.def.element).base._zod.def.type === 'string') kind = 'list';
+    if (kind === undefined) continue;
+    const flagName = path.map(kebab).join('-');
+    out.push({ path, kind, flag: flagName, env: `RSPROXY_${flagName.replace(/-/g, '_').toUpperCase()}`, description });
+  }
+}
+
+/** Every scalar (and string-list) key with its mechanically derived flag and env var. */
+export const scalarKeys: readonly ScalarKey[] = (() => {
+  const out: ScalarKey[] = [];
+  walk((configSchema as unknown as { shape: Record<string, Inspectable> }).shape, [], out);
+  return out;
+})();

@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Registry } from 'prom-client';
+import { createMetrics } from './metrics.js';
+
+async function text(m: ReturnType<typeof createMetrics>): Promise<string> {
+  return m.registry.metrics();
+}
+
+function sample(body: string, series: string): number | undefined {
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+test('every contract.md §6 metric is registered with its type', async () => {
+  const body = await text(createMetrics());
+  const want: Record<string, string> = {
+    rsproxy_client_connections: 'gauge',
+    rsproxy_logins_total: 'counter',
+    rsproxy_login_duration_seconds: 'histogram',
+    rsproxy_sts_requests_total: 'counter',
+    rsproxy_sts_request_duration_seconds: 'histogram',
+    rsproxy_credential_requests_total: 'counter',
+    rsproxy_credential_cache_total: 'counter',
+    rsproxy_upstream_connect_duration_seconds: 'histogram',
+    rsproxy_bytes_total: 'counter',
+    rsproxy_cancel_requests_total: 'counter',
+  };
+  for (const [name, type] of Object.entries(want)) assert.ok(body.includes(`# TYPE ${name} ${type}\n`), `${name} ${type}`);
+  assert.ok(body.includes('process_cpu_user_seconds_total'), 'default metrics');
+});
+
+test('known label values start at zero', async () => {
+  const body = await text(createMetrics());
+  assert.equal(sample(body, 'rsproxy_logins_total{result="failed",reason="expired"}'), 0);
+  assert.equal(sample(body, 'rsproxy_credential_cache_total{result="stale"}'), 0);
+  assert.equal(sample(body, 'rsproxy_cancel_requests_total{result="unknown_key"}'), 0);
+});
+
+test('observations land on the right series; unknown labels collapse to "other"', async () => {
+  const m = createMetrics();
+  m.clientConnectionOpened();
+  m.clientConnectionOpened();
+  m.clientConnectionClosed();
+  m.login('failed', 'expired', 0.02);
+  m.login('ok', 'ok', 0.3);
+  m.login('failed', 'arn:aws:iam::123456789012:role/Leak', 0.1);
+  m.bytes('client_to_upstream', 100);
+  m.bytes('upstream_to_client', 0);
+  m.stsRequest('ok', 0.05);
+  m.credentialRequest('GetClusterCredentials', 'ok');
+  m.credentialCache('hit');
+  m.cancel('forwarded');
+  m.upstreamConnect(0.01);
+  const body = await text(m);
+  assert.equal(sample(body, 'rsproxy_client_connections'), 1);
+  assert.equal(sample(body, 'rsproxy_logins_total{result="failed",reason="expired"}'), 1);
+  assert.equal(sample(body, 'rsproxy_logins_total{result="failed",reason="other"}'), 1);
+  assert.ok(!body.includes('arn:aws'), 'no ARN in labels');
+  assert.equal(sample(body, 'rsproxy_login_duration_seconds_count{result="failed"}'), 2);
+  assert.equal(sample(body, 'rsproxy_bytes_total{direction="client_to_upstream"}'), 100);
+  assert.equal(sample(body, 'rsproxy_sts_requests_total{result="ok"}'), 1);
+  assert.equal(sample(body, 'rsproxy_credential_requests_total{api="GetClusterCredentials",result="ok"}'), 1);
+  assert.equal(sample(body, 'rsproxy_credential_cache_total{result="hit"}'), 1);
+  assert.equal(sample(body, 'rsproxy_cancel_requests_total{result="forwarded"}'), 1);
+  assert.equal(sample(body, 'rsproxy_upstream_connect_duration_seconds_count'), 1);
+});
+
+test('two proxies in one process use separate registries', () => {
+  createMetrics(new Registry());
+  assert.doesNotThrow(() => createMetrics(new Registry()));
+});
+
+function promtool(body: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = execFile('/usr/bin/promtool', ['check', 'metrics'], (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, out: stdout + stderr });
+    });
+    child.stdin?.end(body);
+  });
+}
+
+test('promtool check metrics accepts the exposition', async (t) => {
+  if (!existsSync('/usr/bin/promtool')) {
+    if (process.env.CI === 'true') assert.fail('promtool is required under CI=true');
+    t.diagnostic('promtool not installed; skipping the lint');
+    return;
+  }
+  const m = createMetrics();
+  m.login('failed', 'no_rule', 0.01);
+  m.stsRequest('rejected', 0.2);
+  m.bytes('upstream_to_client', 12);
+  const body = await text(m);
+  const ours = body
+    .split('\n')
+    .filter((l) => l.startsWith('rsproxy_') || l.startsWith('# HELP rsproxy_') || l.startsWith('# TYPE rsproxy_'))
+    .join('\n');
+  const strict = await promtool(`${ours}\n`);
+  assert.equal(strict.code, 0, strict.out);
+  // prom-client's own default gauges end in _total; that lint is theirs, and nothing else may fail.
+  const full = await promtool(body);
+  const problems = full.out.split('\n').filter((l) => l.trim() !== '');
+  const tolerated = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
+  assert.deepEqual(problems.filter((l) => !tolerated.test(l)), []);
+});

@@ -1,0 +1,142 @@
+/** Packaging checks: docker-compose config, Kubernetes manifests, example configs against the schema, Prometheus config. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { parseConfigText, resolveConfig } from '../../proxy/config.js';
+
+// dist/test/integration/packaging.test.js → project root is three levels up.
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+type Obj = Record<string, unknown>;
+
+function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((res) => {
+    execFile(cmd, args, { cwd: root, timeout: 60_000 }, (err, stdout, stderr) => {
+      res({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, out: `${stdout}${stderr}` });
+    });
+  });
+}
+
+function requireTool(path: string, t: { diagnostic(s: string): void }): boolean {
+  if (existsSync(path)) return true;
+  if (process.env.CI === 'true') assert.fail(`${path} is required under CI=true`);
+  t.diagnostic(`${path} not installed; this check did not run`);
+  return false;
+}
+
+const at = (o: unknown, path: string): unknown =>
+  path.split('.').reduce<unknown>((n, k) => (typeof n === 'object' && n !== null ? (n as Obj)[k] : undefined), o);
+
+function manifests(): Map<string, Obj> {
+  const dir = join(root, 'deploy', 'kubernetes');
+  const out = new Map<string, Obj>();
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.yaml') || n.endsWith('.yml'))) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, name), 'utf8'))) {
+      assert.deepEqual(doc.errors, [], `${name} parses`);
+      const obj = doc.toJS() as Obj;
+      assert.equal(typeof obj.apiVersion, 'string', `${name}: apiVersion`);
+      assert.equal(typeof obj.kind, 'string', `${name}: kind`);
+      assert.equal(typeof at(obj, 'metadata.name'), 'string', `${name}: metadata.name`);
+      assert.equal(at(obj, 'metadata.namespace'), 'rsproxy', `${name}: metadata.namespace`);
+      out.set(String(obj.kind), obj);
+    }
+  }
+  return out;
+}
+
+test('docker-compose.yml is valid for docker-compose', async (t) => {
+  if (!requireTool('/usr/bin/docker-compose', t)) return;
+  const r = await run('/usr/bin/docker-compose', ['-f', 'docker-compose.yml', 'config', '-q']);
+  assert.equal(r.code, 0, r.out);
+});
+
+test('the compose stack wires rsproxy, postgres, the emulator and prometheus', () => {
+  const compose = parseConfigText(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as Obj;
+  const services = compose.services as Obj;
+  for (const s of ['rsproxy', 'postgres', 'emulator', 'prometheus']) assert.ok(s in services, s);
+  assert.match(JSON.stringify(at(services, 'postgres.environment')), /scram-sha-256/);
+  assert.match(JSON.stringify(at(services, 'emulator.command')), /startEmulator/);
+  assert.ok(existsSync(join(root, 'dist', 'emulator', 'index.js')), 'the emulator command imports dist/emulator/index.js');
+  const prom = parseConfigText(readFileSync(join(root, 'deploy', 'prometheus.yml'), 'utf8'));
+  assert.deepEqual(at(prom, 'scrape_configs'), [{ job_name: 'rsproxy', metrics_path: '/metrics', static_configs: [{ targets: ['rsproxy:9187'] }] }]);
+});
+
+test('deploy/prometheus.yml passes promtool check config', async (t) => {
+  if (!requireTool('/usr/bin/promtool', t)) return;
+  const r = await run('/usr/bin/promtool', ['check', 'config', 'deploy/prometheus.yml']);
+  assert.equal(r.code, 0, r.out);
+});
+
+test('example and compose configs pass the schema without warnings', () => {
+  for (const file of ['deploy/rsproxy.example.yaml', 'deploy/compose/rsproxy.yaml']) {
+    const r = resolveConfig(parseConfigText(readFileSync(join(root, file), 'utf8'), file));
+    assert.ok(r.ok, `${file}:\n${r.ok ? '' : r.errors.join('\n')}`);
+    assert.deepEqual(r.warnings, [], file);
+  }
+});
+
+test('Kubernetes manifests have their required fields and agree with each other', () => {
+  const m = manifests();
+  assert.deepEqual([...m.keys()].sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+  const dep = m.get('Deployment') as Obj;
+  assert.equal(dep.apiVersion, 'apps/v1');
+  const labels = at(dep, 'spec.template.metadata.labels');
+  assert.deepEqual(at(dep, 'spec.selector.matchLabels'), labels);
+  const containers = at(dep, 'spec.template.spec.containers') as Obj[];
+  const c = containers[0] as Obj;
+  assert.equal(typeof c.image, 'string');
+  const ports = c.ports as Obj[];
+  assert.deepEqual(ports.map((p) => [p.name, p.containerPort]), [['postgres', 5439], ['admin', 9187]]);
+  assert.equal(at(c, 'startupProbe.httpGet.path'), '/startupz');
+  assert.equal(at(c, 'livenessProbe.httpGet.path'), '/livez');
+  assert.equal(at(c, 'readinessProbe.httpGet.path'), '/readyz');
+  for (const p of ['startupProbe', 'livenessProbe', 'readinessProbe']) assert.equal(at(c, `${p}.httpGet.port`), 'admin', p);
+  assert.equal(typeof at(c, 'resources.requests.cpu'), 'string');
+  assert.equal(typeof at(c, 'resources.limits.memory'), 'string');
+  assert.equal(at(dep, 'spec.template.spec.securityContext.runAsNonRoot'), true);
+  assert.notEqual(at(dep, 'spec.template.spec.securityContext.runAsUser'), 0);
+  assert.equal(at(c, 'securityContext.allowPrivilegeEscalation'), false);
+  assert.equal(at(c, 'securityContext.readOnlyRootFilesystem'), true);
+  assert.equal(at(dep, 'spec.template.spec.serviceAccountName'), at(m.get('ServiceAccount'), 'metadata.name'));
+  const annotations = at(m.get('ServiceAccount'), 'metadata.annotations') as Obj;
+  assert.match(String(annotations['eks.amazonaws.com/role-arn']), /^arn:aws:iam::\d{12}:role\//, 'IRSA annotation');
+
+  const svc = m.get('Service') as Obj;
+  assert.equal(at(svc, 'spec.type'), 'LoadBalancer');
+  assert.deepEqual(at(svc, 'spec.selector'), labels);
+  assert.deepEqual((at(svc, 'spec.ports') as Obj[]).map((p) => [p.protocol, p.port, p.targetPort]), [['TCP', 5439, 'postgres']]);
+  const pdb = m.get('PodDisruptionBudget') as Obj;
+  assert.equal(pdb.apiVersion, 'policy/v1');
+  assert.deepEqual(at(pdb, 'spec.selector.matchLabels'), labels);
+
+  // The config the pods read is the ConfigMap's, at the path the args name, and it is valid.
+  const cm = m.get('ConfigMap') as Obj;
+  const volumes = at(dep, 'spec.template.spec.volumes') as Obj[];
+  const configVolume = volumes.find((v) => at(v, 'configMap.name') === at(cm, 'metadata.name'));
+  assert.ok(configVolume, 'a volume mounts the ConfigMap');
+  const mount = (c.volumeMounts as Obj[]).find((v) => v.name === configVolume.name);
+  const args = c.args as string[];
+  assert.equal(args[args.indexOf('--config') + 1], `${String(mount?.mountPath)}/rsproxy.yaml`);
+  const r = resolveConfig(parseConfigText(String((cm.data as Obj)['rsproxy.yaml']), 'configmap'));
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  assert.deepEqual(r.warnings, []);
+  assert.equal(r.config.admin.listen.split(':').pop(), '9187', 'probes reach the admin port');
+  assert.ok(r.config.admin.listen.startsWith('0.0.0.0:'), 'kubelet probes come from outside the pod');
+  assert.ok(Number(at(dep, 'spec.template.spec.terminationGracePeriodSeconds')) > r.config.shutdown.drainSeconds, 'grace period covers the drain');
+  const tlsMount = (c.volumeMounts as Obj[]).find((v) => v.name === 'tls');
+  assert.ok(r.config.tls.certFile.startsWith(`${String(tlsMount?.mountPath)}/`));
+});
+
+test('Dockerfile: multi-stage, production deps, non-root, ports, health check', () => {
+  const d = readFileSync(join(root, 'Dockerfile'), 'utf8');
+  assert.equal((d.match(/^FROM /gm) ?? []).length, 2);
+  assert.match(d, /^FROM node:20-slim AS runtime$/m);
+  assert.match(d, /npm ci --omit=dev/);
+  assert.match(d, /^USER 1000:1000$/m);
+  assert.match(d, /^EXPOSE 5439 9187$/m);
+  assert.match(d, /^HEALTHCHECK .*\n?.*\/livez/m);
+  assert.match(readFileSync(join(root, '.dockerignore'), 'utf8'), /^node_modules$/m);
+});
