@@ -180,7 +180,11 @@ export interface MappedLogin {
   ruleIndex: number;
   /** Key of `databases`. */
   database: string;
-  /** Rendered database user; undefined on a workgroup rule without `dbUser`. */
+  /**
+   * Rendered database user (cluster rules; equals the startup user minus `IAM:`/`IAMA:`). On a workgroup
+   * rule: the rule's literal `dbUser` as-is, or undefined without one; the credentials layer must then
+   * compare the startup user with the user GetCredentials returns (contract.md §3).
+   */
   dbUser?: string;
   dbGroups: readonly string[];
   autoCreate: boolean;
