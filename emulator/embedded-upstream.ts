@@ -1,5 +1,7 @@
 /** The demo's embedded upstream database: PGlite behind a small TLS front that speaks SSLRequest. */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { dirname, join } from 'node:path';
 import tls from 'node:tls';
 
 /** A running embedded upstream. */
@@ -16,8 +18,37 @@ export interface EmbeddedUpstreamOptions {
   keyPem: string;
   /** PGlite serialises queries; this only bounds how many sessions it multiplexes. */
   maxConnections?: number;
-  /** Directory for PGlite's data; in memory when absent. */
-  dataDir?: string;
+  /**
+   * An initialised PGlite data directory to copy for this run (created on first use). PGlite's
+   * initdb takes ~20 s under WebAssembly; copying a template takes well under a second.
+   */
+  templateDir?: string;
+}
+
+type PGliteModule = typeof import('@electric-sql/pglite');
+
+async function ensureTemplate(PGlite: PGliteModule['PGlite'], templateDir: string): Promise<void> {
+  if (existsSync(templateDir)) return;
+  mkdirSync(dirname(templateDir), { recursive: true, mode: 0o700 });
+  // Build next to the final path and rename, so two first runs never see a half-made template.
+  const building = mkdtempSync(`${templateDir}.building-`);
+  const db = await PGlite.create(join(building, 'data'));
+  await db.close();
+  try {
+    renameSync(join(building, 'data'), templateDir);
+  } catch {
+    // Another run won the race; its template is as good as ours.
+  }
+  rmSync(building, { recursive: true, force: true });
+}
+
+/** Opens PGlite on a private copy of the template, or in memory without one. */
+async function openDatabase(PGlite: PGliteModule['PGlite'], templateDir: string | undefined): Promise<{ db: InstanceType<PGliteModule['PGlite']>; cleanup(): void }> {
+  if (templateDir === undefined) return { db: await PGlite.create(), cleanup: () => {} };
+  await ensureTemplate(PGlite, templateDir);
+  const runDir = mkdtempSync(`${templateDir}.run-`);
+  cpSync(templateDir, join(runDir, 'data'), { recursive: true });
+  return { db: await PGlite.create(join(runDir, 'data')), cleanup: () => rmSync(runDir, { recursive: true, force: true }) };
 }
 
 const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
@@ -31,7 +62,7 @@ const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 export async function startEmbeddedUpstream(opts: EmbeddedUpstreamOptions): Promise<EmbeddedUpstream> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const db = opts.dataDir === undefined ? await PGlite.create() : await PGlite.create(opts.dataDir);
+  const { db, cleanup } = await openDatabase(PGlite, opts.templateDir);
   const inner = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1', maxConnections: opts.maxConnections ?? 64 });
   await inner.start();
   const innerPort = Number(inner.getServerConn().split(':').pop());
@@ -75,6 +106,7 @@ export async function startEmbeddedUpstream(opts: EmbeddedUpstreamOptions): Prom
     await new Promise<void>((resolve) => front.close(() => resolve()));
     await inner.stop();
     await db.close();
+    cleanup();
   };
   return { host: '127.0.0.1', port: address.port, close, [Symbol.asyncDispose]: close };
 }

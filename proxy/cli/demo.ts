@@ -1,0 +1,59 @@
+/** `rsproxy demo`: the whole IAM → Redshift flow on one machine, with no AWS account. */
+import { parseCommandArgs, stringOption, UsageError } from './args.js';
+import { startDemoStack } from './demo-stack.js';
+import type { DemoStack } from './demo-stack.js';
+
+function portOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} must be a port number 0..65535 (got "${value}")`);
+  return n;
+}
+
+/** The ready-to-paste lines: psql, JDBC, ODBC, metrics, and how to mint a fresh token. */
+export function demoLines(stack: DemoStack, token: string): string[] {
+  const { port } = stack.proxy.proxyAddress;
+  const admin = stack.proxy.adminAddress;
+  const c = stack.userCredentials;
+  // The token alphabet [A-Za-z0-9._-] needs no quoting or escaping in any of these forms (token.md §13).
+  return [
+    'rsproxy demo is running: AWS emulator + upstream database + proxy. Ctrl-C stops everything.',
+    '',
+    `psql:    PGPASSWORD=${token} psql "host=localhost port=${port} dbname=${stack.database} user=${stack.dbUser} sslmode=verify-full sslrootcert=${stack.caFile}"`,
+    `jdbc:    jdbc:postgresql://localhost:${port}/${stack.database}?user=${stack.dbUser}&password=${token}&sslmode=verify-full&sslrootcert=${encodeURIComponent(stack.caFile)}`,
+    `odbc:    Driver={PostgreSQL Unicode};Server=localhost;Port=${port};Database=${stack.database};Uid=${stack.dbUser};Pwd=${token};SSLmode=verify-full;pqopt={sslrootcert=${stack.caFile}}`,
+    `metrics: http://${admin.host}:${admin.port}/metrics`,
+    '',
+    `The token is valid for 15 minutes. A fresh one, with the demo identity's emulator-only keys:`,
+    `token:   AWS_ACCESS_KEY_ID=${c.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.secretAccessKey} AWS_SESSION_TOKEN=${c.sessionToken} rsproxy token --audience ${stack.audience} --region ${stack.region}`,
+  ];
+}
+
+/** Runs the demo until SIGINT/SIGTERM; exit 0. */
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommandArgs(argv, {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'admin-port': { type: 'string' },
+    upstream: { type: 'string' },
+  });
+  const upstreamUrl = stringOption(args, 'upstream');
+  process.stderr.write('rsproxy demo: starting (the first run initialises the embedded database, about 20 s)…\n');
+  const stack = await startDemoStack({
+    host: stringOption(args, 'host') ?? '127.0.0.1',
+    port: portOption(stringOption(args, 'port'), 'port', 5439),
+    adminPort: portOption(stringOption(args, 'admin-port'), 'admin-port', 9187),
+    ...(upstreamUrl === undefined ? {} : { upstreamUrl }),
+  });
+  const token = await stack.mintToken();
+  process.stdout.write(`${demoLines(stack, token).join('\n')}\n`);
+  if (upstreamUrl === undefined) {
+    process.stdout.write('\nNote: the embedded PGlite upstream checks no password; --upstream postgres://… shows real password checks.\n');
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await stack.close();
+  return 0;
+}
