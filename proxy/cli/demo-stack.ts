@@ -1,6 +1,6 @@
 /** The demo's whole local stack: CA + certificate, AWS emulator, upstream database, and the proxy. */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -73,7 +73,8 @@ function externalUpstream(url: string): Upstream {
     host: u.hostname,
     port: u.port === '' ? 5432 : Number(u.port),
     dbName: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
-    admin: { connectionString: admin.href, ssl: { rejectUnauthorized: false } },
+    // The admin connection trusts what the proxy trusts: the given CA, else (sslmode=require) nothing.
+    admin: { connectionString: admin.href, ssl: caFile === undefined ? { rejectUnauthorized: false } : { ca: readFileSync(caFile, 'utf8'), rejectUnauthorized: true } },
     tls: { mode: sslmode, ...(caFile === undefined ? {} : { caFile }) },
     close: async () => {},
   };
@@ -138,6 +139,7 @@ export async function startDemoStack(opts: DemoOptions): Promise<DemoStack> {
         { principal: `arn:aws:iam::${accountId}:role/DemoAnalyst`, dbUser: '{sessionName}', trustSessionName: true, autoCreate: true, databases: ['dev'] },
       ],
       admin: { listen: `127.0.0.1:${opts.adminPort}` },
+      shutdown: { drainSeconds: 2 },
       log: { level: 'warn' },
     };
     const configPath = join(dir, 'rsproxy.yaml');
@@ -158,7 +160,6 @@ export async function startDemoStack(opts: DemoOptions): Promise<DemoStack> {
 
     const proxy = await runServe({ configPath, env: process.env });
     cleanups.push(async () => {
-      proxy.shutdown('SIGINT');
       proxy.shutdown('SIGINT');
       await proxy.done;
     });
