@@ -1,0 +1,253 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AssumeRoleApi, AssumeRoleRequest } from './assume-role.js';
+import type { AwsCredentials } from './aws-errors.js';
+import { createAuthenticator, isKeyProducible, matchesReturnedUser } from './authenticator.js';
+import { AuthError, AuthErrorCode } from './errors.js';
+import type { ClusterCredentialsRequest, RedshiftApi } from './redshift-minter.js';
+import type { ServerlessApi, WorkgroupCredentialsRequest } from './serverless-minter.js';
+import { silentLogger, type AuthOptions, type AuthRequest, type Identity, type IdentityMapper, type MappedLogin, type TokenVerifier } from './types.js';
+
+const region = 'eu-west-1';
+
+function makeConfig(rulesOverride?: AuthOptions['rules']): AuthOptions {
+  return {
+    identity: { audience: 'rsproxy:test', partition: 'aws', stsRegions: [region], allowedAccounts: ['123456789012'], maxTokenAgeSeconds: 300, clockSkewSeconds: 60, allowRootAndFederated: false, acceptEksTokens: false },
+    databases: {
+      analytics: { cluster: 'analytics-prod', region, engine: 'redshift', dbName: 'dev', upstreamTls: { mode: 'verify-full', caFile: '/etc/ca.pem' } },
+      fixed: { cluster: 'c2', host: '10.0.0.5', port: 5440, region, engine: 'postgres', dbName: 'fixed', upstreamTls: { mode: 'require' } },
+      lake: { workgroup: 'wg-lake', region, engine: 'redshift', dbName: 'lake', upstreamTls: { mode: 'verify-full' } },
+      shared: { workgroup: 'wg-shared', region, engine: 'redshift', dbName: 'dev', upstreamTls: { mode: 'verify-ca' } },
+    },
+    rules: rulesOverride ?? [
+      { principal: 'arn:aws:iam::123456789012:role/Analyst', dbUser: '{sessionName}', dbGroups: ['bi', 'analysts'], databases: ['analytics', 'fixed'], autoCreate: true, trustSessionName: true },
+      { principal: 'arn:aws:iam::123456789012:role/Analyst', dbGroups: ['readers', 'bi'], databases: ['lake'], autoCreate: false, trustSessionName: false, assumeRole: 'arn:aws:iam::123456789012:role/lake-bi' },
+      { principal: 'arn:aws:iam::123456789012:role/Analyst', dbGroups: [], databases: ['shared'], autoCreate: false, trustSessionName: false },
+      { principal: 'arn:aws:iam::123456789012:role/Ops', dbUser: 'ops', dbGroups: [], databases: ['analytics'], autoCreate: false, trustSessionName: false, assumeRole: 'arn:aws:iam::123456789012:role/ops-minter' },
+    ],
+    credentials: { durationSeconds: 900, refreshBeforeSeconds: 60 },
+  };
+}
+
+function identityFor(session: string, role = 'Analyst'): Identity {
+  return {
+    partition: 'aws',
+    accountId: '123456789012',
+    canonicalArn: `arn:aws:iam::123456789012:role/${role}`,
+    arn: `arn:aws:sts::123456789012:assumed-role/${role}/${session}`,
+    principalType: 'assumed-role',
+    userId: `AROAEXAMPLE:${session}`,
+    roleName: role,
+    sessionName: session,
+    accessKeyId: 'ASIAEXAMPLEEXAMPLE01',
+    stsRegion: region,
+  };
+}
+
+/** Tokens are "tok:<session>:<role>"; the fake mapper grants by database like the rules above. */
+function fakes() {
+  const clock = { t: 1_700_000_000_000, nowMs() { return this.t; } };
+  const calls = { verify: 0, describe: 0, gcc: [] as Array<{ req: ClusterCredentialsRequest; creds: AwsCredentials | undefined }>, workgroup: 0, gc: [] as Array<{ req: WorkgroupCredentialsRequest; creds: AwsCredentials | undefined }>, assume: [] as AssumeRoleRequest[] };
+  const verifier: TokenVerifier = {
+    async verify(token) {
+      calls.verify++;
+      const [kind, session, role] = token.split(':');
+      if (kind !== 'tok' || session === undefined) throw new AuthError(AuthErrorCode.TokenMalformed, 'bad token');
+      return identityFor(session, role);
+    },
+  };
+  const makeMapper = (config: AuthOptions): IdentityMapper => ({
+    map(identity, user, database) {
+      const ruleIndex = config.rules.findIndex((r) => r.principal === identity.canonicalArn && (r.databases.includes(database) || r.databases.includes('*')));
+      const rule = config.rules[ruleIndex];
+      if (rule === undefined) throw new AuthError(AuthErrorCode.NoRule, 'no rule');
+      const dbUser = rule.dbUser === '{sessionName}' ? identity.sessionName : rule.dbUser;
+      if (config.databases[database]?.cluster !== undefined && dbUser !== user.replace(/^IAMA?:/, '')) throw new AuthError(AuthErrorCode.NoRule, 'no rule');
+      const login: MappedLogin = { ruleIndex, database, dbGroups: rule.dbGroups, autoCreate: rule.autoCreate, ...(dbUser === undefined ? {} : { dbUser }), ...(rule.assumeRole === undefined ? {} : { assumeRole: rule.assumeRole }) };
+      return login;
+    },
+  });
+  const behaviour = { gccError: undefined as (() => Error) | undefined };
+  const redshift: RedshiftApi = {
+    async describeClusterEndpoint(_region, clusterId) {
+      calls.describe++;
+      return { host: `${clusterId}.example.com`, port: 5439 };
+    },
+    async getClusterCredentials(_region, req, creds) {
+      calls.gcc.push({ req, creds });
+      if (behaviour.gccError !== undefined) throw behaviour.gccError();
+      return { dbUser: `${req.autoCreate ? 'IAMA' : 'IAM'}:${req.dbUser}`, dbPassword: `pw-${calls.gcc.length}`, expiresAtMs: clock.t + req.durationSeconds * 1000 };
+    },
+  };
+  const serverless: ServerlessApi = {
+    async getWorkgroupEndpoint(_region, workgroup) {
+      calls.workgroup++;
+      return { host: `${workgroup}.serverless.example.com`, port: 5440 };
+    },
+    async getCredentials(_region, req, creds) {
+      calls.gc.push({ req, creds });
+      const caller = creds === undefined ? 'IAMR:rsproxy' : `IAMR:${creds.accessKeyId === 'ASIAROLE' ? 'lake-bi' : 'other'}`;
+      return { dbUser: caller, dbPassword: `wg-pw-${calls.gc.length}`, expiresAtMs: clock.t + req.durationSeconds * 1000 };
+    },
+  };
+  const assumeRole: AssumeRoleApi = {
+    async assumeRole(_region, req) {
+      calls.assume.push(req);
+      return { accessKeyId: 'ASIAROLE', secretAccessKey: 'secret', sessionToken: 'token', expiresAtMs: clock.t + 3600_000 };
+    },
+  };
+  const sleeps: number[] = [];
+  const config = makeConfig();
+  const auth = createAuthenticator({
+    config,
+    verifier,
+    mapper: makeMapper(config),
+    redshift,
+    serverless,
+    assumeRole,
+    clock,
+    logger: silentLogger,
+    backoff: { random: () => 0.5, sleep: async (ms) => { sleeps.push(ms); clock.t += ms; } },
+  });
+  const req = (user: string, database: string, token = 'tok:alice'): AuthRequest => ({ user, database, password: token, connectionId: 'c1', deadlineMs: clock.t + 10_000 });
+  return { clock, calls, auth, req, behaviour, sleeps, makeMapper };
+}
+
+test('provisioned: verify → map → DescribeClusters + GetClusterCredentials (sorted groups) → result; second login is a cache hit', async () => {
+  const f = fakes();
+  const r = await f.auth.authenticate(f.req('alice', 'analytics'));
+  assert.equal(r.upstreamUser, 'IAMA:alice');
+  assert.equal(r.upstreamPassword, 'pw-1');
+  assert.deepEqual(r.target, { database: 'analytics', host: 'analytics-prod.example.com', port: 5439, dbName: 'dev', engine: 'redshift', tlsMode: 'verify-full', caFile: '/etc/ca.pem' });
+  assert.equal(r.expiresAtMs, f.clock.t + 900_000);
+  assert.equal(r.identity?.canonicalArn, 'arn:aws:iam::123456789012:role/Analyst');
+  assert.equal(typeof r.timings.stsMs, 'number');
+  assert.equal(typeof r.timings.mintMs, 'number');
+  assert.deepEqual(f.calls.gcc[0], { req: { clusterId: 'analytics-prod', dbUser: 'alice', dbName: 'dev', dbGroups: ['analysts', 'bi'], autoCreate: true, durationSeconds: 900 }, creds: undefined });
+  const again = await f.auth.authenticate(f.req('IAMA:alice', 'analytics'));
+  assert.equal(again.upstreamPassword, 'pw-1');
+  assert.deepEqual([f.calls.verify, f.calls.describe, f.calls.gcc.length], [2, 1, 1]);
+});
+
+test('fixed host/port: no discovery call, GetClusterCredentials still names the cluster', async () => {
+  const f = fakes();
+  const r = await f.auth.authenticate(f.req('alice', 'fixed'));
+  assert.deepEqual([r.target.host, r.target.port, r.target.engine, r.target.tlsMode], ['10.0.0.5', 5440, 'postgres', 'require']);
+  assert.equal(r.target.caFile, undefined);
+  assert.equal(f.calls.describe, 0);
+  assert.equal(f.calls.gcc[0]?.req.clusterId, 'c2');
+});
+
+test('provisioned with assumeRole: GetClusterCredentials is called as the role', async () => {
+  const f = fakes();
+  const r = await f.auth.authenticate(f.req('ops', 'analytics', 'tok:bob:Ops'));
+  assert.equal(r.upstreamUser, 'IAM:ops');
+  assert.deepEqual(f.calls.assume, [{ roleArn: 'arn:aws:iam::123456789012:role/ops-minter', sessionName: 'bob', dbGroups: [] }]);
+  assert.equal(f.calls.gcc[0]?.creds?.accessKeyId, 'ASIAROLE');
+});
+
+test('workgroup without assumeRole: GetWorkgroup + GetCredentials as the proxy; startup user must be the returned user', async () => {
+  const f = fakes();
+  const r = await f.auth.authenticate(f.req('rsproxy', 'shared'));
+  assert.equal(r.upstreamUser, 'IAMR:rsproxy');
+  assert.deepEqual([r.target.host, r.target.port, r.target.dbName, r.target.tlsMode], ['wg-shared.serverless.example.com', 5440, 'dev', 'verify-ca']);
+  assert.deepEqual(f.calls.gc[0], { req: { workgroup: 'wg-shared', dbName: 'dev', durationSeconds: 900 }, creds: undefined });
+  const prefixed = await f.auth.authenticate(f.req('IAMR:rsproxy', 'shared'));
+  assert.equal(prefixed.upstreamPassword, r.upstreamPassword);
+  assert.deepEqual([f.calls.workgroup, f.calls.gc.length, f.calls.assume.length], [1, 1, 0]);
+});
+
+test('workgroup with assumeRole: AssumeRole (session name, sorted RedshiftDbRoles groups) then GetCredentials as the role', async () => {
+  const f = fakes();
+  const r = await f.auth.authenticate(f.req('lake-bi', 'lake', 'tok:alice@example.com'));
+  assert.equal(r.upstreamUser, 'IAMR:lake-bi');
+  assert.deepEqual(f.calls.assume, [{ roleArn: 'arn:aws:iam::123456789012:role/lake-bi', sessionName: 'alice@example.com', dbGroups: ['bi', 'readers'] }]);
+  assert.deepEqual(f.calls.gc[0]?.creds, { accessKeyId: 'ASIAROLE', secretAccessKey: 'secret', sessionToken: 'token', expiresAtMs: f.clock.t + 3600_000 });
+  await f.auth.authenticate(f.req('IAMR:lake-bi', 'lake', 'tok:carol'));
+  assert.deepEqual([f.calls.assume.length, f.calls.gc.length], [1, 1]);
+});
+
+test('workgroup user mismatch → AUTH_NO_RULE', async () => {
+  const f = fakes();
+  await assert.rejects(f.auth.authenticate(f.req('alice', 'shared')), (err: unknown) => err instanceof AuthError && err.code === AuthErrorCode.NoRule);
+});
+
+test('throttled → AUTH_CREDENTIALS_THROTTLED after 4 attempts with backoff; nothing cached', async () => {
+  const f = fakes();
+  f.behaviour.gccError = () => new AuthError(AuthErrorCode.CredentialsThrottled, 'redshift:GetClusterCredentials … Throttling: Rate exceeded');
+  await assert.rejects(f.auth.authenticate(f.req('alice', 'analytics')), (err: unknown) => err instanceof AuthError && err.code === AuthErrorCode.CredentialsThrottled && err.retryable);
+  assert.equal(f.calls.gcc.length, 4);
+  assert.deepEqual(f.sleeps, [100, 200, 400]);
+  f.behaviour.gccError = undefined;
+  const r = await f.auth.authenticate(f.req('alice', 'analytics'));
+  assert.equal(r.upstreamPassword, 'pw-5');
+});
+
+test('AccessDenied → AUTH_CREDENTIALS_FAILED at once, no retry', async () => {
+  const f = fakes();
+  f.behaviour.gccError = () => new AuthError(AuthErrorCode.CredentialsFailed, 'redshift:GetClusterCredentials on arn:aws:redshift:eu-west-1:123456789012:dbuser:analytics-prod/alice failed: AccessDenied');
+  await assert.rejects(f.auth.authenticate(f.req('alice', 'analytics')), (err: unknown) => err instanceof AuthError && err.code === AuthErrorCode.CredentialsFailed && !err.retryable);
+  assert.equal(f.calls.gcc.length, 1);
+  assert.deepEqual(f.sleeps, []);
+});
+
+test('token failure: no AWS call at all', async () => {
+  const f = fakes();
+  await assert.rejects(f.auth.authenticate(f.req('alice', 'analytics', 'garbage')), (err: unknown) => err instanceof AuthError && err.code === AuthErrorCode.TokenMalformed);
+  assert.deepEqual([f.calls.describe, f.calls.gcc.length], [0, 0]);
+});
+
+test('invalidate → the next login fetches new credentials and rediscovers the endpoint', async () => {
+  const f = fakes();
+  const first = await f.auth.authenticate(f.req('alice', 'analytics'));
+  first.invalidate();
+  const second = await f.auth.authenticate(f.req('alice', 'analytics'));
+  assert.equal(second.upstreamPassword, 'pw-2');
+  assert.deepEqual([f.calls.gcc.length, f.calls.describe], [2, 2]);
+  // A stale invalidate() must not drop the newer password.
+  first.invalidate();
+  assert.equal((await f.auth.authenticate(f.req('alice', 'analytics'))).upstreamPassword, 'pw-2');
+});
+
+test('refresh-ahead through the authenticator: a stale password is served while one refresh runs', async () => {
+  const f = fakes();
+  await f.auth.authenticate(f.req('alice', 'analytics'));
+  f.clock.t += 850_000;
+  const r = await f.auth.authenticate(f.req('alice', 'analytics'));
+  assert.equal(r.upstreamPassword, 'pw-1');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(f.calls.gcc.length, 2);
+  assert.equal((await f.auth.authenticate(f.req('alice', 'analytics'))).upstreamPassword, 'pw-2');
+});
+
+test('reload drops only the entries no rule can produce', async () => {
+  const f = fakes();
+  await f.auth.authenticate(f.req('alice', 'analytics'));
+  await f.auth.authenticate(f.req('rsproxy', 'shared'));
+  const base = makeConfig();
+  const next = makeConfig(base.rules.map((r, i) => (i === 0 ? { ...r, dbGroups: ['analysts'] } : r)));
+  f.auth.reload(next, f.makeMapper(next));
+  await f.auth.authenticate(f.req('rsproxy', 'shared'));
+  assert.equal(f.calls.gc.length, 1, 'workgroup entry kept');
+  await f.auth.authenticate(f.req('alice', 'analytics'));
+  assert.equal(f.calls.gcc.length, 2, 'changed rule: entry dropped, refetched');
+  assert.deepEqual(f.calls.gcc[1]?.req.dbGroups, ['analysts']);
+});
+
+test('isKeyProducible: template dbUser, durationSeconds and assumeRole are part of the decision', () => {
+  const config = makeConfig();
+  const key = { target: `cluster:${region}:analytics-prod`, dbUser: 'alice', dbName: 'dev', dbGroups: ['analysts', 'bi'], autoCreate: true, durationSeconds: 900, assumeRole: '' };
+  assert.equal(isKeyProducible(config, key), true);
+  assert.equal(isKeyProducible(config, { ...key, durationSeconds: 3600 }), false);
+  assert.equal(isKeyProducible(config, { ...key, autoCreate: false }), false);
+  assert.equal(isKeyProducible(config, { ...key, dbUser: 'ops', dbGroups: [], autoCreate: false, assumeRole: 'arn:aws:iam::123456789012:role/ops-minter' }), true);
+  assert.equal(isKeyProducible(config, { ...key, dbUser: 'eve', dbGroups: [], autoCreate: false, assumeRole: 'arn:aws:iam::123456789012:role/ops-minter' }), false);
+});
+
+test('matchesReturnedUser accepts the IAMR:/IAM: prefix and nothing else', () => {
+  assert.equal(matchesReturnedUser('IAMR:lake', 'IAMR:lake'), true);
+  assert.equal(matchesReturnedUser('lake', 'IAMR:lake'), true);
+  assert.equal(matchesReturnedUser('bob', 'IAM:bob'), true);
+  assert.equal(matchesReturnedUser('IAM:lake', 'IAMR:lake'), false);
+  assert.equal(matchesReturnedUser('lake2', 'IAMR:lake'), false);
+});

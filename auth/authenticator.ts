@@ -1,0 +1,212 @@
+/** The Authenticator: verify token → map identity → resolve endpoint → cached temporary credentials (contract.md §1, §3). */
+import { createRoleCredentialSource, roleSessionName, type AssumeRoleApi, type RoleCredentials } from './assume-role.js';
+import { createRetrier, type BackoffOptions } from './backoff.js';
+import { CredentialCache, credentialKeyId, type CredentialKey, type FetchReason } from './credential-cache.js';
+import { createEndpointResolver, targetRef, type TargetRef } from './endpoint-resolver.js';
+import { AuthError, AuthErrorCode } from './errors.js';
+import { createRedshiftApi, type RedshiftApi } from './redshift-minter.js';
+import { createServerlessApi, type ServerlessApi } from './serverless-minter.js';
+import {
+  nullObserver,
+  systemClock,
+  type AuthOptions,
+  type AuthRequest,
+  type AuthResult,
+  type Authenticator,
+  type AuthObserver,
+  type Clock,
+  type DatabaseOptions,
+  type DbCredentials,
+  type Identity,
+  type IdentityMapper,
+  type Logger,
+  type MappedLogin,
+  type RuleOptions,
+  type TokenVerifier,
+} from './types.js';
+
+/** Time a background refresh may take (no login is waiting for it). */
+export const backgroundRefreshBudgetMs = 15_000;
+
+/** Dependencies of createAuthenticator; the AWS APIs default to the SDK-backed ones. */
+export interface AuthenticatorOptions {
+  config: AuthOptions;
+  verifier: TokenVerifier;
+  mapper: IdentityMapper;
+  redshift?: RedshiftApi;
+  serverless?: ServerlessApi;
+  assumeRole?: AssumeRoleApi;
+  clock?: Clock;
+  logger: Logger;
+  observer?: AuthObserver;
+  /** Retry tuning (tests inject random and sleep). */
+  backoff?: BackoffOptions;
+}
+
+/** An Authenticator whose config and rules can be swapped at runtime. */
+export interface ReloadableAuthenticator extends Authenticator {
+  /** Installs a new config and mapper; drops cached credentials no rule can produce any more (aws.md §8). */
+  reload(config: AuthOptions, mapper: IdentityMapper): void;
+}
+
+/** True when `startupUser` names the database user GetCredentials returned, with or without its IAMR:/IAM: prefix. */
+export function matchesReturnedUser(startupUser: string, returnedUser: string): boolean {
+  return startupUser === returnedUser || startupUser === returnedUser.replace(/^(IAMR|IAM):/, '');
+}
+
+/** The cache key of one mapped login on `db` (aws.md §8). */
+export function credentialKeyFor(login: MappedLogin, db: DatabaseOptions, durationSeconds: number): CredentialKey {
+  const t = targetRef(db);
+  const groups = [...login.dbGroups].sort();
+  if (t.kind === 'workgroup') {
+    return {
+      target: t.id,
+      dbUser: '',
+      dbName: db.dbName,
+      // Groups reach AWS only as the AssumeRole session tag.
+      dbGroups: login.assumeRole === undefined ? [] : groups,
+      autoCreate: false,
+      durationSeconds,
+      assumeRole: login.assumeRole ?? '',
+    };
+  }
+  return { target: t.id, dbUser: login.dbUser ?? '', dbName: db.dbName, dbGroups: groups, autoCreate: login.autoCreate, durationSeconds, assumeRole: login.assumeRole ?? '' };
+}
+
+function sameGroups(a: readonly string[], b: readonly string[]): boolean {
+  const sa = [...a].sort();
+  const sb = [...b].sort();
+  return sa.length === sb.length && sa.every((g, i) => g === sb[i]);
+}
+
+function dbUserCanRender(template: string | undefined, dbUser: string): boolean {
+  if (template === undefined) return true;
+  if (!template.includes('{')) return template === dbUser;
+  const pattern = template.split(/\{[A-Za-z]+\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.+');
+  return new RegExp(`^${pattern}$`).test(dbUser);
+}
+
+function ruleCanProduce(config: AuthOptions, rule: RuleOptions, key: CredentialKey): boolean {
+  if ((rule.assumeRole ?? '') !== key.assumeRole) return false;
+  const names = rule.databases.includes('*') ? Object.keys(config.databases) : rule.databases;
+  return names.some((name) => {
+    const db = config.databases[name];
+    if (db === undefined || targetRef(db).id !== key.target || db.dbName !== key.dbName) return false;
+    const login: MappedLogin = {
+      ruleIndex: 0,
+      database: name,
+      dbUser: key.dbUser,
+      dbGroups: rule.dbGroups,
+      autoCreate: rule.autoCreate,
+      ...(rule.assumeRole === undefined ? {} : { assumeRole: rule.assumeRole }),
+    };
+    const expected = credentialKeyFor(login, db, key.durationSeconds);
+    return expected.autoCreate === key.autoCreate && sameGroups(expected.dbGroups, key.dbGroups) && (targetRef(db).kind === 'workgroup' || dbUserCanRender(rule.dbUser, key.dbUser));
+  });
+}
+
+/** True when some rule of `config` can still produce `key` (reload eviction). */
+export function isKeyProducible(config: AuthOptions, key: CredentialKey): boolean {
+  return key.durationSeconds === config.credentials.durationSeconds && config.rules.some((rule) => ruleCanProduce(config, rule, key));
+}
+
+/** Builds the Authenticator from its ports. */
+export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthenticator {
+  const clock = opts.clock ?? systemClock;
+  const observer = opts.observer ?? nullObserver;
+  const logger = opts.logger;
+  const redshift = opts.redshift ?? createRedshiftApi({ logger, observer });
+  const serverless = opts.serverless ?? createServerlessApi({ logger, observer });
+  const retry = createRetrier({
+    clock,
+    ...opts.backoff,
+    onRetry: ({ attempt, delayMs, err }) => {
+      logger.warn({ event: 'aws_retry', attempt, delayMs, code: err instanceof AuthError ? err.code : undefined, message: err instanceof Error ? err.message : String(err) }, 'AWS call failed; retrying');
+      opts.backoff?.onRetry?.({ attempt, delayMs, err });
+    },
+  });
+  const roles = opts.assumeRole === undefined ? undefined : createRoleCredentialSource({ api: opts.assumeRole, clock, logger });
+  const resolver = createEndpointResolver({ redshift, serverless, retry, clock, logger });
+  let state = { config: opts.config, mapper: opts.mapper };
+  const cache = new CredentialCache<CredentialKey, DbCredentials>({
+    keyId: credentialKeyId,
+    refreshBeforeSeconds: state.config.credentials.refreshBeforeSeconds,
+    clock,
+    observer,
+    logger,
+  });
+
+  const roleCredentials = async (t: TargetRef, login: MappedLogin, identity: Identity, deadlineMs: number): Promise<RoleCredentials | undefined> => {
+    if (login.assumeRole === undefined) return undefined;
+    if (roles === undefined) throw new AuthError(AuthErrorCode.CredentialsFailed, `rule ${login.ruleIndex} names assumeRole but no AssumeRole API is configured`);
+    return roles.get(t.region, { roleArn: login.assumeRole, sessionName: roleSessionName(identity), dbGroups: [...login.dbGroups].sort() }, { deadlineMs });
+  };
+
+  const mint = (t: TargetRef, key: CredentialKey, login: MappedLogin, identity: Identity, reqDeadlineMs: number) => (reason: FetchReason): Promise<DbCredentials> => {
+    const deadlineMs = reason === 'miss' ? reqDeadlineMs : clock.nowMs() + backgroundRefreshBudgetMs;
+    return retry(async () => {
+      const asRole = await roleCredentials(t, login, identity, deadlineMs);
+      if (t.kind === 'workgroup') {
+        return serverless.getCredentials(t.region, { workgroup: t.name, dbName: key.dbName, durationSeconds: key.durationSeconds }, asRole, { deadlineMs });
+      }
+      const req = { clusterId: t.name, dbUser: key.dbUser, dbName: key.dbName, dbGroups: key.dbGroups, autoCreate: key.autoCreate, durationSeconds: key.durationSeconds };
+      return redshift.getClusterCredentials(t.region, req, asRole, { deadlineMs });
+    }, deadlineMs);
+  };
+
+  return {
+    async authenticate(req: AuthRequest): Promise<AuthResult> {
+      const startedMs = clock.nowMs();
+      const identity = await opts.verifier.verify(req.password, req.deadlineMs);
+      const verifiedMs = clock.nowMs();
+      const { config, mapper } = state;
+      const login = mapper.map(identity, req.user, req.database);
+      const db = config.databases[login.database];
+      if (db === undefined) throw new AuthError(AuthErrorCode.NoRule, `rule ${login.ruleIndex} maps to unknown database "${login.database}"`);
+      const t = targetRef(db);
+      if (t.kind === 'cluster' && login.dbUser === undefined) throw new AuthError(AuthErrorCode.NoRule, `rule ${login.ruleIndex} renders no dbUser for cluster database "${login.database}"`);
+      const key = credentialKeyFor(login, db, config.credentials.durationSeconds);
+
+      const [endpoint, cached] = await Promise.all([resolver.resolve(db, req.deadlineMs), cache.get(key, mint(t, key, login, identity, req.deadlineMs))]);
+      const creds = cached.value;
+      if (t.kind === 'workgroup' && !matchesReturnedUser(req.user, creds.dbUser)) {
+        throw new AuthError(AuthErrorCode.NoRule, `startup user "${req.user}" is not the workgroup's database user "${creds.dbUser}" (rule ${login.ruleIndex}, database "${login.database}")`);
+      }
+      const mintedMs = clock.nowMs();
+      logger.debug(
+        { event: 'credentials', connectionId: req.connectionId, target: t.id, dbUser: creds.dbUser, cache: cached.result, expiresAtMs: creds.expiresAtMs },
+        'upstream credentials ready',
+      );
+      return {
+        upstreamUser: creds.dbUser,
+        upstreamPassword: creds.dbPassword,
+        target: {
+          database: login.database,
+          host: endpoint.host,
+          port: endpoint.port,
+          dbName: db.dbName,
+          engine: db.engine,
+          tlsMode: db.upstreamTls.mode,
+          ...(db.upstreamTls.caFile === undefined ? {} : { caFile: db.upstreamTls.caFile }),
+        },
+        expiresAtMs: creds.expiresAtMs,
+        identity,
+        timings: { stsMs: verifiedMs - startedMs, mintMs: mintedMs - verifiedMs },
+        invalidate() {
+          // Only this password: a concurrent refresh may already have stored a newer one.
+          cache.evict(key, (v) => v.dbPassword === creds.dbPassword);
+          resolver.forget(db);
+        },
+      };
+    },
+
+    reload(config, mapper) {
+      state = { config, mapper };
+      cache.setRefreshBeforeSeconds(config.credentials.refreshBeforeSeconds);
+      const dropped = cache.retain((key) => isKeyProducible(config, key));
+      roles?.retainRoles((role) => config.rules.some((r) => r.assumeRole === role));
+      resolver.clear();
+      logger.info({ event: 'credential_cache_reload', dropped, kept: cache.size }, 'credential cache pruned after config reload');
+    },
+  };
+}
