@@ -1,0 +1,68 @@
+/** `rsproxy url --format jdbc|odbc|libpq|dbeaver --host H --dbname D …`: print a connection string for one client, with a fresh token. */
+import { dbeaverProfile, jdbcUrl, JdbcDriver, lengthWarnings, libpqUri, odbcConnectionString, type ConnectionParams } from '../conn-strings.js';
+import { parseCommandArgs, stringOption, UsageError } from './args.js';
+import { audienceOf, mintUserToken, portOf, regionOf, sslModeOf, sslRootCertOf, tlsOptionSpecs, userOf } from './client-options.js';
+
+/** Output formats of `rsproxy url`. */
+export const UrlFormat = { Jdbc: 'jdbc', Odbc: 'odbc', Libpq: 'libpq', Dbeaver: 'dbeaver' } as const;
+export type UrlFormat = (typeof UrlFormat)[keyof typeof UrlFormat];
+
+const formats: readonly string[] = Object.values(UrlFormat);
+
+/** The connection string for `format` (pure; `url` and `credentials` share it). */
+export function formatConnection(format: UrlFormat, p: ConnectionParams, driver: JdbcDriver = JdbcDriver.Postgresql): string {
+  switch (format) {
+    case UrlFormat.Jdbc:
+      return jdbcUrl(p, driver);
+    case UrlFormat.Odbc:
+      return odbcConnectionString(p);
+    case UrlFormat.Libpq:
+      return libpqUri(p);
+    case UrlFormat.Dbeaver:
+      return dbeaverProfile(p);
+  }
+}
+
+/** `--driver` for JDBC output: postgresql (pgjdbc, default) or redshift. */
+export function jdbcDriverOf(value: string | undefined): JdbcDriver {
+  if (value === undefined || value === 'postgresql' || value === 'pgjdbc') return JdbcDriver.Postgresql;
+  if (value === 'redshift') return JdbcDriver.Redshift;
+  throw new UsageError(`--driver: must be postgresql or redshift (got "${value.slice(0, 20)}")`);
+}
+
+/** Runs `rsproxy url`; prints the connection string on stdout and length warnings on stderr. */
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommandArgs(argv, {
+    format: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    dbname: { type: 'string' },
+    user: { type: 'string' },
+    audience: { type: 'string' },
+    region: { type: 'string' },
+    profile: { type: 'string' },
+    'no-token': { type: 'boolean' },
+    driver: { type: 'string' },
+    ...tlsOptionSpecs,
+  });
+  const format = stringOption(args, 'format', true);
+  if (!formats.includes(format)) throw new UsageError(`--format: must be one of ${formats.join(', ')} (got "${format.slice(0, 20)}")`);
+  const driver = jdbcDriverOf(stringOption(args, 'driver'));
+  if (driver !== JdbcDriver.Postgresql && format !== UrlFormat.Jdbc) throw new UsageError('--driver applies to --format jdbc only');
+  const host = stringOption(args, 'host', true);
+  const dbName = stringOption(args, 'dbname', true);
+  const user = userOf(args);
+  const port = portOf(args);
+  const sslMode = sslModeOf(args);
+  const withToken = args.values['no-token'] !== true;
+  let password: string | undefined;
+  if (withToken) {
+    const audience = audienceOf(args);
+    password = await mintUserToken(args, audience, regionOf(args));
+  }
+  const params: ConnectionParams = { host, port, dbName, user, sslMode, ...sslRootCertOf(args), ...(password === undefined ? {} : { password }) };
+  const out = formatConnection(format as UrlFormat, params, driver);
+  for (const w of lengthWarnings(password, format)) process.stderr.write(`rsproxy url: warning: ${w}\n`);
+  process.stdout.write(`${out}\n`);
+  return 0;
+}
