@@ -23,6 +23,22 @@ export type DialedSocket = { isTls: true; socket: tls.TLSSocket } | { isTls: fal
 const S = 0x53;
 const N = 0x4e;
 
+// Building a context from the ~150 public roots plus a CA file costs ~100 ms of blocked event loop,
+// so each distinct CA bundle gets one context, reused by every upstream connection.
+const maxCachedContexts = 32;
+const contextsByCaPem = new Map<string, tls.SecureContext>();
+
+function secureContextFor(caPem: string): tls.SecureContext {
+  let ctx = contextsByCaPem.get(caPem);
+  if (ctx === undefined) {
+    // `ca` replaces Node's default store; keep the public roots too.
+    ctx = tls.createSecureContext({ ca: [...tls.rootCertificates, caPem], minVersion: 'TLSv1.2' });
+    if (contextsByCaPem.size >= maxCachedContexts) contextsByCaPem.delete(contextsByCaPem.keys().next().value as string);
+    contextsByCaPem.set(caPem, ctx);
+  }
+  return ctx;
+}
+
 /** TLS client options for the target's `upstreamTls` mode. */
 export async function upstreamTlsOptions(target: UpstreamTarget): Promise<tls.ConnectionOptions> {
   const opts: tls.ConnectionOptions = { host: target.host, minVersion: 'TLSv1.2' };
@@ -35,8 +51,7 @@ export async function upstreamTlsOptions(target: UpstreamTarget): Promise<tls.Co
     } catch (cause) {
       throw new UpstreamLoginError(UpstreamLoginErrorCode.Tls, `cannot read upstream CA file ${target.caFile}`, { cause });
     }
-    // `ca` replaces Node's default store; keep the public roots too.
-    opts.ca = [...tls.rootCertificates, pem];
+    opts.secureContext = secureContextFor(pem);
   }
   switch (target.tlsMode) {
     case 'verify-full':
