@@ -102,8 +102,13 @@ export async function dialUpstream(target: UpstreamTarget, opts: DialOptions): P
       resolve(result);
     };
 
+    // Timers run before I/O callbacks: after a stalled event loop, let a connect that already
+    // completed be processed (setImmediate runs after the poll phase) before calling it a timeout.
     const connectTimer = setTimeout(
-      () => fail(new UpstreamLoginError(UpstreamLoginErrorCode.Timeout, `upstream TCP connect timed out`)),
+      () =>
+        setImmediate(() => {
+          if (phase === 'connect') fail(new UpstreamLoginError(UpstreamLoginErrorCode.Timeout, `upstream TCP connect timed out`));
+        }),
       Math.min(opts.connectTimeoutMs ?? 3000, remainingMs),
     );
     const deadlineTimer = setTimeout(
