@@ -174,6 +174,7 @@ export class ProxyServer {
       authenticator: this.authenticator,
       upstreamLogin: this.upstreamLogin,
       cancelRegistry: this.cancelRegistry,
+      ...(this.opts.sendUpstreamCancel === undefined ? {} : { sendUpstreamCancel: this.opts.sendUpstreamCancel }),
       logger,
       observer: this.observer,
       admit: () => this.admit(session),

@@ -1,28 +1,26 @@
-/** One client connection: TLS negotiation → startup → authenticate (auth port) → upstream login → relay (wire.md §2–§8). */
-import * as tls from 'node:tls';
+/** One client connection: drives state.ts through TLS negotiation → startup → password → login → relay, and owns its sockets and timers (wire.md §2–§8). */
 import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type { AuthResult, Authenticator, Logger } from '../../auth/types.js';
-import { authFailed, protocolViolation, toProxyError, upstreamFailed } from '../errors.js';
 import type { ProxyError } from '../errors.js';
 import * as backend from '../protocol/backend.js';
-import { TlsHandshakeByte } from '../protocol/codes.js';
-import { MessageFramer } from '../protocol/framer.js';
-import { decodePasswordMessage, decodeStartupPacket, isPasswordMessage, isTerminate, passwordMessageCapBytes } from '../protocol/frontend.js';
-import type { StartupPacket } from '../protocol/frontend.js';
-import { ProtocolError } from '../protocol/protocol-error.js';
-import { StartupFramer } from '../protocol/startup-framer.js';
+import type { StartupMessage } from '../protocol/frontend.js';
+import { PasswordPhase } from './authentication.js';
 import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
+import { authenticateAndLogin, loginFailure, reportLoginFailure, startRelay, toSessionError } from './login.js';
 import type { SessionObserver } from './observer.js';
-import { Relay } from './relay.js';
-import { classifyStartupParameters, upstreamParameters } from './startup-params.js';
+import type { Relay } from './relay.js';
+import { classifyStartupParameters } from './startup-params.js';
 import type { StartupParams } from './startup-params.js';
 import { initialPhase, step } from './state.js';
 import type { Phase, SessionAction, SessionEvent } from './state.js';
-import { isUpstreamLoginError } from './upstream-types.js';
-import type { UpstreamLoginFn, UpstreamSession } from './upstream-types.js';
+import { TlsNegotiation } from './tls-negotiation.js';
+import type { SendUpstreamCancelFn, UpstreamLoginFn, UpstreamSession } from './upstream-types.js';
 
-/** Most bytes a pipelining client may send after its PasswordMessage before the relay starts. */
-export const maxHeldClientBytes = 64 * 1024;
+export { maxHeldClientBytes, stripOneNewline } from './authentication.js';
+
+/** How long a client that does not read its FATAL may keep the socket open. */
+const closeLingerMs = 2000;
 
 /** Limits one session enforces (`limits.*`). */
 export interface SessionLimits {
@@ -40,11 +38,13 @@ export interface ClientSessionOptions {
   authenticator: Authenticator;
   upstreamLogin: UpstreamLoginFn;
   cancelRegistry: CancelRegistry;
+  /** Cancels the upstream query when the client goes away mid-query (default: the real upstream cancel). */
+  sendUpstreamCancel?: SendUpstreamCancelFn;
   logger: Logger;
   observer: SessionObserver;
   /** Asked when a StartupMessage arrives: an error (57P01 draining, 53300 cap) refuses the login. */
   admit: () => ProxyError | undefined;
-  /** Called exactly once when the client connection is gone. */
+  /** Called exactly once when the client connection is gone, and the upstream connection too if there was one. */
   onClose: () => void;
   nowMs?: () => number;
 }
@@ -55,20 +55,18 @@ export class ClientSession {
   private readonly log: Logger;
   private readonly nowMs: () => number;
   private readonly acceptedAtMs: number;
+  private readonly negotiation: TlsNegotiation;
   private phaseValue: Phase = initialPhase;
   private client: net.Socket;
-  private readonly startupFramer: StartupFramer;
-  private messageFramer: MessageFramer | undefined;
-  private heldFramer: MessageFramer | undefined;
-  private readonly held: Buffer[] = [];
+  private passwordPhase: PasswordPhase | undefined;
   private params: StartupParams | undefined;
-  private password = '';
   private loginTimer: NodeJS.Timeout | undefined;
   private relay: Relay | undefined;
   private cancelKey: IssuedKey | undefined;
   private upstreamSocket: net.Socket | undefined;
   private isFinished = false;
-  private readonly onPlainData = (chunk: Buffer): void => this.handlePlainData(chunk);
+  private isRelayDone = false;
+  private isCloseReported = false;
   private readonly onTlsData = (chunk: Buffer): void => this.handleTlsData(chunk);
 
   constructor(opts: ClientSessionOptions) {
@@ -77,7 +75,25 @@ export class ClientSession {
     this.nowMs = opts.nowMs ?? Date.now;
     this.acceptedAtMs = this.nowMs();
     this.client = opts.socket;
-    this.startupFramer = new StartupFramer({ maxStartupBytes: opts.limits.maxStartupBytes });
+    this.negotiation = new TlsNegotiation({
+      socket: opts.socket,
+      secureContext: opts.secureContext,
+      maxStartupBytes: opts.limits.maxStartupBytes,
+      cancelRegistry: opts.cancelRegistry,
+      logger: this.log,
+      host: {
+        phase: () => this.phaseValue,
+        dispatch: (event) => this.dispatch(event),
+        fail: (err) => this.fail(err),
+        onStartupMessage: (packet, rest) => this.onStartupMessage(packet, rest),
+        onTlsSocket: (secure) => {
+          this.client = secure;
+          secure.on('error', (err) => this.onSocketError(err));
+          secure.on('close', () => this.finish());
+        },
+        onTlsReady: (secure) => secure.on('data', this.onTlsData),
+      },
+    });
   }
 
   /** Current phase (tests, drain decisions). */
@@ -91,7 +107,7 @@ export class ClientSession {
     raw.setNoDelay(true);
     raw.on('error', (err) => this.onSocketError(err));
     raw.on('close', () => this.finish());
-    raw.on('data', this.onPlainData);
+    this.negotiation.start();
     this.loginTimer = setTimeout(() => this.dispatch({ type: 'LoginTimeout' }), this.opts.limits.loginTimeoutMs);
     this.loginTimer.unref();
   }
@@ -116,8 +132,7 @@ export class ClientSession {
   }
 
   private dispatch(event: SessionEvent): void {
-    const before = this.phaseValue;
-    const { phase, actions } = step(before, event);
+    const { phase, actions } = step(this.phaseValue, event);
     this.phaseValue = phase;
     this.run(actions, 0);
   }
@@ -126,7 +141,7 @@ export class ClientSession {
     for (let i = from; i < actions.length; i++) {
       const action = actions[i]!;
       if (action.type === 'HandleCancel') {
-        void this.handleCancel().finally(() => this.run(actions, i + 1));
+        void this.negotiation.handleCancel().finally(() => this.run(actions, i + 1));
         return;
       }
       this.perform(action);
@@ -142,7 +157,7 @@ export class ClientSession {
         this.client.write(backend.gssEncRefused);
         return;
       case 'StartTls':
-        this.startTls(action.isDirect);
+        this.negotiation.startTls(action.isDirect);
         return;
       case 'SendNegotiateProtocolVersion':
         this.client.write(backend.negotiateProtocolVersion(this.params?.unsupportedProtocolOptions ?? []));
@@ -159,7 +174,7 @@ export class ClientSession {
       case 'StartRelay':
         return; // performed by completeLogin() with the upstream session in hand
       case 'SendFatal':
-        this.sendFatal(action.error);
+        reportLoginFailure({ client: this.client, error: action.error, logger: this.log, observer: this.opts.observer, user: this.params?.user, durationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000 });
         return;
       case 'Close':
         this.close();
@@ -169,270 +184,92 @@ export class ClientSession {
     }
   }
 
-  private handlePlainData(chunk: Buffer): void {
-    if (this.phaseValue.name === 'AwaitingInitial' && this.startupFramer.bufferedBytes === 0 && chunk[0] === TlsHandshakeByte && !this.phaseValue.hasRefusedGssEnc) {
-      const raw = this.opts.socket;
-      raw.removeListener('data', this.onPlainData);
-      raw.pause();
-      raw.unshift(chunk);
-      this.dispatch({ type: 'TlsRecord' });
+  private onStartupMessage(packet: StartupMessage, rest: Buffer): void {
+    this.params = classifyStartupParameters(packet.minorVersion, packet.parameters);
+    const refusal = this.opts.admit();
+    if (refusal !== undefined) {
+      this.dispatch({ type: 'Fail', error: refusal });
       return;
     }
-    this.feedStartup(chunk);
-  }
-
-  private feedStartup(chunk: Buffer): void {
-    try {
-      this.startupFramer.push(chunk);
-      for (;;) {
-        const name = this.phaseValue.name;
-        if (name !== 'AwaitingInitial' && name !== 'AwaitingStartupInTls') return;
-        const packet = this.startupFramer.next();
-        if (packet === undefined) return;
-        this.onStartupPacket(decodeStartupPacket(packet));
-      }
-    } catch (err) {
-      this.fail(err);
-    }
-  }
-
-  private onStartupPacket(packet: StartupPacket): void {
-    switch (packet.kind) {
-      case 'SSLRequest':
-        if (this.phaseValue.name === 'AwaitingInitial') {
-          // CVE-2021-23214: nothing after the SSLRequest may be buffered when 'S' is written.
-          const raw = this.opts.socket;
-          raw.removeListener('data', this.onPlainData);
-          raw.pause();
-          if (this.startupFramer.bufferedBytes > 0 || raw.readableLength > 0) {
-            this.dispatch({ type: 'Fail', error: protocolViolation('received unencrypted data after SSL request') });
-            return;
-          }
-        }
-        this.dispatch({ type: 'SSLRequest' });
-        return;
-      case 'GSSENCRequest':
-        this.dispatch({ type: 'GSSENCRequest' });
-        return;
-      case 'CancelRequest':
-        this.pendingCancel = packet;
-        this.dispatch({ type: 'CancelRequest' });
-        return;
-      case 'UnsupportedProtocol':
-        this.dispatch({ type: 'UnsupportedProtocol', majorVersion: packet.majorVersion, minorVersion: packet.minorVersion });
-        return;
-      case 'StartupMessage': {
-        if (this.phaseValue.name === 'AwaitingInitial') {
-          this.dispatch({ type: 'StartupMessage', shouldNegotiate: false });
-          return;
-        }
-        this.params = classifyStartupParameters(packet.minorVersion, packet.parameters);
-        const refusal = this.opts.admit();
-        if (refusal !== undefined) {
-          this.dispatch({ type: 'Fail', error: refusal });
-          return;
-        }
-        if (this.params.dropped.length > 0) this.log.debug({ event: 'startup_parameters_dropped', names: this.params.dropped }, 'startup parameters not forwarded');
-        this.dispatch({ type: 'StartupMessage', shouldNegotiate: this.params.shouldNegotiate });
-        this.messageFramer = new MessageFramer({ maxMessageBytes: passwordMessageCapBytes(this.opts.limits.maxPasswordBytes) });
-        const rest = this.startupFramer.takeLeftover();
-        if (rest.length > 0) this.feedPassword(rest);
-        return;
-      }
-    }
-  }
-
-  private pendingCancel: { pid: number; key: Buffer; packetBytes: number } | undefined;
-
-  private async handleCancel(): Promise<void> {
-    const req = this.pendingCancel;
-    if (req === undefined) return;
-    const source = this.opts.socket.remoteAddress ?? 'unknown';
-    const result = await this.opts.cancelRegistry.handle(req.pid, req.key, req.packetBytes, source);
-    this.log.debug({ event: 'cancel_request', result }, 'cancel request handled');
-  }
-
-  private startTls(isDirect: boolean): void {
-    const raw = this.opts.socket;
-    const secure = new tls.TLSSocket(raw, {
-      isServer: true,
-      secureContext: this.opts.secureContext,
-      ALPNProtocols: ['postgresql'],
-      requestCert: false,
-    });
-    this.client = secure;
-    secure.on('error', (err) => this.onSocketError(err));
-    secure.on('close', () => this.finish());
-    secure.once('secure', () => {
-      this.dispatch({ type: 'TlsReady', hasAlpnPostgresql: secure.alpnProtocol === 'postgresql' });
-      if (this.phaseValue.name !== 'AwaitingStartupInTls') return;
-      secure.on('data', this.onTlsData);
-    });
-    this.log.debug({ event: 'tls_start', direct: isDirect }, 'starting TLS');
+    if (this.params.dropped.length > 0) this.log.debug({ event: 'startup_parameters_dropped', names: this.params.dropped }, 'startup parameters not forwarded');
+    this.dispatch({ type: 'StartupMessage', shouldNegotiate: this.params.shouldNegotiate });
+    this.passwordPhase = new PasswordPhase({ dispatch: (event) => this.dispatch(event), fail: (err) => this.fail(err) }, this.params.user, this.opts.limits.maxPasswordBytes);
+    if (rest.length > 0) this.passwordPhase.feedPassword(rest);
   }
 
   private handleTlsData(chunk: Buffer): void {
     switch (this.phaseValue.name) {
       case 'AwaitingStartupInTls':
-        this.feedStartup(chunk);
+        this.negotiation.feed(chunk);
         return;
       case 'AwaitingPassword':
-        this.feedPassword(chunk);
+        this.passwordPhase?.feedPassword(chunk);
         return;
       case 'Authenticating':
       case 'UpstreamLogin':
-        this.feedHeld(chunk);
+        this.passwordPhase?.feedHeld(chunk);
         return;
       default:
         return;
     }
   }
 
-  private feedPassword(chunk: Buffer): void {
-    const framer = this.messageFramer;
-    if (framer === undefined) return;
-    try {
-      framer.push(chunk);
-      const frame = framer.next();
-      if (frame === undefined) return;
-      if (isTerminate(frame)) return this.dispatch({ type: 'Terminate' });
-      if (!isPasswordMessage(frame)) return this.dispatch({ type: 'OtherMessage' });
-      const decoded = decodePasswordMessage(frame.body);
-      const user = this.params?.user ?? '';
-      if (!decoded.ok) throw authFailed(user, 'malformed');
-      this.password = stripOneNewline(decoded.password);
-      if (this.password === '') throw authFailed(user, 'malformed');
-      this.dispatch({ type: 'PasswordMessage' });
-      const rest = framer.takeLeftover();
-      this.messageFramer = undefined;
-      if (rest.length > 0) this.feedHeld(rest);
-    } catch (err) {
-      this.fail(err);
-    }
-  }
-
-  private feedHeld(chunk: Buffer): void {
-    this.heldFramer ??= new MessageFramer({ maxMessageBytes: maxHeldClientBytes });
-    const framer = this.heldFramer;
-    try {
-      framer.push(chunk);
-      let total = framer.bufferedBytes;
-      for (const b of this.held) total += b.length;
-      if (total > maxHeldClientBytes) throw protocolViolation('too much data sent before authentication completed');
-      for (let frame = framer.next(); frame !== undefined; frame = framer.next()) {
-        if (isTerminate(frame)) return this.dispatch({ type: 'Terminate' });
-        if (isPasswordMessage(frame)) return this.dispatch({ type: 'PasswordMessage' });
-        this.held.push(frame.raw);
-      }
-    } catch (err) {
-      this.fail(err);
-    }
-  }
-
   private async authenticate(): Promise<void> {
     const params = this.params;
-    if (params === undefined) return;
-    const deadlineMs = this.acceptedAtMs + this.opts.limits.loginTimeoutMs;
-    const request = { user: params.user, database: params.database, password: this.password, connectionId: this.opts.connectionId, deadlineMs };
-    this.password = '';
+    const passwordPhase = this.passwordPhase;
+    if (params === undefined || passwordPhase === undefined) return;
     try {
-      let result = await this.opts.authenticator.authenticate(request);
-      if (this.phaseName() !== 'Authenticating') return;
-      this.dispatch({ type: 'AuthOk' });
-      let upstream: UpstreamSession;
-      try {
-        upstream = await this.loginUpstream(result, params, deadlineMs);
-      } catch (err) {
-        if (!isUpstreamLoginError(err) || !err.isAuthRejected || this.phaseName() !== 'UpstreamLogin') throw err;
-        this.log.warn({ event: 'upstream_auth_rejected_retry', upstreamSqlstate: err.upstreamSqlstate }, 'upstream refused fresh credentials; retrying once');
-        result.invalidate();
-        result = await this.opts.authenticator.authenticate(request);
-        if (this.phaseName() !== 'UpstreamLogin') return;
-        upstream = await this.loginUpstream(result, params, deadlineMs);
-      }
-      if (this.phaseName() !== 'UpstreamLogin') {
-        upstream.socket.destroy();
-        return;
-      }
-      this.completeLogin(result, upstream);
+      const loggedIn = await authenticateAndLogin({
+        authenticator: this.opts.authenticator,
+        upstreamLogin: this.opts.upstreamLogin,
+        observer: this.opts.observer,
+        logger: this.log,
+        nowMs: this.nowMs,
+        connectionId: this.opts.connectionId,
+        params,
+        password: passwordPhase.takePassword(),
+        deadlineMs: this.acceptedAtMs + this.opts.limits.loginTimeoutMs,
+        phaseName: () => this.phaseName(),
+        dispatch: (event) => this.dispatch(event),
+        onUpstreamSocket: (socket) => (this.upstreamSocket = socket),
+      });
+      if (loggedIn !== undefined) this.completeLogin(loggedIn.result, loggedIn.upstream, passwordPhase);
     } catch (err) {
       if (this.phaseName() === 'Closing') return;
-      this.fail(isUpstreamLoginError(err) ? upstreamFailed(err.code === 'UPSTREAM_AUTH' ? 'upstream_auth' : 'upstream', { cause: err }) : err);
-    } finally {
-      request.password = '';
+      this.fail(loginFailure(err));
     }
   }
 
-  private async loginUpstream(result: AuthResult, params: StartupParams, deadlineMs: number): Promise<UpstreamSession> {
-    const startedMs = this.nowMs();
-    const upstream = await this.opts.upstreamLogin({
-      target: result.target,
-      user: result.upstreamUser,
-      password: result.upstreamPassword,
-      parameters: upstreamParameters(params, result.target.engine),
-      deadlineMs,
-      logger: this.log,
-    });
-    this.upstreamSocket = upstream.socket;
-    this.opts.observer.upstreamConnect((this.nowMs() - startedMs) / 1000);
-    return upstream;
-  }
-
-  private completeLogin(result: AuthResult, upstream: UpstreamSession): void {
+  private completeLogin(result: AuthResult, upstream: UpstreamSession, passwordPhase: PasswordPhase): void {
     this.dispatch({ type: 'UpstreamReady' });
     if (this.phaseValue.name !== 'Relaying') {
       upstream.socket.destroy();
       return;
     }
     if (this.loginTimer !== undefined) clearTimeout(this.loginTimer);
-    const key = this.opts.cancelRegistry.issue(result.target, upstream.backendKey.pid, upstream.backendKey.key);
-    this.cancelKey = key;
     this.client.removeListener('data', this.onTlsData);
-    this.client.write(
-      Buffer.concat([
-        backend.authenticationOk,
-        ...upstream.parameterStatus,
-        ...upstream.notices,
-        backend.backendKeyData(key.pid, key.key),
-        upstream.readyForQuery,
-        upstream.leftover,
-      ]),
-    );
-    const held = this.heldFramer === undefined ? this.held : [...this.held, this.heldFramer.takeLeftover()];
-    if (held.length > 0) upstream.socket.write(Buffer.concat(held));
-    this.held.length = 0;
-    const durationSeconds = (this.nowMs() - this.acceptedAtMs) / 1000;
-    this.opts.observer.login('ok', 'ok', durationSeconds);
-    this.log.info(
-      { event: 'login_ok', user: this.params?.user, database: this.params?.database, upstreamUser: result.upstreamUser, upstreamHost: result.target.host, durationMs: Math.round(durationSeconds * 1000), timings: result.timings },
-      'login succeeded',
-    );
-    this.relay = new Relay({
+    const { relay, key } = startRelay({
       client: this.client,
-      upstream: upstream.socket,
+      loggedIn: { result, upstream },
+      held: passwordPhase.takeHeld(),
+      cancelRegistry: this.opts.cancelRegistry,
+      ...(this.opts.sendUpstreamCancel === undefined ? {} : { sendUpstreamCancel: this.opts.sendUpstreamCancel }),
       observer: this.opts.observer,
       logger: this.log,
-      onClose: (stats) => {
-        key.release();
-        this.log.info({ event: 'session_end', ...stats }, 'session ended');
+      params: this.params,
+      loginDurationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
+      onClose: () => {
+        this.isRelayDone = true;
+        this.reportClosed();
       },
     });
-    this.relay.start();
+    this.relay = relay;
+    this.cancelKey = key;
+    this.passwordPhase = undefined;
   }
 
   private fail(err: unknown): void {
-    if (this.phaseValue.name === 'Closing') return;
-    const pe = err instanceof ProtocolError ? protocolViolation(err.message, { cause: err }) : toProxyError(err, this.params?.user ?? '');
-    this.dispatch({ type: 'Fail', error: pe });
-  }
-
-  private sendFatal(error: ProxyError): void {
-    const level = error.sqlstate === 'XX000' ? 'error' : 'info';
-    this.log[level]({ event: 'login_failed', sqlstate: error.sqlstate, code: error.code, reason: error.reason, detail: error.message, cause: causeSummary(error.cause), user: this.params?.user }, 'login failed');
-    this.opts.observer.login('failed', error.reason, (this.nowMs() - this.acceptedAtMs) / 1000);
-    if (!this.client.destroyed && this.client.writable) {
-      this.client.write(backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint }));
-    }
+    if (this.phaseValue.name !== 'Closing') this.dispatch({ type: 'Fail', error: toSessionError(err, this.params?.user ?? '') });
   }
 
   private close(): void {
@@ -445,7 +282,7 @@ export class ClientSession {
     setTimeout(() => {
       socket.destroy();
       this.opts.socket.destroy();
-    }, 2000).unref();
+    }, closeLingerMs).unref();
   }
 
   private onSocketError(err: Error): void {
@@ -466,20 +303,14 @@ export class ClientSession {
     }
     this.opts.socket.destroy();
     this.client.destroy();
-    this.cancelKey?.release();
+    // While relaying, the relay releases the key and reports the close once the upstream is gone too.
+    if (this.relay === undefined) this.cancelKey?.release();
+    this.reportClosed();
+  }
+
+  private reportClosed(): void {
+    if (this.isCloseReported || !this.isFinished || (this.relay !== undefined && !this.isRelayDone)) return;
+    this.isCloseReported = true;
     this.opts.onClose();
   }
-}
-
-/** Strips at most one trailing `\n` or `\r\n` (pasted tokens, token.md §4 rule 3). */
-export function stripOneNewline(password: string): string {
-  if (password.endsWith('\r\n')) return password.slice(0, -2);
-  if (password.endsWith('\n')) return password.slice(0, -1);
-  return password;
-}
-
-function causeSummary(cause: unknown): string | undefined {
-  if (cause === undefined) return undefined;
-  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
-  return String(cause);
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { Relay } from './relay.js';
-import type { RelayStats } from './relay.js';
+import type { RelayOptions, RelayStats } from './relay.js';
 import { nullSessionObserver } from './observer.js';
 import { silentLogger } from '../../auth/types.js';
 
@@ -21,7 +21,7 @@ async function pair(): Promise<[net.Socket, net.Socket]> {
 }
 
 /** client app ⇄ [clientSide | relay | upstreamSide] ⇄ upstream app */
-async function setup() {
+async function setup(extra: Partial<RelayOptions> = {}) {
   const [clientApp, clientSide] = await pair();
   const [upstreamSide, upstreamApp] = await pair();
   const closes: RelayStats[] = [];
@@ -33,6 +33,7 @@ async function setup() {
     logger: silentLogger,
     onClose: (s) => closes.push(s),
     lingerMs: 500,
+    ...extra,
   });
   relay.start();
   return { clientApp, upstreamApp, clientSide, upstreamSide, relay, closes, bytes };
@@ -134,4 +135,84 @@ test('an abrupt reset and close() both lead to exactly one onClose', async () =>
   assert.equal(u.closes[0]!.endedBy, 'local');
   u.clientApp.destroy();
   u.upstreamApp.destroy();
+});
+
+/** A cancelUpstream fake that records when it ran and whether the upstream was still open then. */
+function cancelSpy() {
+  const calls: Array<{ atMs: number }> = [];
+  return { calls, cancelUpstream: async () => void calls.push({ atMs: Date.now() }) };
+}
+
+test('client lost while the upstream stays busy: cancel after the grace period, then the upstream is closed', async () => {
+  const spy = cancelSpy();
+  const t = await setup({ cancelUpstream: spy.cancelUpstream, cancelGraceMs: 100 });
+  // A busy PostgreSQL backend does not read: keep the upstream app from ending its side.
+  t.upstreamApp.allowHalfOpen = true;
+  const lostMs = Date.now();
+  t.clientApp.destroy();
+  await until(() => t.closes.length === 1);
+  assert.equal(spy.calls.length, 1);
+  assert.ok(spy.calls[0]!.atMs - lostMs >= 90, `cancel came ${spy.calls[0]!.atMs - lostMs} ms after the loss`);
+  assert.equal(t.closes[0]!.endedBy, 'client');
+  assert.ok(t.upstreamSide.destroyed);
+  t.upstreamApp.destroy();
+});
+
+test('client reset (error) takes the same path: the upstream is ended, not aborted, and cancelled if it stays', async () => {
+  const spy = cancelSpy();
+  const t = await setup({ cancelUpstream: spy.cancelUpstream, cancelGraceMs: 100 });
+  t.upstreamApp.allowHalfOpen = true;
+  const gotEnd = new Promise<void>((r) => t.upstreamApp.once('end', () => r()));
+  t.clientApp.resetAndDestroy();
+  await gotEnd;
+  assert.equal(spy.calls.length, 0, 'no cancel before the grace period');
+  await until(() => t.closes.length === 1);
+  assert.equal(spy.calls.length, 1);
+  t.upstreamApp.destroy();
+});
+
+test('client lost and the upstream closes promptly (clean Terminate): no cancel is sent', async () => {
+  const spy = cancelSpy();
+  const t = await setup({ cancelUpstream: spy.cancelUpstream, cancelGraceMs: 150 });
+  t.upstreamApp.resume(); // a live backend reads the Terminate and the EOF, then closes
+  t.clientApp.end(Buffer.from([0x58, 0, 0, 0, 4]));
+  await until(() => t.closes.length === 1);
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(spy.calls.length, 0);
+  assert.equal(t.closes[0]!.endedBy, 'client');
+});
+
+test('upstream closes first: no cancel, even though the client closes afterwards', async () => {
+  const spy = cancelSpy();
+  const t = await setup({ cancelUpstream: spy.cancelUpstream, cancelGraceMs: 50 });
+  t.upstreamApp.destroy();
+  await until(() => t.closes.length === 1);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(spy.calls.length, 0);
+  assert.equal(t.closes[0]!.endedBy, 'upstream');
+});
+
+test('a failing cancel still closes the upstream and ends the relay once', async () => {
+  const t = await setup({ cancelUpstream: () => Promise.reject(new Error('no route')), cancelGraceMs: 50 });
+  t.upstreamApp.allowHalfOpen = true;
+  t.clientApp.destroy();
+  await until(() => t.closes.length === 1);
+  assert.ok(t.upstreamSide.destroyed);
+  t.upstreamApp.destroy();
+});
+
+test('client lost while the upstream is paused by backpressure: the upstream is drained to its EOF, no cancel', async () => {
+  const spy = cancelSpy();
+  const t = await setup({ cancelUpstream: spy.cancelUpstream, cancelGraceMs: 4000, lingerMs: 5000 });
+  t.clientApp.pause();
+  const chunk = Buffer.alloc(64 * 1024, 2);
+  const total = 128 * chunk.length;
+  for (let i = 0; i < 128; i++) t.upstreamApp.write(chunk);
+  await until(() => t.upstreamSide.isPaused());
+  t.clientApp.destroy();
+  t.upstreamApp.end();
+  await until(() => t.closes.length === 1);
+  assert.equal(t.relay.upstreamToClientBytes, total, 'every byte the upstream sent was read after the client left');
+  assert.equal(spy.calls.length, 0);
+  assert.equal(t.closes[0]!.endedBy, 'client');
 });

@@ -3,6 +3,12 @@ import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
 import type { SessionObserver } from './observer.js';
 
+/** How long the upstream may take to close by itself after the client went away before the proxy cancels its query. */
+export const clientLossCancelGraceMs = 150;
+
+/** Default time a half-closed side may take to flush before it is destroyed. */
+export const defaultRelayLingerMs = 5000;
+
 /** Totals reported when the relay ends. */
 export interface RelayStats {
   clientToUpstreamBytes: number;
@@ -23,6 +29,14 @@ export interface RelayOptions {
   counterFlushMs?: number;
   /** How long a half-closed side may take to flush before it is destroyed (default 5,000 ms). */
   lingerMs?: number;
+  /**
+   * Cancels whatever the upstream session is running (a CancelRequest on a new connection). Called when the
+   * client went away and the upstream has not closed within `cancelGraceMs`: PostgreSQL and Redshift do not
+   * read their socket during a query, so a closed upstream socket alone does not stop it.
+   */
+  cancelUpstream?: () => Promise<void>;
+  /** Default clientLossCancelGraceMs. */
+  cancelGraceMs?: number;
 }
 
 /** Pipes bytes between a logged-in client and its upstream until either side goes away. */
@@ -38,6 +52,7 @@ export class Relay {
   private isFinished = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: RelayOptions) {
     this.opts = opts;
@@ -59,14 +74,19 @@ export class Relay {
     client.setNoDelay(true);
     upstream.setNoDelay(true);
 
-    // Plain closures with number adds: no per-chunk allocation, no extra event-loop hop (stream.pipe was 0.55–0.75× direct).
+    // The hot path: one 'data' event → one write, plain closures with number adds, no parsing, no per-chunk
+    // allocation and no extra event-loop hop. Nothing to coalesce: libpq and PostgreSQL flush one TLS record per
+    // message batch, so each read is already one write (strace: 1 read + 1 write per direction per query).
     client.on('data', (chunk: Buffer) => {
       this.c2u += chunk.length;
+      if (upstream.destroyed) return;
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => client.resume());
     upstream.on('data', (chunk: Buffer) => {
       this.u2c += chunk.length;
+      // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
+      if (client.destroyed) return;
       if (!client.write(chunk)) upstream.pause();
     });
     client.on('drain', () => upstream.resume());
@@ -114,19 +134,38 @@ export class Relay {
 
   private sideEnded(side: 'client' | 'upstream'): void {
     this.endedBy ??= side;
-    const other = side === 'client' ? this.opts.upstream : this.opts.client;
+    const { upstream } = this.opts;
+    const other = side === 'client' ? upstream : this.opts.client;
     // Let the other side flush what it already has (e.g. Terminate, a FATAL), then force it.
     if (!other.destroyed && !other.writableEnded) other.end();
     if (this.lingerTimer === undefined) {
-      this.lingerTimer = setTimeout(() => this.close(), this.opts.lingerMs ?? 5000);
+      this.lingerTimer = setTimeout(() => this.close(), this.opts.lingerMs ?? defaultRelayLingerMs);
       this.lingerTimer.unref();
     }
+    // Nobody will drain a gone client: let the upstream's remaining bytes and its EOF be read (and dropped).
+    if (side === 'client' && this.opts.client.destroyed && !upstream.destroyed) upstream.resume();
+    if (side === 'client' && this.endedBy === 'client' && this.graceTimer === undefined && !this.isUpstreamClosed && this.opts.cancelUpstream !== undefined) {
+      this.graceTimer = setTimeout(() => this.cancelAfterClientLoss(), this.opts.cancelGraceMs ?? clientLossCancelGraceMs);
+      this.graceTimer.unref();
+    }
+  }
+
+  private cancelAfterClientLoss(): void {
+    const { upstream, logger, cancelUpstream } = this.opts;
+    if (this.isUpstreamClosed || upstream.readableEnded || cancelUpstream === undefined) return;
+    logger.info({ event: 'upstream_cancel_on_client_loss' }, 'client went away while the upstream was busy; cancelling its query');
+    cancelUpstream()
+      .catch((err: unknown) => logger.warn({ event: 'upstream_cancel_on_client_loss_failed', err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'cancelling the upstream query failed'))
+      .finally(() => upstream.destroy());
   }
 
   private sideFailed(side: 'client' | 'upstream', err: Error): void {
     this.endedBy ??= side;
     this.opts.logger.debug({ event: 'relay_socket_error', side, err: `${err.name}: ${err.message}` }, 'relay socket error');
-    this.close();
+    if (side === 'upstream') return this.close();
+    // A lost client must not abort the upstream mid-query: end it and cancel its query if it stays (sideEnded).
+    this.opts.client.destroy();
+    this.sideEnded('client');
   }
 
   private maybeFinish(): void {
@@ -134,6 +173,7 @@ export class Relay {
     this.isFinished = true;
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.flushCounters();
     this.opts.onClose({ clientToUpstreamBytes: this.c2u, upstreamToClientBytes: this.u2c, endedBy: this.endedBy ?? 'local' });
   }

@@ -100,26 +100,45 @@ describe('cancel and connection loss through the proxy', () => {
 
   test('client killed mid-query: the proxy closes the upstream session and drops the cancel key', async (t) => {
     if (!requirePg(t)) return;
-    // PostgreSQL notices a closed socket during pg_sleep only with this check (PG 14+); without it the
-    // backend would run the full 30 s even though the proxy closed the connection.
-    await cluster.query(`ALTER ROLE ${fx.pgUser} SET client_connection_check_interval = '100ms'`);
-    try {
-      const s = await connectClient(fx);
-      const running = s.client.query('SELECT pg_sleep(30)');
-      running.catch(() => {});
-      await waitSleeping(cluster, s.backendPid);
-      const registered = fx.proxy.cancelRegistry.size;
-      assert.ok(registered >= 1);
-      const startedMs = Date.now();
-      s.client.connection.stream.destroy();
-      await waitFor(async () => (await cluster.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [s.backendPid])).rowCount === 0, 5000);
-      assert.ok(Date.now() - startedMs < 5000);
-      await waitFor(() => fx.proxy.connectionCount === 0, 5000);
-      assert.equal(fx.proxy.cancelRegistry.size, 0);
-      await s[Symbol.asyncDispose]();
-    } finally {
-      await cluster.query(`ALTER ROLE ${fx.pgUser} RESET client_connection_check_interval`);
-    }
+    // PostgreSQL does not read its socket during pg_sleep, so closing the upstream alone would leave the
+    // backend running for 30 s: the proxy must send a CancelRequest upstream after a short grace period.
+    const setting = await cluster.query("SELECT setting FROM pg_settings WHERE name = 'client_connection_check_interval'");
+    assert.equal(setting.rows[0]?.setting ?? '0', '0', 'the cluster must not detect the closed socket by itself');
+    const roleSettings = await cluster.query('SELECT 1 FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1', [fx.pgUser]);
+    assert.equal(roleSettings.rowCount, 0, 'nor may the role');
+    const s = await connectClient(fx);
+    const running = s.client.query('SELECT pg_sleep(30)');
+    running.catch(() => {});
+    await waitSleeping(cluster, s.backendPid);
+    const registered = fx.proxy.cancelRegistry.size;
+    assert.ok(registered >= 1);
+    const logsBefore = fx.logs.length;
+    const startedMs = Date.now();
+    s.client.connection.stream.destroy();
+    await waitFor(async () => (await cluster.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [s.backendPid])).rowCount === 0, 5000);
+    assert.ok(Date.now() - startedMs < 5000);
+    await waitFor(() => fx.proxy.connectionCount === 0, 5000);
+    assert.equal(fx.proxy.cancelRegistry.size, 0);
+    const events = fx.logs.slice(logsBefore).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const cancelLog = events.find((r) => r['event'] === 'upstream_cancel_on_client_loss');
+    assert.equal(cancelLog?.['level'], 'info', 'the proxy cancelled the upstream query itself');
+    const end = events.find((r) => r['event'] === 'session_end');
+    assert.equal(end?.['endedBy'], 'client');
+    await s[Symbol.asyncDispose]();
+  });
+
+  test('clean Terminate while idle: the upstream closes by itself, no upstream cancel is sent', async (t) => {
+    if (!requirePg(t)) return;
+    const s = await connectClient(fx);
+    const logsBefore = fx.logs.length;
+    await s.client.end();
+    await waitFor(async () => (await cluster.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [s.backendPid])).rowCount === 0, 5000);
+    await waitFor(() => fx.proxy.connectionCount === 0, 5000);
+    // The connection counts as closed only once the upstream socket is gone too (session_end comes first).
+    assert.ok(fx.logs.slice(logsBefore).some((l) => (JSON.parse(l) as Record<string, unknown>)['event'] === 'session_end'));
+    await sleep(300);
+    const events = fx.logs.slice(logsBefore).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(events.some((r) => r['event'] === 'upstream_cancel_on_client_loss'), false);
   });
 
   test('upstream backend terminated: 57P01 relayed, client closed, proxy keeps serving', async (t) => {

@@ -1,0 +1,180 @@
+/** The login itself: the auth port, the upstream login (one retry on stale credentials), then R 0 / S / N / K / Z to the client and the relay start (wire.md §7–§8). */
+import type * as net from 'node:net';
+import type { AuthResult, Authenticator, Logger } from '../../auth/types.js';
+import { protocolViolation, toProxyError, upstreamFailed } from '../errors.js';
+import type { ProxyError } from '../errors.js';
+import * as backend from '../protocol/backend.js';
+import { ProtocolError } from '../protocol/protocol-error.js';
+import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
+import type { SessionObserver } from './observer.js';
+import { Relay } from './relay.js';
+import { upstreamParameters } from './startup-params.js';
+import type { StartupParams } from './startup-params.js';
+import type { Phase, SessionEvent } from './state.js';
+import { isUpstreamLoginError } from './upstream-types.js';
+import { sendUpstreamCancel as realSendUpstreamCancel } from './upstream-cancel.js';
+import type { SendUpstreamCancelFn, UpstreamLoginFn, UpstreamSession } from './upstream-types.js';
+
+/** How long the CancelRequest sent after a client loss may wait for the upstream's EOF. */
+export const clientLossCancelTimeoutMs = 2000;
+
+/** Options of one login attempt. */
+export interface LoginRequest {
+  authenticator: Authenticator;
+  upstreamLogin: UpstreamLoginFn;
+  observer: SessionObserver;
+  logger: Logger;
+  nowMs: () => number;
+  connectionId: string;
+  params: StartupParams;
+  password: string;
+  /** Absolute epoch ms: accept time + limits.loginTimeoutMs. */
+  deadlineMs: number;
+  /** The session's current phase: the login stops as soon as it is no longer the one it expects. */
+  phaseName(): Phase['name'];
+  dispatch(event: SessionEvent): void;
+  /** Told of each upstream socket as soon as it exists, so a closing session can destroy it. */
+  onUpstreamSocket(socket: net.Socket): void;
+}
+
+/** A finished login: the auth port's answer and the logged-in upstream. */
+export interface LoggedIn {
+  result: AuthResult;
+  upstream: UpstreamSession;
+}
+
+/**
+ * Authenticates (dispatching AuthOk), then logs in upstream; an upstream auth rejection invalidates the
+ * credentials and retries once. Resolves undefined when the session left the login meanwhile; rejects on failure.
+ */
+export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn | undefined> {
+  const { params, deadlineMs } = req;
+  const request = { user: params.user, database: params.database, password: req.password, connectionId: req.connectionId, deadlineMs };
+  req.password = '';
+  try {
+    let result = await req.authenticator.authenticate(request);
+    if (req.phaseName() !== 'Authenticating') return undefined;
+    req.dispatch({ type: 'AuthOk' });
+    let upstream: UpstreamSession;
+    try {
+      upstream = await loginUpstream(req, result);
+    } catch (err) {
+      if (!isUpstreamLoginError(err) || !err.isAuthRejected || req.phaseName() !== 'UpstreamLogin') throw err;
+      req.logger.warn({ event: 'upstream_auth_rejected_retry', upstreamSqlstate: err.upstreamSqlstate }, 'upstream refused fresh credentials; retrying once');
+      result.invalidate();
+      result = await req.authenticator.authenticate(request);
+      if (req.phaseName() !== 'UpstreamLogin') return undefined;
+      upstream = await loginUpstream(req, result);
+    }
+    if (req.phaseName() !== 'UpstreamLogin') {
+      upstream.socket.destroy();
+      return undefined;
+    }
+    return { result, upstream };
+  } finally {
+    request.password = '';
+  }
+}
+
+/** Maps a login failure to what the session fails with: upstream errors become 08006 (wire.md §11). */
+export function loginFailure(err: unknown): unknown {
+  if (!isUpstreamLoginError(err)) return err;
+  return upstreamFailed(err.code === 'UPSTREAM_AUTH' ? 'upstream_auth' : 'upstream', { cause: err });
+}
+
+/** The ProxyError a session fails with for `err` (a codec error is a protocol violation, 08P01). */
+export function toSessionError(err: unknown, user: string): ProxyError {
+  return err instanceof ProtocolError ? protocolViolation(err.message, { cause: err }) : toProxyError(err, user);
+}
+
+/** Logs and counts a failed login and writes its FATAL ErrorResponse if the client can still receive it. */
+export function reportLoginFailure(f: { client: net.Socket; error: ProxyError; logger: Logger; observer: SessionObserver; user: string | undefined; durationSeconds: number }): void {
+  const { error } = f;
+  const level = error.sqlstate === 'XX000' ? 'error' : 'info';
+  f.logger[level]({ event: 'login_failed', sqlstate: error.sqlstate, code: error.code, reason: error.reason, detail: error.message, cause: causeSummary(error.cause), user: f.user }, 'login failed');
+  f.observer.login('failed', error.reason, f.durationSeconds);
+  if (!f.client.destroyed && f.client.writable) {
+    f.client.write(backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint }));
+  }
+}
+
+/** The bytes the client receives after a successful login, in wire.md §8 order, plus the upstream's leftover. */
+export function loginSuccessBytes(upstream: UpstreamSession, proxyKey: { pid: number; key: Buffer }): Buffer {
+  return Buffer.concat([
+    backend.authenticationOk,
+    ...upstream.parameterStatus,
+    ...upstream.notices,
+    backend.backendKeyData(proxyKey.pid, proxyKey.key),
+    upstream.readyForQuery,
+    upstream.leftover,
+  ]);
+}
+
+/** Options of startRelay. */
+export interface StartRelayOptions {
+  /** The client's TLS socket, with no data listener left. */
+  client: net.Socket;
+  loggedIn: LoggedIn;
+  /** Client bytes held since the PasswordMessage (wire.md §6). */
+  held: Buffer;
+  cancelRegistry: CancelRegistry;
+  /** Default: the real upstream cancel. */
+  sendUpstreamCancel?: SendUpstreamCancelFn;
+  observer: SessionObserver;
+  logger: Logger;
+  params: StartupParams | undefined;
+  loginDurationSeconds: number;
+  /** Called once both sockets are closed and the cancel key is released. */
+  onClose: () => void;
+}
+
+/** Issues the proxy's cancel key, sends R 0 / S / N / K / Z, forwards held bytes upstream, records the login, and starts the relay. */
+export function startRelay(opts: StartRelayOptions): { relay: Relay; key: IssuedKey } {
+  const { result, upstream } = opts.loggedIn;
+  const { pid: upstreamPid, key: upstreamKey } = upstream.backendKey;
+  const key = opts.cancelRegistry.issue(result.target, upstreamPid, upstreamKey);
+  opts.client.write(loginSuccessBytes(upstream, key));
+  if (opts.held.length > 0) upstream.socket.write(opts.held);
+  opts.observer.login('ok', 'ok', opts.loginDurationSeconds);
+  const log = opts.logger;
+  log.info(
+    { event: 'login_ok', user: opts.params?.user, database: opts.params?.database, upstreamUser: result.upstreamUser, upstreamHost: result.target.host, durationMs: Math.round(opts.loginDurationSeconds * 1000), timings: result.timings },
+    'login succeeded',
+  );
+  const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, k, timeoutMs) => realSendUpstreamCancel(target, pid, k, timeoutMs, log));
+  const relay = new Relay({
+    client: opts.client,
+    upstream: upstream.socket,
+    observer: opts.observer,
+    logger: log,
+    cancelUpstream: () => sendCancel(result.target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
+    onClose: (stats) => {
+      key.release();
+      log.info({ event: 'session_end', ...stats }, 'session ended');
+      opts.onClose();
+    },
+  });
+  relay.start();
+  return { relay, key };
+}
+
+async function loginUpstream(req: LoginRequest, result: AuthResult): Promise<UpstreamSession> {
+  const startedMs = req.nowMs();
+  const upstream = await req.upstreamLogin({
+    target: result.target,
+    user: result.upstreamUser,
+    password: result.upstreamPassword,
+    parameters: upstreamParameters(req.params, result.target.engine),
+    deadlineMs: req.deadlineMs,
+    logger: req.logger,
+  });
+  req.onUpstreamSocket(upstream.socket);
+  req.observer.upstreamConnect((req.nowMs() - startedMs) / 1000);
+  return upstream;
+}
+
+function causeSummary(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  return String(cause);
+}
