@@ -99,3 +99,27 @@ test('server-final rejections and sequencing', () => {
   fresh.createClientFirst();
   assert.throws(() => fresh.createClientFirst(), ScramError);
 });
+
+test('SaltedPasswordCache returns the pbkdf2 value once computed and stays bounded', async () => {
+  const { pbkdf2Sync } = await import('node:crypto');
+  const { SaltedPasswordCache } = await import('./scram.js');
+  const cache = new SaltedPasswordCache(2);
+  const pw = Buffer.from('pencil');
+  const salt = Buffer.from('QSXCR+Q6sek8bf92', 'base64');
+  const want = pbkdf2Sync(pw, salt, 4096, 32, 'sha256');
+  assert.deepEqual(cache.get(pw, salt, 4096), want);
+  assert.equal(cache.get(pw, salt, 4096), cache.get(pw, salt, 4096), 'the second call is served from the cache');
+  assert.notDeepEqual(cache.get(pw, salt, 4097), want, 'iterations are part of the key');
+  cache.get(Buffer.from('other'), salt, 4096);
+  assert.equal(cache.size, 2);
+});
+
+test('a SCRAM exchange with a SaltedPasswordCache matches one without (RFC 7677 vector)', async () => {
+  const { SaltedPasswordCache, ScramSha256Client } = await import('./scram.js');
+  const serverFirst = 'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096';
+  const plain = new ScramSha256Client({ nonce: 'rOprNGfwEbeRWgbNEkqO' });
+  const cached = new ScramSha256Client({ nonce: 'rOprNGfwEbeRWgbNEkqO', saltedPasswordCache: new SaltedPasswordCache() });
+  plain.createClientFirst();
+  cached.createClientFirst();
+  assert.equal(cached.handleServerFirst(serverFirst, 'pencil').toString(), plain.handleServerFirst(serverFirst, 'pencil').toString());
+});

@@ -20,6 +20,42 @@ export interface ScramClientOptions {
   minIterations?: number;
   /** Highest iteration count accepted, bounding pbkdf2's CPU time (default 100,000). */
   maxIterations?: number;
+  /** Memo of SaltedPassword values, so repeated logins with one password skip pbkdf2. */
+  saltedPasswordCache?: SaltedPasswordCache;
+}
+
+/**
+ * A bounded LRU of SCRAM SaltedPassword values. A role's salt and iteration count stay fixed until its
+ * password changes, so every warm login with cached credentials would otherwise repeat the same 4096
+ * rounds of pbkdf2 (milliseconds of blocked event loop). Keys are hashes; no password is stored.
+ */
+export class SaltedPasswordCache {
+  private readonly entries = new Map<string, Buffer>();
+  private readonly maxEntries: number;
+
+  constructor(maxEntries = 1000) {
+    this.maxEntries = maxEntries;
+  }
+
+  /** SaltedPassword for (password, salt, iterations), computed once per key. */
+  get(password: Buffer, salt: Buffer, iterations: number): Buffer {
+    const key = createHash('sha256').update(password).update('\0').update(salt).update(`\0${iterations}`).digest('hex');
+    const hit = this.entries.get(key);
+    if (hit !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const value = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, value);
+    return value;
+  }
+
+  /** Number of cached values. */
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
 const gs2Header = 'n,,';
@@ -63,6 +99,7 @@ export class ScramSha256Client {
   private readonly clientFirstBare: string;
   private readonly minIterations: number;
   private readonly maxIterations: number;
+  private readonly saltedPasswordCache: SaltedPasswordCache | undefined;
   private expectedServerSignature: Buffer | undefined;
   private state: 'initial' | 'sentFirst' | 'sentFinal' | 'done' = 'initial';
 
@@ -72,6 +109,7 @@ export class ScramSha256Client {
     this.clientFirstBare = `n=${saslName(opts.user ?? '')},r=${this.clientNonce}`;
     this.minIterations = opts.minIterations ?? 4096;
     this.maxIterations = opts.maxIterations ?? 100_000;
+    this.saltedPasswordCache = opts.saltedPasswordCache;
   }
 
   /** client-first-message: `n,,n=<user>,r=<nonce>`. */
@@ -100,7 +138,9 @@ export class ScramSha256Client {
     if (iterations < this.minIterations) throw new ScramError(`SCRAM iteration count ${iterations} is below ${this.minIterations}`);
     if (iterations > this.maxIterations) throw new ScramError(`SCRAM iteration count ${iterations} is above ${this.maxIterations}`);
 
-    const saltedPassword = pbkdf2Sync(normalizePassword(password), salt, iterations, 32, 'sha256');
+    const normalized = normalizePassword(password);
+    const saltedPassword =
+      this.saltedPasswordCache?.get(normalized, salt, iterations) ?? pbkdf2Sync(normalized, salt, iterations, 32, 'sha256');
     const clientKey = createHmac('sha256', saltedPassword).update('Client Key').digest();
     const storedKey = createHash('sha256').update(clientKey).digest();
     const clientFinalWithoutProof = `c=${Buffer.from(gs2Header).toString('base64')},r=${nonce}`;

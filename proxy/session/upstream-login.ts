@@ -4,7 +4,7 @@ import type { Logger } from '../../auth/types.js';
 import { BackendCode } from '../protocol/codes.js';
 import { MessageFramer } from '../protocol/framer.js';
 import type { Frame } from '../protocol/framer.js';
-import { ScramSha256Client, scramMechanism } from '../protocol/scram.js';
+import { SaltedPasswordCache, ScramSha256Client, scramMechanism } from '../protocol/scram.js';
 import {
   md5PasswordMessage,
   parseAuthenticationRequest,
@@ -20,7 +20,12 @@ import {
 } from '../protocol/upstream.js';
 import { dialUpstream } from './upstream-dial.js';
 import { UpstreamLoginError, UpstreamLoginErrorCode } from './upstream-error.js';
+
 import type { UpstreamLoginOptions, UpstreamSession } from './upstream-types.js';
+
+// Shared by all upstream logins of the process: warm logins reuse cached credentials, so their SCRAM
+// SaltedPassword repeats too.
+const saltedPasswordCache = new SaltedPasswordCache(1000);
 
 export type { UpstreamLoginOptions, UpstreamSession } from './upstream-types.js';
 export { UpstreamLoginError, UpstreamLoginErrorCode } from './upstream-error.js';
@@ -147,7 +152,7 @@ class LoginConversation {
       case 'sasl':
         if (this.scram !== undefined) throw protocolError('upstream restarted SASL');
         if (!req.mechanisms.includes(scramMechanism)) throw authError(`upstream offers no supported SASL mechanism (${req.mechanisms.join(', ')})`);
-        this.scram = new ScramSha256Client();
+        this.scram = new ScramSha256Client({ saltedPasswordCache });
         this.send(saslInitialResponse(scramMechanism, this.scram.createClientFirst()));
         return;
       case 'saslContinue': {
