@@ -20,7 +20,6 @@ import {
 } from '../protocol/upstream.js';
 import { dialUpstream } from './upstream-dial.js';
 import { UpstreamLoginError, UpstreamLoginErrorCode } from './upstream-error.js';
-
 import type { UpstreamLoginOptions, UpstreamSession } from './upstream-types.js';
 
 // Shared by all upstream logins of the process: warm logins reuse cached credentials, so their SCRAM
