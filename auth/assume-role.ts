@@ -104,6 +104,8 @@ export interface RoleCredentialSource {
   get(region: string, req: AssumeRoleRequest, opts?: AwsCallOptions): Promise<RoleCredentials>;
   /** Keeps only the entries of the roles `keep` accepts (config reload). */
   retainRoles(keep: (roleArn: string) => boolean): void;
+  /** Stops the periodic purge of expired role credentials (shutdown). */
+  close(): void;
 }
 
 interface RoleKey {
@@ -133,6 +135,9 @@ export function createRoleCredentialSource(opts: { api: AssumeRoleApi; clock?: C
     },
     retainRoles(keep) {
       cache.retain((k) => keep(k.roleArn));
+    },
+    close() {
+      cache.close();
     },
   };
 }

@@ -67,14 +67,24 @@ function fakes() {
       return login;
     },
   });
-  const behaviour = { gccError: undefined as (() => Error) | undefined };
+  // gccDelayMs: answer after that many real ms, failing like an SDK abort if the call's own deadline passes first.
+  const behaviour = { gccError: undefined as (() => Error) | undefined, gccDelayMs: 0, gccDeadlines: [] as Array<number | undefined> };
   const redshift: RedshiftApi = {
     async describeClusterEndpoint(_region, clusterId) {
       calls.describe++;
       return { host: `${clusterId}.example.com`, port: 5439 };
     },
-    async getClusterCredentials(_region, req, creds) {
+    async getClusterCredentials(_region, req, creds, callOpts) {
       calls.gcc.push({ req, creds });
+      behaviour.gccDeadlines.push(callOpts?.deadlineMs);
+      if (behaviour.gccDelayMs > 0) {
+        const budgetMs = (callOpts?.deadlineMs ?? Infinity) - clock.t;
+        if (budgetMs < behaviour.gccDelayMs) {
+          await new Promise((resolve) => setTimeout(resolve, budgetMs));
+          throw new AuthError(AuthErrorCode.CredentialsUnavailable, 'redshift:GetClusterCredentials aborted at its deadline');
+        }
+        await new Promise((resolve) => setTimeout(resolve, behaviour.gccDelayMs));
+      }
       if (behaviour.gccError !== undefined) throw behaviour.gccError();
       return { dbUser: `${req.autoCreate ? 'IAMA' : 'IAM'}:${req.dbUser}`, dbPassword: `pw-${calls.gcc.length}`, expiresAtMs: clock.t + req.durationSeconds * 1000 };
     },
@@ -163,8 +173,23 @@ test('workgroup with assumeRole: AssumeRole (session name, sorted RedshiftDbRole
   assert.equal(r.upstreamUser, 'IAMR:lake-bi');
   assert.deepEqual(f.calls.assume, [{ roleArn: 'arn:aws:iam::123456789012:role/lake-bi', sessionName: 'alice@example.com', dbGroups: ['bi', 'readers'] }]);
   assert.deepEqual(f.calls.gc[0]?.creds, { accessKeyId: 'ASIAROLE', secretAccessKey: 'secret', sessionToken: 'token', expiresAtMs: f.clock.t + 3600_000 });
-  await f.auth.authenticate(f.req('IAMR:lake-bi', 'lake', 'tok:carol'));
-  assert.deepEqual([f.calls.assume.length, f.calls.gc.length], [1, 1]);
+  await f.auth.authenticate(f.req('IAMR:lake-bi', 'lake', 'tok:alice@example.com'));
+  assert.deepEqual([f.calls.assume.length, f.calls.gc.length], [1, 1], 'same person: cache hit');
+});
+
+test('assumeRole: the session name is part of the credential key, so each person calls AWS as themselves (CloudTrail)', async () => {
+  const f = fakes();
+  const alice = await f.auth.authenticate(f.req('lake-bi', 'lake', 'tok:alice'));
+  const bob = await f.auth.authenticate(f.req('lake-bi', 'lake', 'tok:bob'));
+  assert.deepEqual(f.calls.assume.map((a) => a.sessionName), ['alice', 'bob']);
+  assert.equal(f.calls.gc.length, 2);
+  assert.notEqual(bob.upstreamPassword, alice.upstreamPassword);
+  // Cluster rule with assumeRole and a literal dbUser: two people, one database user, still two role sessions.
+  await f.auth.authenticate(f.req('ops', 'analytics', 'tok:bob:Ops'));
+  await f.auth.authenticate(f.req('ops', 'analytics', 'tok:carol:Ops'));
+  assert.deepEqual(f.calls.assume.slice(2).map((a) => a.sessionName), ['bob', 'carol']);
+  assert.equal(f.calls.gcc.length, 2);
+  assert.equal((await f.auth.authenticate(f.req('ops', 'analytics', 'tok:carol:Ops'))).upstreamPassword, 'pw-2', 'same person: cache hit');
 });
 
 test('workgroup user mismatch → AUTH_NO_RULE', async () => {
@@ -191,22 +216,54 @@ test('AccessDenied → AUTH_CREDENTIALS_FAILED at once, no retry', async () => {
   assert.deepEqual(f.sleeps, []);
 });
 
+test('a shared credential fetch runs on its own 15 s budget: a late first login times out alone, its joiners get the credentials', async () => {
+  const f = fakes();
+  f.behaviour.gccDelayMs = 150;
+  const late = f.auth.authenticate({ ...f.req('alice', 'fixed'), deadlineMs: f.clock.t + 50 });
+  const joiners = Array.from({ length: 5 }, () => f.auth.authenticate(f.req('alice', 'fixed')));
+  await assert.rejects(late, (err: unknown) => err instanceof AuthError && err.code === AuthErrorCode.CredentialsUnavailable && /login deadline/.test(err.message));
+  const results = await Promise.all(joiners);
+  assert.ok(results.every((r) => r.upstreamPassword === 'pw-1'));
+  assert.equal(f.calls.gcc.length, 1);
+  assert.deepEqual(f.behaviour.gccDeadlines, [f.clock.t + 15_000]);
+  // The late login's fetch was not wasted: the next login is a cache hit.
+  assert.equal((await f.auth.authenticate(f.req('alice', 'fixed'))).invalidate(), true);
+});
+
 test('token failure: no AWS call at all', async () => {
   const f = fakes();
   await assert.rejects(f.auth.authenticate(f.req('alice', 'analytics', 'garbage')), (err: unknown) => err instanceof AuthError && err.code === AuthErrorCode.TokenMalformed);
   assert.deepEqual([f.calls.describe, f.calls.gcc.length], [0, 0]);
 });
 
-test('invalidate → the next login fetches new credentials and rediscovers the endpoint', async () => {
+test('invalidate: drops the password; true only when it was served from the cache; the endpoint is kept', async () => {
   const f = fakes();
   const first = await f.auth.authenticate(f.req('alice', 'analytics'));
-  first.invalidate();
+  assert.equal(first.invalidate(), false, 'fetched for this login: a retry would only cost another AWS call');
   const second = await f.auth.authenticate(f.req('alice', 'analytics'));
   assert.equal(second.upstreamPassword, 'pw-2');
-  assert.deepEqual([f.calls.gcc.length, f.calls.describe], [2, 2]);
+  assert.deepEqual([f.calls.gcc.length, f.calls.describe], [2, 1]);
+  const hit = await f.auth.authenticate(f.req('alice', 'analytics'));
+  assert.equal(hit.upstreamPassword, 'pw-2');
+  assert.equal(hit.invalidate(), true, 'served from the cache: one retry with fresh credentials can help');
+  assert.equal((await f.auth.authenticate(f.req('alice', 'analytics'))).upstreamPassword, 'pw-3');
   // A stale invalidate() must not drop the newer password.
   first.invalidate();
-  assert.equal((await f.auth.authenticate(f.req('alice', 'analytics'))).upstreamPassword, 'pw-2');
+  assert.equal((await f.auth.authenticate(f.req('alice', 'analytics'))).upstreamPassword, 'pw-3');
+  f.clock.t += 850_000;
+  const stale = await f.auth.authenticate(f.req('alice', 'analytics'));
+  assert.equal(stale.invalidate(), true, 'stale is served from the cache too');
+});
+
+test('forgetEndpoint → the next login rediscovers the endpoint, credentials stay cached; autoCreate is the rule\'s', async () => {
+  const f = fakes();
+  const first = await f.auth.authenticate(f.req('alice', 'analytics'));
+  assert.equal(first.autoCreate, true);
+  first.forgetEndpoint();
+  const second = await f.auth.authenticate(f.req('alice', 'analytics'));
+  assert.deepEqual([f.calls.gcc.length, f.calls.describe, second.upstreamPassword], [1, 2, 'pw-1']);
+  assert.equal((await f.auth.authenticate(f.req('ops', 'analytics', 'tok:bob:Ops'))).autoCreate, false);
+  assert.equal((await f.auth.authenticate(f.req('rsproxy', 'shared'))).autoCreate, false);
 });
 
 test('refresh-ahead through the authenticator: a stale password is served while one refresh runs', async () => {
@@ -236,12 +293,12 @@ test('reload drops only the entries no rule can produce', async () => {
 
 test('isKeyProducible: template dbUser, durationSeconds and assumeRole are part of the decision', () => {
   const config = makeConfig();
-  const key = { target: `cluster:${region}:analytics-prod`, dbUser: 'alice', dbName: 'dev', dbGroups: ['analysts', 'bi'], autoCreate: true, durationSeconds: 900, assumeRole: '' };
+  const key = { target: `cluster:${region}:analytics-prod`, dbUser: 'alice', dbName: 'dev', dbGroups: ['analysts', 'bi'], autoCreate: true, durationSeconds: 900, assumeRole: '', roleSessionName: '' };
   assert.equal(isKeyProducible(config, key), true);
   assert.equal(isKeyProducible(config, { ...key, durationSeconds: 3600 }), false);
   assert.equal(isKeyProducible(config, { ...key, autoCreate: false }), false);
-  assert.equal(isKeyProducible(config, { ...key, dbUser: 'ops', dbGroups: [], autoCreate: false, assumeRole: 'arn:aws:iam::123456789012:role/ops-minter' }), true);
-  assert.equal(isKeyProducible(config, { ...key, dbUser: 'eve', dbGroups: [], autoCreate: false, assumeRole: 'arn:aws:iam::123456789012:role/ops-minter' }), false);
+  assert.equal(isKeyProducible(config, { ...key, dbUser: 'ops', dbGroups: [], autoCreate: false, assumeRole: 'arn:aws:iam::123456789012:role/ops-minter', roleSessionName: 'bob' }), true);
+  assert.equal(isKeyProducible(config, { ...key, dbUser: 'eve', dbGroups: [], autoCreate: false, assumeRole: 'arn:aws:iam::123456789012:role/ops-minter', roleSessionName: 'bob' }), false);
 });
 
 test('matchesReturnedUser accepts the IAMR:/IAM: prefix and nothing else', () => {

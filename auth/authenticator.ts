@@ -1,7 +1,8 @@
 /** The Authenticator: verify token → map identity → resolve endpoint → cached temporary credentials (contract.md §1, §3). */
 import { createRoleCredentialSource, roleSessionName, type AssumeRoleApi, type RoleCredentials } from './assume-role.js';
 import { createRetrier, type BackoffOptions } from './backoff.js';
-import { CredentialCache, credentialKeyId, type CredentialKey, type FetchReason } from './credential-cache.js';
+import { CredentialCache, credentialKeyId, type CredentialKey } from './credential-cache.js';
+import { withDeadline } from './deadline.js';
 import { createEndpointResolver, targetRef, type TargetRef } from './endpoint-resolver.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import { createRedshiftApi, type RedshiftApi } from './redshift-minter.js';
@@ -25,7 +26,10 @@ import {
   type TokenVerifier,
 } from './types.js';
 
-/** Time a background refresh may take (no login is waiting for it). */
+/**
+ * Time one credential fetch may take, whether a background refresh or a miss: a miss is shared by every
+ * login that joins it, so it must not run on the deadline of whichever login happened to start it.
+ */
 export const backgroundRefreshBudgetMs = 15_000;
 
 /** Dependencies of createAuthenticator; the AWS APIs default to the SDK-backed ones. */
@@ -47,6 +51,8 @@ export interface AuthenticatorOptions {
 export interface ReloadableAuthenticator extends Authenticator {
   /** Installs a new config and mapper; drops cached credentials no rule can produce any more (aws.md §8). */
   reload(config: AuthOptions, mapper: IdentityMapper): void;
+  /** Stops the caches' periodic purge timers (shutdown). */
+  close(): void;
 }
 
 /** True when `startupUser` names the database user GetCredentials returned, with or without its IAMR:/IAM: prefix. */
@@ -54,10 +60,14 @@ export function matchesReturnedUser(startupUser: string, returnedUser: string): 
   return startupUser === returnedUser || startupUser === returnedUser.replace(/^(IAMR|IAM):/, '');
 }
 
-/** The cache key of one mapped login on `db` (aws.md §8). */
-export function credentialKeyFor(login: MappedLogin, db: DatabaseOptions, durationSeconds: number): CredentialKey {
+/**
+ * The cache key of one mapped login on `db` (aws.md §8). With assumeRole, `sessionName` (the AssumeRole
+ * RoleSessionName of the person) is part of the key, so each person's call shows in CloudTrail (contract.md §3).
+ */
+export function credentialKeyFor(login: MappedLogin, db: DatabaseOptions, durationSeconds: number, sessionName: string): CredentialKey {
   const t = targetRef(db);
   const groups = [...login.dbGroups].sort();
+  const roleSessionName = login.assumeRole === undefined ? '' : sessionName;
   if (t.kind === 'workgroup') {
     return {
       target: t.id,
@@ -68,9 +78,10 @@ export function credentialKeyFor(login: MappedLogin, db: DatabaseOptions, durati
       autoCreate: false,
       durationSeconds,
       assumeRole: login.assumeRole ?? '',
+      roleSessionName,
     };
   }
-  return { target: t.id, dbUser: login.dbUser ?? '', dbName: db.dbName, dbGroups: groups, autoCreate: login.autoCreate, durationSeconds, assumeRole: login.assumeRole ?? '' };
+  return { target: t.id, dbUser: login.dbUser ?? '', dbName: db.dbName, dbGroups: groups, autoCreate: login.autoCreate, durationSeconds, assumeRole: login.assumeRole ?? '', roleSessionName };
 }
 
 function sameGroups(a: readonly string[], b: readonly string[]): boolean {
@@ -100,7 +111,7 @@ function ruleCanProduce(config: AuthOptions, rule: RuleOptions, key: CredentialK
       autoCreate: rule.autoCreate,
       ...(rule.assumeRole === undefined ? {} : { assumeRole: rule.assumeRole }),
     };
-    const expected = credentialKeyFor(login, db, key.durationSeconds);
+    const expected = credentialKeyFor(login, db, key.durationSeconds, key.roleSessionName);
     return expected.autoCreate === key.autoCreate && sameGroups(expected.dbGroups, key.dbGroups) && (targetRef(db).kind === 'workgroup' || dbUserCanRender(rule.dbUser, key.dbUser));
   });
 }
@@ -136,16 +147,17 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
     logger,
   });
 
-  const roleCredentials = async (t: TargetRef, login: MappedLogin, identity: Identity, deadlineMs: number): Promise<RoleCredentials | undefined> => {
+  const roleCredentials = async (t: TargetRef, key: CredentialKey, login: MappedLogin, deadlineMs: number): Promise<RoleCredentials | undefined> => {
     if (login.assumeRole === undefined) return undefined;
     if (roles === undefined) throw new AuthError(AuthErrorCode.CredentialsFailed, `rule ${login.ruleIndex} names assumeRole but no AssumeRole API is configured`);
-    return roles.get(t.region, { roleArn: login.assumeRole, sessionName: roleSessionName(identity), dbGroups: [...login.dbGroups].sort() }, { deadlineMs });
+    return roles.get(t.region, { roleArn: login.assumeRole, sessionName: key.roleSessionName, dbGroups: [...login.dbGroups].sort() }, { deadlineMs });
   };
 
-  const mint = (t: TargetRef, key: CredentialKey, login: MappedLogin, identity: Identity, reqDeadlineMs: number) => (reason: FetchReason): Promise<DbCredentials> => {
-    const deadlineMs = reason === 'miss' ? reqDeadlineMs : clock.nowMs() + backgroundRefreshBudgetMs;
+  // Miss or refresh, the fetch is shared by every login on this key: it runs on its own budget, not the starter's deadline.
+  const mint = (t: TargetRef, key: CredentialKey, login: MappedLogin) => (): Promise<DbCredentials> => {
+    const deadlineMs = clock.nowMs() + backgroundRefreshBudgetMs;
     return retry(async () => {
-      const asRole = await roleCredentials(t, login, identity, deadlineMs);
+      const asRole = await roleCredentials(t, key, login, deadlineMs);
       if (t.kind === 'workgroup') {
         return serverless.getCredentials(t.region, { workgroup: t.name, dbName: key.dbName, durationSeconds: key.durationSeconds }, asRole, { deadlineMs });
       }
@@ -165,10 +177,15 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
       if (db === undefined) throw new AuthError(AuthErrorCode.NoRule, `rule ${login.ruleIndex} maps to unknown database "${login.database}"`);
       const t = targetRef(db);
       if (t.kind === 'cluster' && login.dbUser === undefined) throw new AuthError(AuthErrorCode.NoRule, `rule ${login.ruleIndex} renders no dbUser for cluster database "${login.database}"`);
-      const key = credentialKeyFor(login, db, config.credentials.durationSeconds);
+      const key = credentialKeyFor(login, db, config.credentials.durationSeconds, roleSessionName(identity));
 
-      const [endpoint, cached] = await Promise.all([resolver.resolve(db, req.deadlineMs), cache.get(key, mint(t, key, login, identity, req.deadlineMs))]);
+      const timedOut = () => new AuthError(AuthErrorCode.CredentialsUnavailable, `credentials for ${t.id} were not ready before the login deadline`);
+      const [endpoint, cached] = await Promise.all([
+        resolver.resolve(db, req.deadlineMs),
+        withDeadline(cache.get(key, mint(t, key, login)), req.deadlineMs, clock, timedOut),
+      ]);
       const creds = cached.value;
+      const isFromCache = cached.result !== 'miss';
       if (t.kind === 'workgroup' && !matchesReturnedUser(req.user, creds.dbUser)) {
         throw new AuthError(AuthErrorCode.NoRule, `startup user "${req.user}" is not the workgroup's database user "${creds.dbUser}" (rule ${login.ruleIndex}, database "${login.database}")`);
       }
@@ -195,8 +212,12 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
         invalidate() {
           // Only this password: a concurrent refresh may already have stored a newer one.
           cache.evict(key, (v) => v.dbPassword === creds.dbPassword);
+          return isFromCache;
+        },
+        forgetEndpoint() {
           resolver.forget(db);
         },
+        autoCreate: login.autoCreate,
       };
     },
 
@@ -207,6 +228,11 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
       roles?.retainRoles((role) => config.rules.some((r) => r.assumeRole === role));
       resolver.clear();
       logger.info({ event: 'credential_cache_reload', dropped, kept: cache.size }, 'credential cache pruned after config reload');
+    },
+
+    close() {
+      cache.close();
+      roles?.close();
     },
   };
 }

@@ -25,10 +25,17 @@ function countingObserver() {
   return { counts, observer };
 }
 
-function setup(opts: { refreshBeforeSeconds?: number; maxEntries?: number; durationSeconds?: number } = {}) {
+function setup(opts: { refreshBeforeSeconds?: number; maxEntries?: number; durationSeconds?: number; purgeIntervalMs?: number } = {}) {
   const clock = fakeClock();
   const { counts, observer } = countingObserver();
-  const cache = new CredentialCache<string, Val>({ keyId: (k) => k, refreshBeforeSeconds: opts.refreshBeforeSeconds ?? 60, clock, observer, ...(opts.maxEntries === undefined ? {} : { maxEntries: opts.maxEntries }) });
+  const cache = new CredentialCache<string, Val>({
+    keyId: (k) => k,
+    refreshBeforeSeconds: opts.refreshBeforeSeconds ?? 60,
+    clock,
+    observer,
+    ...(opts.maxEntries === undefined ? {} : { maxEntries: opts.maxEntries }),
+    ...(opts.purgeIntervalMs === undefined ? {} : { purgeIntervalMs: opts.purgeIntervalMs }),
+  });
   const durationMs = (opts.durationSeconds ?? 900) * 1000;
   const reasons: FetchReason[] = [];
   let n = 0;
@@ -53,7 +60,7 @@ function deferred<T>() {
 }
 
 test('credentialKeyId sorts groups and distinguishes every key field', () => {
-  const base: CredentialKey = { target: 'cluster:eu-west-1:c', dbUser: 'alice', dbName: 'dev', dbGroups: ['b', 'a'], autoCreate: true, durationSeconds: 900, assumeRole: '' };
+  const base: CredentialKey = { target: 'cluster:eu-west-1:c', dbUser: 'alice', dbName: 'dev', dbGroups: ['b', 'a'], autoCreate: true, durationSeconds: 900, assumeRole: '', roleSessionName: '' };
   assert.equal(credentialKeyId(base), credentialKeyId({ ...base, dbGroups: ['a', 'b'] }));
   const variants: CredentialKey[] = [
     { ...base, target: 'cluster:eu-west-1:d' },
@@ -63,6 +70,7 @@ test('credentialKeyId sorts groups and distinguishes every key field', () => {
     { ...base, autoCreate: false },
     { ...base, durationSeconds: 3600 },
     { ...base, assumeRole: 'arn:aws:iam::1:role/r' },
+    { ...base, assumeRole: 'arn:aws:iam::1:role/r', roleSessionName: 'bob' },
   ];
   const ids = new Set([credentialKeyId(base), ...variants.map(credentialKeyId)]);
   assert.equal(ids.size, variants.length + 1);
@@ -212,4 +220,35 @@ test('200 logins over 2 simulated hours, durationSeconds 900 / refresh 60 → ce
   assert.equal(s.calls(), Math.ceil(7200 / (900 - 60)));
   assert.equal(s.calls(), 9);
   assert.equal((s.counts['hit'] ?? 0) + (s.counts['stale'] ?? 0) + (s.counts['miss'] ?? 0), 200);
+});
+
+test('expired entries are purged on a periodic timer, well below the LRU bound; close() stops it', async () => {
+  const s = setup({ purgeIntervalMs: 10 });
+  try {
+    await s.cache.get('a', s.fetch);
+    await s.cache.get('b', s.fetch);
+    assert.equal(s.cache.isPurging, true);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(s.cache.size, 2, 'usable entries survive the purge');
+    s.clock.t += 901_000;
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(s.cache.size, 0, 'expired entries purged without any get() or overflow');
+    s.cache.close();
+    assert.equal(s.cache.isPurging, false);
+    await s.cache.get('c', s.fetch);
+    s.clock.t += 901_000;
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(s.cache.size, 1, 'no purge after close()');
+  } finally {
+    s.cache.close();
+  }
+});
+
+test('the purge timer is on by default (60 s) and unref\'d; purgeIntervalMs 0 disables it', () => {
+  const on = setup();
+  assert.equal(on.cache.isPurging, true);
+  on.cache.close();
+  assert.equal(on.cache.isPurging, false);
+  const off = setup({ purgeIntervalMs: 0 });
+  assert.equal(off.cache.isPurging, false);
 });

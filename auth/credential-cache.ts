@@ -13,11 +13,13 @@ export interface CredentialKey {
   durationSeconds: number;
   /** Role the API is called as; '' for the proxy's own identity. */
   assumeRole: string;
+  /** AssumeRole session name (the person, for CloudTrail) when `assumeRole` is set; '' otherwise. */
+  roleSessionName: string;
 }
 
 /** A stable string for a CredentialKey; groups are sorted so their order never splits the cache. */
 export function credentialKeyId(key: CredentialKey): string {
-  return JSON.stringify([key.target, key.dbUser, key.dbName, [...key.dbGroups].sort(), key.autoCreate, key.durationSeconds, key.assumeRole]);
+  return JSON.stringify([key.target, key.dbUser, key.dbName, [...key.dbGroups].sort(), key.autoCreate, key.durationSeconds, key.assumeRole, key.roleSessionName]);
 }
 
 /** Why a fetch runs: a login is waiting for it, or it renews an entry that is still served. */
@@ -36,6 +38,8 @@ export interface CredentialCacheOptions<K> {
   minRemainingMs?: number;
   /** LRU bound (default 10,000). */
   maxEntries?: number;
+  /** Period of the expired-entry purge on an unref'd timer (default 60,000; 0 = none). Stop it with close(). */
+  purgeIntervalMs?: number;
   clock?: Clock;
   observer?: AuthObserver;
   logger?: Logger;
@@ -58,6 +62,8 @@ interface Flight<K, V> {
 export const minRemainingMsDefault = 30_000;
 /** Default LRU bound. */
 export const maxEntriesDefault = 10_000;
+/** Default period of the expired-entry purge (aws.md §8). */
+export const purgeIntervalMsDefault = 60_000;
 
 /** Cache of values that expire at `expiresAtMs`; failures are never cached. */
 export class CredentialCache<K, V extends { expiresAtMs: number }> {
@@ -70,6 +76,7 @@ export class CredentialCache<K, V extends { expiresAtMs: number }> {
   readonly #observer: AuthObserver;
   readonly #logger: Logger;
   #refreshBeforeMs: number;
+  #purgeTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: CredentialCacheOptions<K>) {
     this.#keyId = opts.keyId;
@@ -79,6 +86,28 @@ export class CredentialCache<K, V extends { expiresAtMs: number }> {
     this.#clock = opts.clock ?? systemClock;
     this.#observer = opts.observer ?? nullObserver;
     this.#logger = opts.logger ?? silentLogger;
+    const purgeIntervalMs = opts.purgeIntervalMs ?? purgeIntervalMsDefault;
+    if (purgeIntervalMs > 0) {
+      // Expired entries are purged even when the LRU bound is never reached; unref'd so it never holds the process.
+      this.#purgeTimer = setInterval(() => this.purgeExpired(), purgeIntervalMs);
+      this.#purgeTimer.unref();
+    }
+  }
+
+  /** Stops the periodic purge (shutdown). Entries stay readable. */
+  close(): void {
+    clearInterval(this.#purgeTimer);
+    this.#purgeTimer = undefined;
+  }
+
+  /** Same as close(), for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** True while the periodic purge is scheduled (tests, diagnostics). */
+  get isPurging(): boolean {
+    return this.#purgeTimer !== undefined;
   }
 
   /** Number of stored entries. */

@@ -1,12 +1,16 @@
 /** Where each configured database lives: fixed host/port, or DescribeClusters / GetWorkgroup cached 5 minutes (aws.md §6). */
 import type { Retrier } from './backoff.js';
 import { CredentialCache } from './credential-cache.js';
+import { withDeadline } from './deadline.js';
+import { AuthError, AuthErrorCode } from './errors.js';
 import type { Endpoint, RedshiftApi } from './redshift-minter.js';
 import type { ServerlessApi } from './serverless-minter.js';
-import { nullObserver, type Clock, type DatabaseOptions, type Logger } from './types.js';
+import { nullObserver, systemClock, type Clock, type DatabaseOptions, type Logger } from './types.js';
 
 /** How long a discovered endpoint is reused. */
 export const endpointTtlMs = 5 * 60_000;
+/** Budget of one shared (single-flight) discovery, independent of the login that happened to start it. */
+export const discoveryBudgetMs = 15_000;
 /** Redshift's default port, for a fixed `host` without `port`. */
 export const defaultRedshiftPort = 5439;
 
@@ -54,11 +58,14 @@ export function createEndpointResolver(opts: EndpointResolverOptions): EndpointR
     refreshBeforeSeconds: 0,
     minRemainingMs: 1,
     maxEntries: 10_000,
+    // At most one entry per configured database, and reload clears them: no periodic purge needed.
+    purgeIntervalMs: 0,
     observer: nullObserver,
     ...(opts.clock === undefined ? {} : { clock: opts.clock }),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });
-  const nowMs = (): number => (opts.clock ?? { nowMs: Date.now }).nowMs();
+  const clock = opts.clock ?? systemClock;
+  const nowMs = (): number => clock.nowMs();
 
   const discover = (t: TargetRef, deadlineMs: number): Promise<Endpoint> =>
     t.kind === 'cluster'
@@ -69,10 +76,14 @@ export function createEndpointResolver(opts: EndpointResolverOptions): EndpointR
     async resolve(db, deadlineMs) {
       if (db.host !== undefined) return { host: db.host, port: db.port ?? defaultRedshiftPort };
       const t = targetRef(db);
-      const { value } = await cache.get(t, async () => {
-        const endpoint = await opts.retry(() => discover(t, deadlineMs), deadlineMs);
+      const shared = cache.get(t, async () => {
+        // Joiners share this call, so it runs on its own budget; each caller still gives up at its own deadline.
+        const sharedDeadlineMs = nowMs() + discoveryBudgetMs;
+        const endpoint = await opts.retry(() => discover(t, sharedDeadlineMs), sharedDeadlineMs);
         return { ...endpoint, expiresAtMs: nowMs() + endpointTtlMs };
       });
+      const timedOut = () => new AuthError(AuthErrorCode.CredentialsUnavailable, `endpoint discovery for ${t.id} did not finish before the login deadline`);
+      const { value } = await withDeadline(shared, deadlineMs, clock, timedOut);
       return { host: value.host, port: value.port };
     },
     forget(db) {

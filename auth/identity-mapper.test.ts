@@ -3,23 +3,13 @@ import assert from 'node:assert/strict';
 import { AuthErrorCode, type AuthError } from './errors.js';
 import { createIdentityMapper, principalMatches, renderTemplate, stripUserAlias, validatePrincipalPattern } from './identity-mapper.js';
 import type { DatabaseOptions, Identity, RuleOptions } from './types.js';
+import { aliceIdentity } from './test-fixtures.js';
 
 const cluster: DatabaseOptions = { cluster: 'c1', region: 'eu-west-1', engine: 'redshift', dbName: 'dev', upstreamTls: { mode: 'verify-full' } };
 const workgroup: DatabaseOptions = { workgroup: 'wg', region: 'eu-west-1', engine: 'redshift', dbName: 'lake', upstreamTls: { mode: 'verify-full' } };
 const databases = { analytics: cluster, lake: workgroup, other: cluster };
 const rule = (r: Partial<RuleOptions> & { principal: string }): RuleOptions => ({ dbGroups: [], databases: ['analytics'], autoCreate: false, trustSessionName: false, ...r });
-const alice: Identity = {
-  partition: 'aws',
-  accountId: '123456789012',
-  canonicalArn: 'arn:aws:iam::123456789012:role/Analyst',
-  arn: 'arn:aws:sts::123456789012:assumed-role/Analyst/alice',
-  principalType: 'assumed-role',
-  userId: 'AROAEXAMPLE:alice',
-  roleName: 'Analyst',
-  sessionName: 'alice',
-  accessKeyId: 'ASIAEXAMPLEEXAMPLE12',
-  stsRegion: 'eu-west-1',
-};
+const alice: Identity = aliceIdentity;
 const code = (c: string) => (err: AuthError) => err.code === c;
 
 test('first match wins; alias prefixes accepted', () => {

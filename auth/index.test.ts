@@ -1,6 +1,6 @@
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuthError, AuthErrorCode } from './errors.js';
 import { createAwsAuthenticator, createAuthenticator } from './index.js';
@@ -29,6 +29,21 @@ test('createAwsAuthenticator composes the real verifier: a malformed token fails
     auth.reload(config, createIdentityMapper({ rules: config.rules, databases: config.databases }));
   } finally {
     auth.close();
+  }
+});
+
+test('createAwsAuthenticator(...).close() stops every periodic purge timer its caches started', () => {
+  const started = mock.method(globalThis, 'setInterval');
+  const cleared = mock.method(globalThis, 'clearInterval');
+  try {
+    const auth = createAwsAuthenticator(config, { logger: silentLogger, env: {} });
+    const timers = started.mock.calls.map((c) => c.result);
+    assert.ok(timers.length >= 2, 'credential cache and role-credential cache each purge periodically');
+    auth.close();
+    const stopped = new Set(cleared.mock.calls.map((c) => c.arguments[0]));
+    assert.ok(timers.every((t) => stopped.has(t)), 'close() clears them all');
+  } finally {
+    mock.restoreAll();
   }
 });
 

@@ -23,7 +23,7 @@ export type AuthEnv = Readonly<Record<string, string | undefined>>;
 export interface AwsAuthenticator extends Authenticator {
   /** Swaps rules and databases (identity options change only on restart); prunes the credential cache. Builds the mapper when none is given. */
   reload(config: AuthOptions, mapper?: IdentityMapper): void;
-  /** Closes the STS keep-alive sockets and the SDK clients. */
+  /** Closes the STS keep-alive sockets, the SDK clients and the caches' purge timers. */
   close(): void;
 }
 
@@ -61,6 +61,7 @@ export function createAwsAuthenticator(
       auth.reload(next, mapper ?? mapperFor(next));
     },
     close() {
+      auth.close();
       verifier.close();
       redshift.destroy();
       serverless.destroy();

@@ -2,19 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildStsRequest, rfc3986Encode, stsHost } from './sts-request.js';
 import { parseToken } from './token-parse.js';
-import type { IdentityOptions } from './types.js';
+import { testIdentityOptions, vectorNowMs } from './test-fixtures.js';
 
-const identity: IdentityOptions = {
-  audience: 'rsproxy:prod',
-  partition: 'aws',
-  stsRegions: ['eu-west-1'],
-  allowedAccounts: ['123456789012'],
-  maxTokenAgeSeconds: 300,
-  clockSkewSeconds: 60,
-  allowRootAndFederated: false,
-  acceptEksTokens: true,
-};
-const nowMs = Date.UTC(2026, 10, 24, 10, 15, 0);
+const identity = testIdentityOptions({ acceptEksTokens: true });
+const nowMs = vectorNowMs;
 
 test('vector A: the rebuilt URL equals the spec string exactly (token.md §2.5)', () => {
   const token = 'rsp1.eu-west-1.20261124T101500Z.AKIAIOSFODNN7EXAMPLE.a6b44196f1bb09db77b19538d13caa07a1430e155c7b2478048f4ff4adf63336';

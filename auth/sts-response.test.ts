@@ -3,18 +3,9 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { AuthErrorCode, type AuthError } from './errors.js';
 import { checkIdentityAllowed, parseStsError, validateStsResponse } from './sts-response.js';
-import type { IdentityOptions } from './types.js';
+import { testIdentityOptions } from './test-fixtures.js';
 
-const identity: IdentityOptions = {
-  audience: 'rsproxy:prod',
-  partition: 'aws',
-  stsRegions: ['eu-west-1'],
-  allowedAccounts: ['123456789012'],
-  maxTokenAgeSeconds: 300,
-  clockSkewSeconds: 60,
-  allowRootAndFederated: false,
-  acceptEksTokens: false,
-};
+const identity = testIdentityOptions();
 const ctx = { accessKeyId: 'ASIAEXAMPLEEXAMPLE12', stsRegion: 'eu-west-1' };
 const body = (result: Record<string, unknown>, extra = '') =>
   Buffer.from(`{"GetCallerIdentityResponse":{"GetCallerIdentityResult":${JSON.stringify(result)},"ResponseMetadata":{"RequestId":"rid-1"}${extra}}}`);

@@ -6,21 +6,13 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
 import { AuthErrorCode, type AuthError } from './errors.js';
-import { createStsVerifier } from './sts-verifier.js';
+import { createStsVerifier, isLoopbackHost } from './sts-verifier.js';
 import { mintToken } from './token-mint.js';
-import { nullObserver, silentLogger, type Clock, type IdentityOptions, type Logger } from './types.js';
+import { nullObserver, silentLogger, type Clock, type Logger } from './types.js';
+import { testIdentityOptions, vectorNowMs } from './test-fixtures.js';
 
-const identity: IdentityOptions = {
-  audience: 'rsproxy:prod',
-  partition: 'aws',
-  stsRegions: ['eu-west-1'],
-  allowedAccounts: ['123456789012'],
-  maxTokenAgeSeconds: 300,
-  clockSkewSeconds: 60,
-  allowRootAndFederated: false,
-  acceptEksTokens: false,
-};
-const t0 = Date.UTC(2026, 10, 24, 10, 15, 0);
+const identity = testIdentityOptions();
+const t0 = vectorNowMs;
 const clock: Clock = { nowMs: () => t0 };
 const roleKey = {
   accessKeyId: 'ASIAEXAMPLEEXAMPLE12',
@@ -89,8 +81,13 @@ test('identical tokens share one request (single-flight); clearCache forces a ne
   await using server = await listen((req, res) => setTimeout(() => answerOk(req, res), 50));
   const verifier = createStsVerifier({ identity, clock, logger: silentLogger, observer: nullObserver, endpointUrl: `http://127.0.0.1:${server.port}` });
   const t = await token();
-  const [a, b] = await Promise.all([verifier.verify(t, t0 + 4000), verifier.verify(`${t}\n`, t0 + 4000)]);
+  const [a, b] = await Promise.all([verifier.verify(t, t0 + 4000), verifier.verify(t, t0 + 4000)]);
   assert.deepEqual(a, b);
+  assert.equal(server.seen.length, 1);
+  // The session strips the one trailing newline (token.md §4 rule 3); a newline reaching auth is malformed, no STS call.
+  for (const nl of ['\n', '\r\n', '\n\n', '\r\n\n']) {
+    await assert.rejects(verifier.verify(`${t}${nl}`, t0 + 4000), (e: AuthError) => e.code === AuthErrorCode.TokenMalformed);
+  }
   assert.equal(server.seen.length, 1);
   verifier.clearCache();
   await verifier.verify(t, t0 + 4000);
@@ -121,6 +118,30 @@ test('the login deadline caps the exchange', async () => {
   await assert.rejects(verifier.verify(await token(), t0 + 300), (e: AuthError) => e.code === AuthErrorCode.StsUnavailable);
   assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
   verifier.close();
+});
+
+test('a shared request keeps its own budget: a late first caller times out alone, its joiner still succeeds on the same request', async () => {
+  await using server = await listen((req, res) => setTimeout(() => answerOk(req, res), 300));
+  const verifier = createStsVerifier({ identity, clock, logger: silentLogger, observer: nullObserver, endpointUrl: `http://127.0.0.1:${server.port}` });
+  const t = await token();
+  const late = verifier.verify(t, t0 + 100);
+  const joiner = verifier.verify(t, t0 + 4000);
+  await assert.rejects(late, (e: AuthError) => e.code === AuthErrorCode.StsUnavailable && /login deadline/.test(e.message));
+  assert.equal((await joiner).canonicalArn, 'arn:aws:iam::123456789012:role/Analyst');
+  assert.equal(server.seen.length, 1);
+  verifier.close();
+});
+
+test('http: endpoint overrides are refused unless loopback; https: may point anywhere', () => {
+  const make = (endpointUrl: string) => createStsVerifier({ identity, clock, logger: silentLogger, observer: nullObserver, endpointUrl });
+  for (const url of ['http://10.0.0.1:8080', 'http://sts.example.com', 'http://128.0.0.1', 'http://localhost.example.com', 'http://[::2]:80', 'http://0.0.0.0:80']) {
+    assert.throws(() => make(url), /http: outside loopback/, url);
+  }
+  for (const url of ['http://127.0.0.1:1', 'http://127.9.8.7:1', 'http://localhost:1', 'http://LOCALHOST:1', 'http://[::1]:1', 'https://sts.example.com', 'https://10.0.0.1:8443']) {
+    make(url).close();
+  }
+  assert.throws(() => make('ftp://127.0.0.1'), /must be http\(s\)/);
+  assert.deepEqual(['127.0.0.1', '[::1]', 'localhost', '127.255.255.255', '127.0.0.256', '10.0.0.1', '::'].map(isLoopbackHost), [true, true, true, true, false, false, false]);
 });
 
 test('HTTPS_PROXY / HTTP_PROXY are ignored', async () => {

@@ -2,10 +2,11 @@
 import { Buffer } from 'node:buffer';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { withDeadline } from './deadline.js';
 import { AuthError, AuthErrorCode, isAuthError } from './errors.js';
 import { buildStsRequest, type StsRequest } from './sts-request.js';
 import { checkIdentityAllowed, parseStsError, stsMaxBodyBytes, validateStsResponse } from './sts-response.js';
-import { parseToken, stripTrailingNewline, type ParsedToken } from './token-parse.js';
+import { parseToken, type ParsedToken } from './token-parse.js';
 import type { AuthObserver, Clock, Identity, IdentityOptions, Logger, TokenVerifier } from './types.js';
 import { createVerifiedTokenCache, tokenCacheKey } from './verified-token-cache.js';
 
@@ -51,6 +52,14 @@ interface RawResponse {
   body: Buffer;
 }
 
+/** True for localhost, 127.0.0.0/8 and ::1: the only hosts an `http:` STS override may name (demo, tests). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return m !== null && m.slice(1).every((octet) => Number(octet) <= 255);
+}
+
 const isIpLiteral = (host: string): boolean => host.includes(':') || /^\d+\.\d+\.\d+\.\d+$/.test(host);
 
 /** Bounds concurrent work; waiters give up at their deadline. */
@@ -82,25 +91,6 @@ function createLimiter(max: number, clock: Clock) {
   };
 }
 
-function withDeadline<T>(promise: Promise<T>, deadlineMs: number, clock: Clock): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new AuthError(AuthErrorCode.StsUnavailable, 'STS verification did not finish before the login deadline')),
-      Math.max(0, deadlineMs - clock.nowMs()),
-    );
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
-}
-
 /** Creates the verifier. One instance per config generation; `clearCache()` on an `identity.*` reload. */
 export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
   const { identity, clock, logger, observer } = opts;
@@ -112,6 +102,9 @@ export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
     throw new Error(`STS endpoint override must be http(s): ${endpoint.protocol}`);
   }
   const isHttp = endpoint?.protocol === 'http:';
+  if (endpoint !== undefined && isHttp && !isLoopbackHost(endpoint.hostname)) {
+    throw new Error(`STS endpoint override ${endpoint.origin} uses http: outside loopback; only https: may point elsewhere (token.md §5)`);
+  }
   const maxConcurrent = opts.maxConcurrent ?? 64;
   // An explicit agent: no proxy from the environment, keep-alive to STS, sockets capped like the limiter.
   const agent = isHttp
@@ -257,9 +250,9 @@ export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
 
   return {
     async verify(token, deadlineMs) {
-      const stripped = stripTrailingNewline(token);
-      const parsed = parseToken(stripped, { identity, nowMs: clock.nowMs() });
-      const key = tokenCacheKey(stripped);
+      // No newline strip here: the session strips one (token.md §4 rule 3); parseToken rejects any CR/LF left.
+      const parsed = parseToken(token, { identity, nowMs: clock.nowMs() });
+      const key = tokenCacheKey(token);
       const cached = cache.get(key, clock.nowMs());
       if (cached !== undefined) {
         checkIdentityAllowed(cached, identity);
@@ -267,7 +260,8 @@ export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
       }
       let flight = inflight.get(key);
       if (flight === undefined) {
-        flight = verifyWithRetry(parsed, deadlineMs).then((id) => {
+        // The shared request has its own budget: a joiner must not inherit the first caller's nearly spent deadline.
+        flight = verifyWithRetry(parsed, clock.nowMs() + totalTimeoutMs).then((id) => {
           cache.set(key, id, parsed.amzDateMs + identity.maxTokenAgeSeconds * 1000);
           return id;
         });
@@ -278,7 +272,8 @@ export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
           () => inflight.delete(key),
         );
       }
-      const id = { ...(await withDeadline(flight, deadlineMs, clock)) };
+      const timedOut = () => new AuthError(AuthErrorCode.StsUnavailable, 'STS verification did not finish before the login deadline');
+      const id = { ...(await withDeadline(flight, deadlineMs, clock, timedOut)) };
       checkIdentityAllowed(id, identity);
       return id;
     },

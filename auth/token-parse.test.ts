@@ -2,22 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { AuthErrorCode, type AuthError } from './errors.js';
-import { isCanonicalBase64url, parseAmzDate, parseToken, stripTrailingNewline } from './token-parse.js';
-import type { IdentityOptions } from './types.js';
+import { isCanonicalBase64url, parseAmzDate, parseToken } from './token-parse.js';
+import { testIdentityOptions, vectorA, vectorNowMs, vectorSig } from './test-fixtures.js';
 
-const identity: IdentityOptions = {
-  audience: 'rsproxy:prod',
-  partition: 'aws',
-  stsRegions: ['eu-west-1', 'us-east-1'],
-  allowedAccounts: ['123456789012'],
-  maxTokenAgeSeconds: 300,
-  clockSkewSeconds: 60,
-  allowRootAndFederated: false,
-  acceptEksTokens: true,
-};
-const nowMs = Date.UTC(2026, 10, 24, 10, 15, 0);
-const sig = 'a6b44196f1bb09db77b19538d13caa07a1430e155c7b2478048f4ff4adf63336';
-const vectorA = `rsp1.eu-west-1.20261124T101500Z.AKIAIOSFODNN7EXAMPLE.${sig}`;
+const identity = testIdentityOptions({ stsRegions: ['eu-west-1', 'us-east-1'], acceptEksTokens: true });
+const nowMs = vectorNowMs;
+const sig = vectorSig;
 const vectorB =
   'rsp1.eu-west-1.20261124T101500Z.ASIAEXAMPLEEXAMPLE12.a473f44475158ed91db5caef9524f846e7bc72396550b446f7cee8b9aed3217f.IQoJb3JpZ2luX2VjEXAMPLH77__-P79yc3Byb3h5LWV4YW1wbGUtc2Vzc2lvbi10b2tlbg';
 const opts = { identity, nowMs };
@@ -68,14 +58,15 @@ test('vector B converts the session token to standard base64', () => {
   assert.equal(p.accessKeyId, 'ASIAEXAMPLEEXAMPLE12');
 });
 
-test('one trailing \\n or \\r\\n is stripped, nothing else', () => {
-  assert.equal(parseToken(`${vectorA}\n`, opts).signature, sig);
-  assert.equal(parseToken(`${vectorA}\r\n`, opts).signature, sig);
-  rejects(`${vectorA}\n\n`, AuthErrorCode.TokenMalformed);
+test('any CR or LF is malformed: the session strips the one trailing newline, auth strips none', () => {
+  // token.md §4 rule 3 is applied once, by proxy/session, before the authenticator sees the password.
+  for (const suffix of ['\n', '\r\n', '\r', '\n\n', '\r\n\n']) rejects(`${vectorA}${suffix}`, AuthErrorCode.TokenMalformed);
+  rejects(`${vectorB}\n`, AuthErrorCode.TokenMalformed);
+  rejects(`${eks(eksUrl())}\r\n`, AuthErrorCode.TokenMalformed);
+  rejects(vectorA.replace('.AKIA', '.\nAKIA'), AuthErrorCode.TokenMalformed);
   rejects(` ${vectorA}`, AuthErrorCode.TokenMalformed);
   rejects(`${vectorA} `, AuthErrorCode.TokenMalformed);
-  assert.equal(stripTrailingNewline('a\r\n'), 'a');
-  assert.equal(stripTrailingNewline('a\r'), 'a\r');
+  assert.equal(parseToken(vectorA, opts).signature, sig);
 });
 
 test('rsp1 rejection table: one row per rule with the exact code', () => {

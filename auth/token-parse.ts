@@ -55,13 +55,6 @@ function malformed(what: string): AuthError {
   return new AuthError(AuthErrorCode.TokenMalformed, `token malformed: ${what}`);
 }
 
-/** Removes at most one trailing `\n` or `\r\n` (token.md §4 rule 3); the result is also the cache-key input. */
-export function stripTrailingNewline(password: string): string {
-  if (password.endsWith('\r\n')) return password.slice(0, -2);
-  if (password.endsWith('\n')) return password.slice(0, -1);
-  return password;
-}
-
 /** Epoch ms of an `X-Amz-Date`, or undefined unless it is a real UTC instant (no month 13, Feb 30, hour 24, second 60). */
 export function parseAmzDate(amzDate: string): number | undefined {
   const m = amzDatePattern.exec(amzDate);
@@ -226,10 +219,13 @@ function parseEks(token: string, opts: ParseTokenOptions): ParsedToken {
   return parsed;
 }
 
-/** Validates a password as an `rsp1` or `k8s-aws-v1` token; throws AuthError (malformed, expired, region, …). */
-export function parseToken(password: string, opts: ParseTokenOptions): ParsedToken {
-  const token = stripTrailingNewline(password);
+/**
+ * Validates a password as an `rsp1` or `k8s-aws-v1` token; throws AuthError (malformed, expired, region, …).
+ * The session already stripped the one trailing newline token.md §4 rule 3 allows, so any CR or LF here is malformed.
+ */
+export function parseToken(token: string, opts: ParseTokenOptions): ParsedToken {
   if (token === '') throw malformed('empty password');
+  if (/[\r\n]/.test(token)) throw malformed('CR or LF in the token');
   const dot = token.indexOf('.');
   const prefix = dot < 0 ? token : token.slice(0, dot);
   if (prefix === rsp1Prefix && dot >= 0) return parseRsp1(token, opts);

@@ -123,8 +123,16 @@ export interface AuthResult {
   /** For logs: canonical ARN and the mapped database user. */
   identity?: Identity;
   timings: AuthTimings;
-  /** Drop these credentials from any cache (the upstream refused them); the caller retries once. */
-  invalidate(): void;
+  /**
+   * The upstream refused these credentials: drop them from the cache. Returns true when one retry with
+   * fresh credentials can help (they were served from the cache); false when they were fetched for this
+   * very login, so a retry would only cost another AWS call (e.g. the database user does not exist).
+   */
+  invalidate(): boolean;
+  /** Forgets the discovered endpoint after an upstream connect, TLS or timeout failure (aws.md §6). */
+  forgetEndpoint(): void;
+  /** The matched rule's autoCreate, for the operator hint when the upstream refuses the user. */
+  autoCreate: boolean;
 }
 
 /** The port the session calls: (user, database, password) → upstream credentials. Throws AuthError. */

@@ -15,7 +15,7 @@ export interface VerifiedTokenCache {
   readonly size: number;
 }
 
-/** The cache key of a token (after the newline strip): hex sha256 of the whole string. */
+/** The cache key of a token (as received: the session stripped its one trailing newline): hex sha256 of the whole string. */
 export function tokenCacheKey(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }

@@ -213,22 +213,27 @@ test('workgroup: GetWorkgroup + GetCredentials as the proxy; the startup user mu
   }
 });
 
-test('workgroup with assumeRole: AssumeRole (tagged) then GetCredentials as the role → IAMR:<role>; cached for the next person', async () => {
+test('workgroup with assumeRole: AssumeRole (tagged) then GetCredentials as the role → IAMR:<role>; cached per person (session name)', async () => {
   await using emu = await emulator();
   const { auth, close } = sdkAuthenticator(emu);
   try {
     const r = await auth.authenticate(req('IAMR:lake-bi', 'lake', 'alice'));
     assert.equal(r.upstreamUser, 'IAMR:lake-bi');
     assert.deepEqual([r.target.port, r.target.dbName], [15441, 'lake']);
-    const again = await auth.authenticate(req('lake-bi', 'lake', 'bob'));
+    // Bob gets his own AssumeRole session (CloudTrail shows bob, contract.md §3), never Alice's cached result.
+    const bob = await auth.authenticate(req('lake-bi', 'lake', 'bob'));
+    assert.equal(bob.upstreamUser, 'IAMR:lake-bi');
+    assert.notEqual(bob.upstreamPassword, r.upstreamPassword);
+    assert.deepEqual([emu.counters.get('AssumeRole', 'ok'), emu.counters.get('GetCredentials', 'ok')], [2, 2]);
+    const again = await auth.authenticate(req('lake-bi', 'lake', 'alice'));
     assert.equal(again.upstreamPassword, r.upstreamPassword);
-    assert.equal(emu.counters.get('AssumeRole', 'ok'), 1);
-    assert.equal(emu.counters.get('GetCredentials', 'ok'), 1);
-    r.invalidate();
+    assert.deepEqual([emu.counters.get('AssumeRole', 'ok'), emu.counters.get('GetCredentials', 'ok')], [2, 2]);
+    assert.equal(again.invalidate(), true, 'served from the cache: a retry can help');
     const fresh = await auth.authenticate(req('lake-bi', 'lake', 'alice'));
     assert.notEqual(fresh.upstreamPassword, r.upstreamPassword);
-    // Role credentials are reused (same role, session name and tags); only the database password is new.
-    assert.deepEqual([emu.counters.get('AssumeRole', 'ok'), emu.counters.get('GetCredentials', 'ok'), emu.counters.get('GetWorkgroup', 'ok')], [1, 2, 2]);
+    assert.equal(fresh.invalidate(), false, 'fetched for this login: a retry cannot help');
+    // Role credentials are reused (same role, session name and tags); only the database password is new; the endpoint is kept.
+    assert.deepEqual([emu.counters.get('AssumeRole', 'ok'), emu.counters.get('GetCredentials', 'ok'), emu.counters.get('GetWorkgroup', 'ok')], [2, 3, 1]);
   } finally {
     close();
   }
