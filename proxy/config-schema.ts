@@ -132,6 +132,9 @@ export const configSchema = z.strictObject(
           loginTimeoutMs: integer(1000).default(10000).describe('Milliseconds from accept to the end of login (≥ 1000). Default 10000.'),
           maxStartupBytes: integer(1024, 1_048_576).default(10000).describe('Largest startup packet in bytes (1024..1048576). Default 10000.'),
           maxPasswordBytes: integer(1024, 1_048_576).default(8192).describe('Largest password message in bytes (1024..1048576); over it → 08P01. Default 8192.'),
+          maxConnectionsPerSourcePerSecond: integer(1)
+            .default(100)
+            .describe('New connections per second per remote address (≥ 1, token bucket, burst = rate); over it → closed at accept with no reply. Default 100.'),
         },
         { error: 'must be a mapping' },
       )

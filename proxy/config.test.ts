@@ -58,7 +58,7 @@ test('a minimal config gets every documented default', () => {
   assert.equal(c.databases.analytics?.dbName, 'dev');
   assert.deepEqual(c.credentials, { durationSeconds: 900, refreshBeforeSeconds: 60 });
   assert.deepEqual(c.admin, { listen: '127.0.0.1:9187' });
-  assert.deepEqual(c.limits, { maxClientConnections: 1000, loginTimeoutMs: 10000, maxStartupBytes: 10000, maxPasswordBytes: 8192 });
+  assert.deepEqual(c.limits, { maxClientConnections: 1000, loginTimeoutMs: 10000, maxStartupBytes: 10000, maxPasswordBytes: 8192, maxConnectionsPerSourcePerSecond: 100 });
   assert.deepEqual(c.shutdown, { drainSeconds: 30 });
   assert.deepEqual(c.log, { level: 'info' });
   assert.equal(c.rules[1]?.autoCreate, false);
@@ -75,6 +75,15 @@ const rows: Array<[name: string, mutate: (o: Obj) => unknown, expected: string[]
   ['maxClientConnections fractional', (o) => setAt(o, 'limits', { maxClientConnections: 1.5 }), ['limits.maxClientConnections: must be an integer from 1 to 1000000 (got 1.5)']],
   ['maxStartupBytes too small', (o) => setAt(o, 'limits', { maxStartupBytes: 10 }), ['limits.maxStartupBytes: must be an integer from 1024 to 1048576 (got 10)']],
   ['maxPasswordBytes too large', (o) => setAt(o, 'limits', { maxPasswordBytes: 2_000_000 }), ['limits.maxPasswordBytes: must be an integer from 1024 to 1048576 (got 2000000)']],
+  ['maxConnectionsPerSourcePerSecond zero', (o) => setAt(o, 'limits', { maxConnectionsPerSourcePerSecond: 0 }), ['limits.maxConnectionsPerSourcePerSecond: must be an integer ≥ 1 (got 0)']],
+  ['maxConnectionsPerSourcePerSecond fractional', (o) => setAt(o, 'limits', { maxConnectionsPerSourcePerSecond: 2.5 }), ['limits.maxConnectionsPerSourcePerSecond: must be an integer ≥ 1 (got 2.5)']],
+  ['database region of another partition', (o) => setAt(o, 'databases.analytics.region', 'cn-north-1'), ['databases.analytics.region: region "cn-north-1" is not in partition aws']],
+  ['database region us-gov under aws', (o) => setAt(o, 'databases.lake.region', 'us-gov-west-1'), ['databases.lake.region: region "us-gov-west-1" is not in partition aws']],
+  [
+    'workgroup assumeRole dbGroups over the 256-character RedshiftDbRoles tag',
+    (o) => setAt(o, 'rules.1.dbGroups', ['a'.repeat(64), 'b'.repeat(64), 'c'.repeat(64), 'd'.repeat(62)]),
+    ["rules[1].dbGroups: joined with ':' they are 257 characters; the RedshiftDbRoles session tag allows at most 256 (workgroup lake)"],
+  ],
   ['unknown key in limits', (o) => setAt(o, 'limits', { maxConnections: 5 }), ['limits.maxConnections: unknown key']],
   ['unknown top-level key', (o) => setAt(o, 'extra', true), ['extra: unknown key']],
   ['listen without port', (o) => setAt(o, 'listen', 'localhost'), ['listen: must be host:port with a port from 0 to 65535 (got "localhost")']],
@@ -166,10 +175,42 @@ test('a workgroup rule without assumeRole is a warning, not an error', () => {
   ]);
 });
 
+test('workgroup dbGroups of exactly 256 characters joined are accepted', () => {
+  const o = base();
+  setAt(o, 'rules.1.dbGroups', ['a'.repeat(64), 'b'.repeat(64), 'c'.repeat(64), 'd'.repeat(61)]);
+  const r = resolveConfig(o);
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+});
+
+test('database regions follow identity.partition: cn-* under aws-cn, us-gov-* under aws-us-gov', () => {
+  for (const [partition, region, sts] of [['aws-cn', 'cn-northwest-1', 'cn-north-1'], ['aws-us-gov', 'us-gov-east-1', 'us-gov-west-1']] as const) {
+    const o = base();
+    setAt(o, 'identity.partition', partition);
+    setAt(o, 'identity.stsRegions', [sts]);
+    setAt(o, 'databases.analytics.region', region);
+    setAt(o, 'databases.lake.region', 'eu-west-1');
+    const r = resolveConfig(o);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.deepEqual(r.errors, [`databases.lake.region: region "eu-west-1" is not in partition ${partition}`]);
+  }
+});
+
+test('upstreamTls.mode require is a warning (tests only), not an error', () => {
+  const o = base();
+  setAt(o, 'databases.analytics.upstreamTls', { mode: 'require' });
+  const r = resolveConfig(o);
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  assert.deepEqual(r.warnings, [
+    "databases.analytics.upstreamTls.mode: require encrypts without verifying the upstream's certificate (tests only); use verify-full in production",
+  ]);
+});
+
 test('partitions: aws-cn regions under aws-cn are fine', () => {
   const o = base();
   setAt(o, 'identity.partition', 'aws-cn');
   setAt(o, 'identity.stsRegions', ['cn-north-1', 'us-gov-west-1']);
+  setAt(o, 'databases.analytics.region', 'cn-north-1');
+  setAt(o, 'databases.lake.region', 'cn-north-1');
   const r = resolveConfig(o);
   assert.equal(r.ok, false);
   if (!r.ok) assert.deepEqual(r.errors, ['identity.stsRegions[1]: region "us-gov-west-1" is not in partition aws-cn']);

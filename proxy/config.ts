@@ -12,7 +12,7 @@ export interface RsproxyConfig extends AuthOptions {
   listen: string;
   tls: { certFile: string; keyFile: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
   admin: { listen: string };
-  limits: { maxClientConnections: number; loginTimeoutMs: number; maxStartupBytes: number; maxPasswordBytes: number };
+  limits: { maxClientConnections: number; loginTimeoutMs: number; maxStartupBytes: number; maxPasswordBytes: number; maxConnectionsPerSourcePerSecond: number };
   shutdown: { drainSeconds: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
@@ -111,6 +111,8 @@ export function applyOverrides(fileValue: unknown, sources: ConfigSources): { va
 
 const regionPartition = (region: string): string =>
   region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : /^(us-iso|eu-isoe|us-isof)/.test(region) ? 'other' : 'aws';
+/** Longest value of the RedshiftDbRoles session tag that carries a workgroup rule's dbGroups (aws.md §5). */
+const maxDbRolesTagChars = 256;
 const templateVars = new Set(['sessionName', 'roleName', 'userName', 'accountId']);
 
 /** Cross-field checks of style.md §6 on a schema-valid config (errors and warnings, one line each). */
@@ -131,6 +133,10 @@ export function crossCheck(c: ParsedConfig): { errors: string[]; warnings: strin
     if (db.host !== undefined && db.cluster === undefined) errors.push(`${at}.host: needs cluster (the API call names the cluster)`);
     if (db.host !== undefined && db.port === undefined) errors.push(`${at}.port: required with host (1..65535)`);
     if (db.port !== undefined && db.host === undefined) errors.push(`${at}.port: needs host`);
+    if (regionPartition(db.region) !== c.identity.partition) errors.push(`${at}.region: region ${show(db.region)} is not in partition ${c.identity.partition}`);
+    if (db.upstreamTls.mode === 'require') {
+      warnings.push(`${at}.upstreamTls.mode: require encrypts without verifying the upstream's certificate (tests only); use verify-full in production`);
+    }
     const dbNameProblem = validateDbName(db.dbName ?? key);
     if (dbNameProblem !== undefined) errors.push(`${db.dbName === undefined ? `${at}` : `${at}.dbName`}: database name ${show(db.dbName ?? key)} ${dbNameProblem}`);
   }
@@ -162,6 +168,10 @@ export function crossCheck(c: ParsedConfig): { errors: string[]; warnings: strin
       if (rule.autoCreate) errors.push(`${at}.autoCreate: not allowed on a workgroup database (${wg})`);
       if (rule.dbGroups.length > 0 && rule.assumeRole === undefined) errors.push(`${at}.dbGroups: need assumeRole on a workgroup database (${wg})`);
       if (vars.length > 0) errors.push(`${at}.dbUser: must be a literal on a workgroup database (${wg})`);
+      const joinedGroups = rule.dbGroups.join(':');
+      if (rule.assumeRole !== undefined && joinedGroups.length > maxDbRolesTagChars) {
+        errors.push(`${at}.dbGroups: joined with ':' they are ${joinedGroups.length} characters; the RedshiftDbRoles session tag allows at most ${maxDbRolesTagChars} (workgroup ${wg})`);
+      }
       if (rule.assumeRole === undefined) {
         warnings.push(`${at}: workgroup database (${wg}) without assumeRole: every client of this rule shares the proxy's own database user`);
       }

@@ -1,8 +1,8 @@
 /** Composition root of `rsproxy serve`: config → logger → metrics → authenticator → ProxyServer → admin HTTP; signals and exit codes. */
 import { readFileSync } from 'node:fs';
 import { systemClock } from '../auth/types.js';
-import { createAwsAuthenticator } from '../auth/index.js';
-import { createIdentityMapper } from '../auth/identity-mapper.js';
+import type { AuthObserver, AuthOptions, Clock, Logger } from '../auth/types.js';
+import { createAwsAuthenticator, type AuthEnv, type AwsAuthenticator } from '../auth/index.js';
 import { startAdminServer, type AdminServer } from './admin-http.js';
 import { ConfigError, loadConfigFile, loadConfigOrThrow, parseHostPort, type ConfigFlags, type RsproxyConfig } from './config.js';
 import { createLogger, type LogDestination, type RootLogger } from './log.js';
@@ -42,6 +42,8 @@ export interface ServeOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Log destination (default stdout). */
   stdout?: LogDestination;
+  /** Builds the authenticator (default: the real AWS one; tests pass a fake). */
+  createAuthenticator?: (config: AuthOptions, deps: { logger: Logger; observer: AuthObserver; clock: Clock; env: AuthEnv }) => AwsAuthenticator;
 }
 
 /** A running proxy. */
@@ -90,7 +92,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   for (const w of warnings) logger.warn({ event: 'config_warning', warning: w }, 'config warning');
   const metrics = createMetrics();
   const tls = readTls(config);
-  const authenticator = createAwsAuthenticator(config, { logger, observer: metrics, clock: systemClock, env });
+  const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
   const server = new ProxyServer({ tls, limits: config.limits, authenticator, logger, observer: metrics });
 
   const listen = parseHostPort(config.listen);
@@ -100,6 +102,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     proxyAddress = { host: a.address, port: a.port };
   } catch (err) {
     server.destroy();
+    authenticator.close();
     throw new RuntimeError(`cannot listen on ${config.listen}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
 
@@ -117,6 +120,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     });
   } catch (err) {
     server.destroy();
+    authenticator.close();
     throw new RuntimeError(`cannot listen on admin.listen ${config.admin.listen}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   isStarted = true;
@@ -131,6 +135,8 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     if (finished) return;
     finished = true;
     await admin.close();
+    // STS keep-alive sockets, SDK clients and cache purge timers would otherwise outlive the proxy.
+    authenticator.close();
     logger.info({ event: 'stopped', exitCode }, 'rsproxy stopped');
     resolveDone(exitCode ?? ExitCode.Ok);
   };
@@ -165,7 +171,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     try {
       const nextTls = readTls(r.config);
       const next = { ...r.config, identity: config.identity };
-      authenticator.reload(next, createIdentityMapper({ rules: next.rules, databases: next.databases }));
+      authenticator.reload(next);
       server.setTlsContext(nextTls);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [err instanceof Error ? err.message : String(err)];

@@ -105,3 +105,40 @@ test('promtool check metrics accepts the exposition', async (t) => {
   const tolerated = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
   assert.deepEqual(problems.filter((l) => !tolerated.test(l)), []);
 });
+
+test('every login reason any code path can emit is in metricLabels.loginReason', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { join, dirname } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const { AuthError, AuthErrorCode } = await import('../auth/errors.js');
+  const errors = await import('./errors.js');
+  const { step } = await import('./session/state.js');
+  const { loginFailure, toSessionError } = await import('./session/login.js');
+  const { UpstreamLoginError, UpstreamLoginErrorCode } = await import('./session/upstream-error.js');
+  const { metricLabels } = await import('./metrics.js');
+  const allowed: readonly string[] = metricLabels.loginReason;
+  const emitted = new Map<string, string>();
+  const note = (where: string, reason: string) => emitted.set(`${where}:${reason}`, reason);
+
+  for (const code of Object.values(AuthErrorCode)) note(`auth ${code}`, errors.toProxyError(new AuthError(code, 'x'), 'u').reason);
+  for (const code of Object.values(UpstreamLoginErrorCode)) note(`upstream ${code}`, toSessionError(loginFailure(new UpstreamLoginError(code, 'x', { upstreamSqlstate: '28P01' })), 'u').reason);
+  for (const e of [errors.tlsRequired(), errors.noUser(), errors.upstreamFailed(), errors.tooManyConnections(), errors.protocolViolation('x'), errors.shuttingDown(), errors.unsupported('x'), errors.internal()]) note(e.code, e.reason);
+  for (const name of ['Authenticating', 'UpstreamLogin'] as const) {
+    for (const action of step({ name }, { type: 'LoginTimeout' }).actions) if (action.type === 'SendFatal') note(`timeout ${name}`, action.error.reason);
+  }
+  // Literal reasons passed to the factories anywhere in proxy/ (catches a new call site with a stray label).
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'proxy');
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(join(dir, d.name)) : d.name.endsWith('.ts') && !d.name.endsWith('.test.ts') ? [join(dir, d.name)] : []));
+  const files = walk(root);
+  assert.ok(files.length > 10, `sources not found under ${root}`);
+  for (const file of files) {
+    const src = readFileSync(file, 'utf8');
+    for (const m of src.matchAll(/\b(?:unavailable|upstreamFailed)\(\s*'([^']*)'/g)) note(file, m[1]!);
+    for (const m of src.matchAll(/\bauthFailed\([^,()]+,\s*'([^']*)'/g)) note(file, m[1]!);
+    for (const m of src.matchAll(/new ProxyError\([^)]*?,[^)]*?,[^)]*?,\s*'([^']*)'/g)) note(file, m[1]!);
+  }
+  const stray = [...emitted].filter(([, reason]) => !allowed.includes(reason)).map(([where]) => where);
+  assert.deepEqual(stray, []);
+  assert.ok(emitted.size > 20);
+});

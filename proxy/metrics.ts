@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthObserver } from '../auth/types.js';
 import { authReason } from '../auth/errors.js';
-import type { ByteDirection, CancelResult, SessionObserver } from './session/observer.js';
+import type { ByteDirection, CancelResult, SessionObserver } from './observer.js';
 
 /** Closed label sets; anything else is recorded as `other` so a bug cannot explode cardinality. */
 export const metricLabels = {

@@ -138,3 +138,42 @@ test('setAuthenticator applies to new connections', async () => {
     await s.close();
   }
 });
+
+test('per-source connection rate: over limits.maxConnectionsPerSourcePerSecond the socket is closed at accept with no reply, logged at warn, no login counted', async () => {
+  const pki = await getTestPki();
+  const clock = { ms: 1_000_000 };
+  const warnings: Array<Record<string, unknown>> = [];
+  const logins: string[] = [];
+  const logger = { ...silentLogger, warn: (obj: object) => void warnings.push(obj as Record<string, unknown>), child: () => logger };
+  const server = new ProxyServer({
+    tls: { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, minVersion: 'TLSv1.2' },
+    limits: { maxClientConnections: 10, loginTimeoutMs: 3000, maxStartupBytes: 10_000, maxPasswordBytes: 8192, maxConnectionsPerSourcePerSecond: 2 },
+    authenticator: new FixedPasswordAuthenticator(() => ({ database: 'dev', host: '127.0.0.1', port: 1, dbName: 'dev', engine: 'redshift', tlsMode: 'require' })),
+    logger,
+    observer: { clientConnectionOpened() {}, clientConnectionClosed() {}, login: (r, reason) => void logins.push(`${r}:${reason}`), bytes() {}, cancel() {}, upstreamConnect() {} },
+    nowMs: () => clock.ms,
+  });
+  const { port } = await server.listen('127.0.0.1', 0);
+  try {
+    const a = await RawClient.connect(port);
+    const b = await RawClient.connect(port);
+    const refused = await RawClient.connect(port);
+    assert.equal((await refused.waitClose(2000)).length, 0, 'no reply at all');
+    for (const c of [a, b]) {
+      c.write(sslRequest);
+      assert.equal((await c.readBytes(1)).toString(), 'S');
+      c.destroy();
+    }
+    const refusal = warnings.find((w) => w['event'] === 'connection_refused');
+    assert.equal(refusal?.['reason'], 'source_rate');
+    assert.equal(typeof refusal['connectionId'], 'string');
+    assert.deepEqual(logins, []);
+    clock.ms += 500;
+    const later = await RawClient.connect(port);
+    later.write(sslRequest);
+    assert.equal((await later.readBytes(1)).toString(), 'S', 'a token is back after 1/rate seconds');
+    later.destroy();
+  } finally {
+    server.destroy();
+  }
+});

@@ -11,6 +11,7 @@ import { ClientSession } from './session/client-session.js';
 import type { SessionLimits } from './session/client-session.js';
 import { nullSessionObserver } from './session/observer.js';
 import type { SessionObserver } from './session/observer.js';
+import { SourceRateLimiter } from './session/source-rate-limiter.js';
 import { sendUpstreamCancel as realSendUpstreamCancel } from './session/upstream-cancel.js';
 import { upstreamLogin as realUpstreamLogin } from './session/upstream-login.js';
 import type { SendUpstreamCancelFn, UpstreamLoginFn } from './session/upstream-types.js';
@@ -25,7 +26,12 @@ export interface ServerTlsOptions {
 /** `limits.*` the server enforces. */
 export interface ServerLimits extends SessionLimits {
   maxClientConnections: number;
+  /** New connections per second per remote address before they are closed at accept (default 100). */
+  maxConnectionsPerSourcePerSecond?: number;
 }
+
+/** Default of `limits.maxConnectionsPerSourcePerSecond`. */
+export const defaultMaxConnectionsPerSourcePerSecond = 100;
 
 /** Options of a ProxyServer. */
 export interface ProxyServerOptions {
@@ -40,6 +46,8 @@ export interface ProxyServerOptions {
   sendUpstreamCancel?: SendUpstreamCancelFn;
   /** Cancels per second per source address (default 10). */
   cancelRatePerSecond?: number;
+  /** Time source of the per-source connection rate limit (tests pass a fake). */
+  nowMs?: () => number;
 }
 
 /** Builds the client-facing TLS context; throws on a bad certificate or key. */
@@ -58,6 +66,7 @@ export class ProxyServer {
   /** Sessions whose StartupMessage was admitted (the ones maxClientConnections counts). */
   private readonly admitted = new Set<ClientSession>();
   private readonly server: net.Server;
+  private readonly sourceRate: SourceRateLimiter;
   private secureContext: tls.SecureContext;
   private authenticator: Authenticator;
   private isDrainingValue = false;
@@ -76,6 +85,10 @@ export class ProxyServer {
       logger: opts.logger,
       observer: this.observer,
       ...(opts.cancelRatePerSecond === undefined ? {} : { ratePerSecond: opts.cancelRatePerSecond }),
+    });
+    this.sourceRate = new SourceRateLimiter({
+      ratePerSecond: opts.limits.maxConnectionsPerSourcePerSecond ?? defaultMaxConnectionsPerSourcePerSecond,
+      ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }),
     });
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => opts.logger.error({ event: 'listener_error', err: err.message }, 'listener error'));
@@ -158,13 +171,23 @@ export class ProxyServer {
 
   private accept(socket: net.Socket): void {
     const { limits, logger } = this.opts;
+    const connectionId = randomBytes(6).toString('hex');
+    // No login happened, so neither refusal below touches rsproxy_logins_total; the source address is logged, never a label.
+    const verdict = this.sourceRate.take(socket.remoteAddress ?? 'unknown');
+    if (!verdict.isAllowed) {
+      socket.on('error', () => {});
+      socket.destroy();
+      // Only the first refusal of a streak at warn, so a flood cannot flood the log too.
+      const level = verdict.refusedInARow === 1 ? 'warn' : 'debug';
+      logger[level]({ event: 'connection_refused', reason: 'source_rate', connectionId, remoteAddress: socket.remoteAddress, refusedInARow: verdict.refusedInARow }, 'connection closed at accept: too many connections from this source');
+      return;
+    }
     if (this.sessions.size >= 2 * limits.maxClientConnections) {
       socket.on('error', () => {});
       socket.destroy();
-      logger.warn({ event: 'connection_refused', reason: 'hard_cap' }, 'connection closed at accept: too many sockets');
+      logger.warn({ event: 'connection_refused', reason: 'hard_cap', connectionId }, 'connection closed at accept: too many sockets');
       return;
     }
-    const connectionId = randomBytes(6).toString('hex');
     this.observer.clientConnectionOpened();
     const session: ClientSession = new ClientSession({
       socket,

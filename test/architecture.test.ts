@@ -108,6 +108,38 @@ test('proxy/session and proxy/protocol reach auth/ only through its types and er
   assert.deepEqual(bad, []);
 });
 
+test('proxy/errors.ts, proxy/log.ts, proxy/metrics.ts and proxy/observer.ts are leaves: nothing from the session, server, main or CLI', () => {
+  const leaves = new Set(['proxy/errors.ts', 'proxy/log.ts', 'proxy/metrics.ts', 'proxy/observer.ts']);
+  const upper = (t: string) => t.startsWith('proxy/session/') || t === 'proxy/server.ts' || t === 'proxy/main.ts' || t.startsWith('proxy/cli/');
+  const bad = violations((e) => leaves.has(e.file) && upper(e.target));
+  assert.deepEqual(bad, []);
+});
+
+test('proxy/ outside the session reaches auth/ only through its public surface (plus the few helpers listed here)', () => {
+  const everywhere = ['auth/types.ts', 'auth/errors.ts'];
+  const cli = [...everywhere, 'auth/index.ts', 'auth/token-mint.ts'];
+  const allowedFor = (file: string): readonly string[] => {
+    if (file === 'proxy/main.ts') return [...everywhere, 'auth/index.ts'];
+    // Config validation applies the same Redshift name rules as the mapper.
+    if (file === 'proxy/config.ts') return [...everywhere, 'auth/redshift-names.ts'];
+    // `rsproxy credentials` calls the minters directly (no proxy in between) and explains their errors.
+    if (file === 'proxy/cli/credentials.ts') return [...cli, 'auth/redshift-minter.ts', 'auth/serverless-minter.ts'];
+    if (file === 'proxy/cli/credentials-errors.ts') return [...cli, 'auth/aws-errors.ts'];
+    if (file.startsWith('proxy/cli/')) return cli;
+    return everywhere;
+  };
+  const bad = violations(
+    (e) =>
+      e.file.startsWith('proxy/') &&
+      !e.file.startsWith('proxy/session/') &&
+      !e.file.startsWith('proxy/protocol/') &&
+      !isTest(e.file) &&
+      e.target.startsWith('auth/') &&
+      !allowedFor(e.file).includes(e.target),
+  );
+  assert.deepEqual(bad, []);
+});
+
 test('each AWS SDK package is imported by exactly one module', () => {
   const owners: Record<string, readonly string[]> = {
     '@aws-sdk/client-redshift': ['auth/redshift-minter.ts'],

@@ -57,3 +57,10 @@ test('unknown flags and a missing --config are usage errors', async () => {
   await assert.rejects(run(['--config', 'x', '--nope'], { stdout: () => {}, stderr: () => {}, env: {} }), UsageError);
   await assert.rejects(run([], { stdout: () => {}, stderr: () => {}, env: {} }), /--config is required/);
 });
+
+test('upstreamTls.mode require: exit 0, the warning on stderr', async () => {
+  const r = await check(good.replace('dev: { cluster: c1, region: us-east-1 }', 'dev: { cluster: c1, region: us-east-1, upstreamTls: { mode: require } }'));
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, `${r.path}: OK\n`);
+  assert.match(r.stderr, /^warning: databases\.dev\.upstreamTls\.mode: require encrypts without verifying the upstream's certificate \(tests only\)/m);
+});

@@ -38,3 +38,23 @@ test('token without --audience is a usage error', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--audience is required/);
 });
+
+test('only the listed commands dispatch; helper modules with or without run() are unknown commands', async () => {
+  for (const cmd of ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'check-config', 'version']) {
+    const r = await rsproxy([cmd, '--help']);
+    assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+  }
+  for (const cmd of ['demo-stack', 'client-options', 'credentials-errors', 'constructor', 'toString', '__proto__']) {
+    const r = await rsproxy([cmd]);
+    assert.equal(r.code, 1, `${cmd}: ${r.stderr}`);
+    assert.match(r.stderr, /unknown command/);
+  }
+});
+
+test('usage lists the utilities\' TLS, driver and token flags and their environment variables', async () => {
+  const r = await rsproxy(['help']);
+  assert.equal(r.code, 0);
+  for (const needle of ['--sslmode', '--sslrootcert', '--driver postgresql|redshift', '--no-token', 'RSPROXY_AUDIENCE', 'RSPROXY_USER', 'RSPROXY_PSQL', '--workgroup W', '--format json|env|jdbc|odbc|libpq']) {
+    assert.ok(r.stdout.includes(needle), `usage lacks ${needle}`);
+  }
+});

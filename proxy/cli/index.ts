@@ -1,18 +1,30 @@
 #!/usr/bin/env node
-/** The `rsproxy` binary: dispatches `rsproxy <command> …` to `./<command>.js`, whose `run(argv)` returns the exit code. */
+/** The `rsproxy` binary: dispatches `rsproxy <command> …` from an explicit command list; each command's `run(argv)` returns the exit code. */
 
 const usage = `usage: rsproxy <command> [options]
 
 commands:
   serve --config FILE [--exit-zero-on-sigterm] [--<key-path> VALUE …]   run the proxy
-  demo                                   run everything locally with no AWS account
+  demo [--host H] [--port P] [--admin-port P] [--upstream postgres://…]
+                                         run everything locally with no AWS account
   token --audience AUD [--region R] [--profile P]
-  connect --host H --dbname D [--user U] [-- psql args…]
-  url --format jdbc|odbc|libpq|dbeaver --host H --dbname D
-  credentials --cluster C --db-user U --db-name D
-  check-config --config FILE [--print]
+                                         print a signed token (rsp1.…)
+  connect --host H --dbname D [--user U] [--port P] [--audience AUD] [--region R] [--profile P]
+          [--sslmode MODE] [--sslrootcert FILE] [-- psql args…]
+                                         run psql with a fresh token in PGPASSWORD
+  url --format jdbc|odbc|libpq|dbeaver --host H --dbname D [--user U] [--port P] [--audience AUD]
+      [--region R] [--profile P] [--sslmode MODE] [--sslrootcert FILE] [--driver postgresql|redshift]
+      [--no-token]                       print a connection string (--driver redshift: jdbc only)
+  credentials (--cluster C --db-user U [--db-groups G1,G2] [--auto-create] | --workgroup W)
+      --db-name D [--duration-seconds 900..3600] [--region R] [--profile P]
+      [--format json|env|jdbc|odbc|libpq] [--driver postgresql|redshift] [--sslmode MODE] [--sslrootcert FILE]
+                                         temporary credentials straight from AWS (no proxy)
+  check-config --config FILE [--print] [--<key-path> VALUE …]
   version
 
+--sslmode: disable|allow|prefer|require|verify-ca|verify-full (default verify-full).
+Environment: RSPROXY_AUDIENCE (default --audience), RSPROXY_USER (default --user),
+RSPROXY_PSQL (psql executable for connect), AWS_REGION / AWS_DEFAULT_REGION (default --region).
 Config flags and RSPROXY_* env vars derive from key paths: limits.loginTimeoutMs →
 --limits-login-timeout-ms / RSPROXY_LIMITS_LOGIN_TIMEOUT_MS (flag > env > file > default).
 Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 130 SIGINT, 143 SIGTERM.
@@ -22,12 +34,17 @@ interface CommandModule {
   run(argv: string[]): Promise<number>;
 }
 
-// Modules in this directory that are helpers, not commands.
-const notCommands = new Set(['index', 'args']);
-
-function isCommandModule(m: unknown): m is CommandModule {
-  return typeof m === 'object' && m !== null && typeof (m as { run?: unknown }).run === 'function';
-}
+/** The commands, each loaded only when invoked (so `version` does not load the AWS SDK). */
+const commands: Readonly<Record<string, () => Promise<CommandModule>>> = {
+  serve: () => import('./serve.js'),
+  demo: () => import('./demo.js'),
+  token: () => import('./token.js'),
+  connect: () => import('./connect.js'),
+  url: () => import('./url.js'),
+  credentials: () => import('./credentials.js'),
+  'check-config': () => import('./check-config.js'),
+  version: () => import('./version.js'),
+};
 
 function exitCodeOf(err: unknown): number | undefined {
   const code = (err as { exitCode?: unknown } | null)?.exitCode;
@@ -42,24 +59,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command === undefined ? 1 : 0;
   }
   if (command === '--version') return main(['version']);
-  if (!/^[a-z][a-z-]*$/.test(command) || notCommands.has(command)) {
+  const load = Object.hasOwn(commands, command) ? commands[command] : undefined;
+  if (load === undefined) {
     process.stderr.write(`rsproxy: unknown command "${command.slice(0, 40)}"\n\n${usage}`);
     return 1;
   }
-  let mod: unknown;
-  try {
-    mod = await import(`./${command}.js`);
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`/cli/${command}.js`)) {
-      process.stderr.write(`rsproxy: unknown command "${command}"\n\n${usage}`);
-      return 1;
-    }
-    throw err;
-  }
-  if (!isCommandModule(mod)) {
-    process.stderr.write(`rsproxy: unknown command "${command}"\n\n${usage}`);
-    return 1;
-  }
+  const mod = await load();
   const dashDash = rest.indexOf('--');
   const own = dashDash === -1 ? rest : rest.slice(0, dashDash);
   if (own.includes('--help') || own.includes('-h')) {

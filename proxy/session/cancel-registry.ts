@@ -2,6 +2,7 @@
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Logger, UpstreamTarget } from '../../auth/types.js';
 import type { CancelResult, SessionObserver } from './observer.js';
+import { SourceRateLimiter } from './source-rate-limiter.js';
 import type { SendUpstreamCancelFn } from './upstream-types.js';
 
 /** Length of a 3.0 CancelRequest, the only kind the proxy's 4-byte keys can match. */
@@ -12,11 +13,6 @@ interface Entry {
   target: UpstreamTarget;
   upstreamPid: number;
   upstreamKey: Buffer;
-}
-
-interface Bucket {
-  tokens: number;
-  lastMs: number;
 }
 
 /** The proxy's BackendKeyData for one session, and how to drop it. */
@@ -46,24 +42,28 @@ export interface CancelRegistryOptions {
 /** Issues cancel keys and forwards valid CancelRequests to the right upstream session. */
 export class CancelRegistry {
   private readonly entries = new Map<number, Entry>();
-  private readonly buckets = new Map<string, Bucket>();
   private readonly opts: CancelRegistryOptions;
-  private readonly ratePerSecond: number;
-  private readonly burst: number;
-  private readonly maxTrackedSources: number;
-  private readonly nowMs: () => number;
+  private readonly limiter: SourceRateLimiter;
 
   constructor(opts: CancelRegistryOptions) {
     this.opts = opts;
-    this.ratePerSecond = opts.ratePerSecond ?? 10;
-    this.burst = opts.burst ?? this.ratePerSecond;
-    this.maxTrackedSources = opts.maxTrackedSources ?? 10_000;
-    this.nowMs = opts.nowMs ?? Date.now;
+    const ratePerSecond = opts.ratePerSecond ?? 10;
+    this.limiter = new SourceRateLimiter({
+      ratePerSecond,
+      burst: opts.burst ?? ratePerSecond,
+      maxTrackedSources: opts.maxTrackedSources ?? 10_000,
+      ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }),
+    });
   }
 
   /** Number of live sessions with a key. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Source addresses whose cancel rate is tracked (bounded by maxTrackedSources). */
+  get trackedSources(): number {
+    return this.limiter.trackedSources;
   }
 
   /** Issues a fresh proxy pid (1 … 2³¹−1, unique while live) and 4-byte key for an upstream session. */
@@ -83,45 +83,25 @@ export class CancelRegistry {
     };
   }
 
-  private allow(source: string): boolean {
-    const now = this.nowMs();
-    let bucket = this.buckets.get(source);
-    if (bucket === undefined) {
-      if (this.buckets.size >= this.maxTrackedSources) {
-        const oldest = this.buckets.keys().next();
-        if (oldest.done !== true) this.buckets.delete(oldest.value);
-      }
-      bucket = { tokens: this.burst, lastMs: now };
-    } else {
-      this.buckets.delete(source); // re-insert: Map order is then least-recently-used first
-      bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.lastMs) / 1000) * this.ratePerSecond);
-      bucket.lastMs = now;
-    }
-    this.buckets.set(source, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  }
-
   /** Handles one CancelRequest; never throws. The caller closes the client socket silently either way. */
-  async handle(pid: number, key: Buffer, packetBytes: number, sourceAddress: string): Promise<CancelResult> {
-    const result = await this.route(pid, key, packetBytes, sourceAddress);
+  async handle(pid: number, key: Buffer, packetBytes: number, sourceAddress: string, logger: Logger = this.opts.logger): Promise<CancelResult> {
+    const result = await this.route(pid, key, packetBytes, sourceAddress, logger);
     this.opts.observer.cancel(result);
     return result;
   }
 
-  private async route(pid: number, key: Buffer, packetBytes: number, sourceAddress: string): Promise<CancelResult> {
-    if (!this.allow(sourceAddress)) return 'rate_limited';
+  private async route(pid: number, key: Buffer, packetBytes: number, sourceAddress: string, logger: Logger): Promise<CancelResult> {
+    if (!this.limiter.take(sourceAddress).isAllowed) return 'rate_limited';
     const entry = this.entries.get(pid);
     if (packetBytes !== cancelRequestBytes || entry === undefined || key.length !== entry.key.length || !timingSafeEqual(key, entry.key)) {
-      this.opts.logger.info({ event: 'cancel_unknown_key' }, 'cancel request with unknown key dropped');
+      logger.info({ event: 'cancel_unknown_key' }, 'cancel request with unknown key dropped');
       return 'unknown_key';
     }
     try {
       await this.opts.sendUpstreamCancel(entry.target, entry.upstreamPid, entry.upstreamKey, this.opts.upstreamTimeoutMs ?? 5000);
       return 'forwarded';
     } catch (err) {
-      this.opts.logger.warn({ event: 'cancel_forward_failed', err: errorSummary(err) }, 'forwarding cancel request failed');
+      logger.warn({ event: 'cancel_forward_failed', err: errorSummary(err) }, 'forwarding cancel request failed');
       return 'error';
     }
   }

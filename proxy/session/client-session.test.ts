@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../auth/types.js';
+import type { Logger } from '../../auth/types.js';
 import { AuthError, AuthErrorCode } from '../../auth/errors.js';
 import { ProxyServer } from '../server.js';
 import type { ProxyServerOptions } from '../server.js';
@@ -537,6 +538,59 @@ test('drain: a startup during drain → 57P01; close() ends relaying sessions', 
     await h.server.close(100);
     await c.waitClose();
     assert.equal(h.server.connectionCount, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('login_ok carries identity, dbUser, database, result and STS/mint/upstream latencies; every line carries the connection id; no secrets', async () => {
+  const lines: Array<Record<string, unknown>> = [];
+  const capture = (bindings: Record<string, unknown>): Logger => {
+    const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, msg, ...bindings, ...(obj as Record<string, unknown>) });
+    return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (b: object) => capture({ ...bindings, ...(b as Record<string, unknown>) }) };
+  };
+  const h = await harness({ logger: capture({}) });
+  try {
+    h.auth.identity = {
+      partition: 'aws',
+      accountId: '123456789012',
+      canonicalArn: 'arn:aws:iam::123456789012:role/analyst',
+      arn: 'arn:aws:sts::123456789012:assumed-role/analyst/alice',
+      principalType: 'assumed-role',
+      userId: 'AROAEXAMPLE:alice',
+      stsRequestId: 'req-1',
+      accessKeyId: 'ASIAEXAMPLE',
+      stsRegion: 'eu-west-1',
+    };
+    h.auth.timings = { stsMs: 7, mintMs: 9 };
+    const { c } = await loggedIn(h);
+    c.write(message('X', Buffer.alloc(0)));
+    await c.waitClose();
+    await waitUntil(() => h.server.connectionCount === 0);
+    const ok = lines.find((l) => l['event'] === 'login_ok');
+    assert.ok(ok);
+    assert.equal(ok['level'], 'info');
+    for (const [k, v] of Object.entries({
+      canonicalArn: 'arn:aws:iam::123456789012:role/analyst',
+      userId: 'AROAEXAMPLE:alice',
+      accessKeyId: 'ASIAEXAMPLE',
+      stsRegion: 'eu-west-1',
+      stsRequestId: 'req-1',
+      dbUser: 'IAM:alice',
+      database: 'dev',
+      result: 'ok',
+      reason: 'ok',
+      stsMs: 7,
+      mintMs: 9,
+    })) {
+      assert.equal(ok[k], v, k);
+    }
+    assert.equal(typeof ok['upstreamMs'], 'number');
+    assert.ok(lines.length > 1);
+    for (const l of lines) assert.equal(typeof l['connectionId'], 'string', `line without connectionId: ${JSON.stringify(l)}`);
+    const all = JSON.stringify(lines);
+    assert.equal(all.includes(testPassword), false);
+    assert.equal(all.includes('upstream-temp-password'), false);
   } finally {
     await h.close();
   }

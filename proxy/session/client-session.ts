@@ -8,6 +8,7 @@ import type { StartupMessage } from '../protocol/frontend.js';
 import { PasswordPhase } from './authentication.js';
 import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
 import { authenticateAndLogin, loginFailure, reportLoginFailure, startRelay, toSessionError } from './login.js';
+import type { LoginProgress } from './login.js';
 import type { SessionObserver } from './observer.js';
 import type { Relay } from './relay.js';
 import { classifyStartupParameters } from './startup-params.js';
@@ -67,6 +68,7 @@ export class ClientSession {
   private isFinished = false;
   private isRelayDone = false;
   private isCloseReported = false;
+  private readonly progress: LoginProgress = {};
   private readonly onTlsData = (chunk: Buffer): void => this.handleTlsData(chunk);
 
   constructor(opts: ClientSessionOptions) {
@@ -174,7 +176,16 @@ export class ClientSession {
       case 'StartRelay':
         return; // performed by completeLogin() with the upstream session in hand
       case 'SendFatal':
-        reportLoginFailure({ client: this.client, error: action.error, logger: this.log, observer: this.opts.observer, user: this.params?.user, durationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000 });
+        reportLoginFailure({
+          client: this.client,
+          error: action.error,
+          logger: this.log,
+          observer: this.opts.observer,
+          user: this.params?.user,
+          durationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
+          params: this.params,
+          progress: this.progress,
+        });
         return;
       case 'Close':
         this.close();
@@ -232,6 +243,7 @@ export class ClientSession {
         phaseName: () => this.phaseName(),
         dispatch: (event) => this.dispatch(event),
         onUpstreamSocket: (socket) => (this.upstreamSocket = socket),
+        progress: this.progress,
       });
       if (loggedIn !== undefined) this.completeLogin(loggedIn.result, loggedIn.upstream, passwordPhase);
     } catch (err) {
@@ -257,6 +269,7 @@ export class ClientSession {
       observer: this.opts.observer,
       logger: this.log,
       params: this.params,
+      progress: this.progress,
       loginDurationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
       onClose: () => {
         this.isRelayDone = true;

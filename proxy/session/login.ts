@@ -1,4 +1,4 @@
-/** The login itself: the auth port, the upstream login (one retry on stale credentials), then R 0 / S / N / K / Z to the client and the relay start (wire.md §7–§8). */
+/** The login itself: the auth port, the upstream login (one retry on stale cached credentials), then R 0 / S / N / K / Z to the client and the relay start (wire.md §7–§8). */
 import type * as net from 'node:net';
 import type { AuthResult, Authenticator, Logger } from '../../auth/types.js';
 import { protocolViolation, toProxyError, upstreamFailed } from '../errors.js';
@@ -13,10 +13,20 @@ import type { StartupParams } from './startup-params.js';
 import type { Phase, SessionEvent } from './state.js';
 import { isUpstreamLoginError } from './upstream-types.js';
 import { sendUpstreamCancel as realSendUpstreamCancel } from './upstream-cancel.js';
-import type { SendUpstreamCancelFn, UpstreamLoginFn, UpstreamSession } from './upstream-types.js';
+import type { SendUpstreamCancelFn, UpstreamLoginErrorLike, UpstreamLoginFn, UpstreamSession } from './upstream-types.js';
 
 /** How long the CancelRequest sent after a client loss may wait for the upstream's EOF. */
 export const clientLossCancelTimeoutMs = 2000;
+
+/** The operator hint when the upstream refuses a user that was not auto-created (aws.md §3). */
+export const missingUserHint = 'database user does not exist; create it or set autoCreate';
+
+/** What is known about one login so far, for the login_ok / login_failed log lines (filled in as the login advances). */
+export interface LoginProgress {
+  result?: AuthResult;
+  /** Total time spent in upstream logins (all attempts), ms. */
+  upstreamMs?: number;
+}
 
 /** Options of one login attempt. */
 export interface LoginRequest {
@@ -35,6 +45,8 @@ export interface LoginRequest {
   dispatch(event: SessionEvent): void;
   /** Told of each upstream socket as soon as it exists, so a closing session can destroy it. */
   onUpstreamSocket(socket: net.Socket): void;
+  /** Filled in as the login advances (default: a private object). */
+  progress?: LoginProgress;
 }
 
 /** A finished login: the auth port's answer and the logged-in upstream. */
@@ -44,27 +56,35 @@ export interface LoggedIn {
 }
 
 /**
- * Authenticates (dispatching AuthOk), then logs in upstream; an upstream auth rejection invalidates the
- * credentials and retries once. Resolves undefined when the session left the login meanwhile; rejects on failure.
+ * Authenticates (dispatching AuthOk), then logs in upstream. An upstream auth rejection invalidates the
+ * credentials and retries once only when invalidate() says fresh credentials can help; any other upstream
+ * failure forgets the endpoint. Resolves undefined when the session left the login meanwhile; rejects on failure.
  */
 export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn | undefined> {
   const { params, deadlineMs } = req;
+  const progress = req.progress ?? {};
   const request = { user: params.user, database: params.database, password: req.password, connectionId: req.connectionId, deadlineMs };
   req.password = '';
   try {
     let result = await req.authenticator.authenticate(request);
+    progress.result = result;
     if (req.phaseName() !== 'Authenticating') return undefined;
     req.dispatch({ type: 'AuthOk' });
     let upstream: UpstreamSession;
     try {
-      upstream = await loginUpstream(req, result);
+      upstream = await loginUpstream(req, result, progress);
     } catch (err) {
       if (!isUpstreamLoginError(err) || !err.isAuthRejected || req.phaseName() !== 'UpstreamLogin') throw err;
-      req.logger.warn({ event: 'upstream_auth_rejected_retry', upstreamSqlstate: err.upstreamSqlstate }, 'upstream refused fresh credentials; retrying once');
-      result.invalidate();
+      if (!result.invalidate()) throw reportAuthRefusal(req.logger, err, result);
+      req.logger.info({ event: 'upstream_auth_rejected_retry', upstreamSqlstate: err.upstreamSqlstate }, 'upstream refused cached credentials; retrying once with fresh ones');
       result = await req.authenticator.authenticate(request);
+      progress.result = result;
       if (req.phaseName() !== 'UpstreamLogin') return undefined;
-      upstream = await loginUpstream(req, result);
+      try {
+        upstream = await loginUpstream(req, result, progress);
+      } catch (retryErr) {
+        throw isUpstreamLoginError(retryErr) && retryErr.isAuthRejected ? reportAuthRefusal(req.logger, retryErr, result) : retryErr;
+      }
     }
     if (req.phaseName() !== 'UpstreamLogin') {
       upstream.socket.destroy();
@@ -79,7 +99,7 @@ export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn 
 /** Maps a login failure to what the session fails with: upstream errors become 08006 (wire.md §11). */
 export function loginFailure(err: unknown): unknown {
   if (!isUpstreamLoginError(err)) return err;
-  return upstreamFailed(err.code === 'UPSTREAM_AUTH' ? 'upstream_auth' : 'upstream', { cause: err });
+  return upstreamFailed('upstream', { cause: err });
 }
 
 /** The ProxyError a session fails with for `err` (a codec error is a protocol violation, 08P01). */
@@ -87,11 +107,58 @@ export function toSessionError(err: unknown, user: string): ProxyError {
   return err instanceof ProtocolError ? protocolViolation(err.message, { cause: err }) : toProxyError(err, user);
 }
 
+/** The identity, user, database and latency fields of a login log line (never a token or password). */
+export function loginLogFields(params: StartupParams | undefined, progress: LoginProgress | undefined): Record<string, unknown> {
+  const result = progress?.result;
+  const id = result?.identity;
+  const fields: Record<string, unknown> = {
+    user: params?.user,
+    database: params?.database,
+    canonicalArn: id?.canonicalArn,
+    userId: id?.userId,
+    accessKeyId: id?.accessKeyId,
+    stsRegion: id?.stsRegion,
+    stsRequestId: id?.stsRequestId,
+    dbUser: result?.upstreamUser,
+    upstreamHost: result?.target.host,
+    stsMs: result?.timings.stsMs,
+    mintMs: result?.timings.mintMs,
+    upstreamMs: progress?.upstreamMs,
+  };
+  for (const key of Object.keys(fields)) if (fields[key] === undefined) delete fields[key];
+  return fields;
+}
+
 /** Logs and counts a failed login and writes its FATAL ErrorResponse if the client can still receive it. */
-export function reportLoginFailure(f: { client: net.Socket; error: ProxyError; logger: Logger; observer: SessionObserver; user: string | undefined; durationSeconds: number }): void {
+export function reportLoginFailure(f: {
+  client: net.Socket;
+  error: ProxyError;
+  logger: Logger;
+  observer: SessionObserver;
+  user: string | undefined;
+  durationSeconds: number;
+  params?: StartupParams | undefined;
+  progress?: LoginProgress | undefined;
+}): void {
   const { error } = f;
-  const level = error.sqlstate === 'XX000' ? 'error' : 'info';
-  f.logger[level]({ event: 'login_failed', sqlstate: error.sqlstate, code: error.code, reason: error.reason, detail: error.message, cause: causeSummary(error.cause), user: f.user }, 'login failed');
+  const record: Record<string, unknown> = {
+    event: 'login_failed',
+    ...loginLogFields(f.params, f.progress),
+    user: f.user,
+    result: 'failed',
+    reason: error.reason,
+    sqlstate: error.sqlstate,
+    code: error.code,
+    detail: error.message,
+    cause: causeSummary(error.cause),
+    durationMs: Math.round(f.durationSeconds * 1000),
+  };
+  if (error.reason === 'credentials_failed') {
+    // aws.md §7: the proxy's own IAM permissions are wrong; the cause names the action and the resource.
+    f.logger.error({ ...record, operatorMessage: error.cause instanceof Error ? error.cause.message : undefined }, 'login failed: the proxy could not get database credentials');
+  } else {
+    f.logger[error.sqlstate === 'XX000' ? 'error' : 'info'](record, 'login failed');
+  }
   f.observer.login('failed', error.reason, f.durationSeconds);
   if (!f.client.destroyed && f.client.writable) {
     f.client.write(backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint }));
@@ -123,6 +190,8 @@ export interface StartRelayOptions {
   observer: SessionObserver;
   logger: Logger;
   params: StartupParams | undefined;
+  /** What the login learned (identity, timings), for the login_ok line. */
+  progress?: LoginProgress;
   loginDurationSeconds: number;
   /** Called once both sockets are closed and the cancel key is released. */
   onClose: () => void;
@@ -138,7 +207,7 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
   opts.observer.login('ok', 'ok', opts.loginDurationSeconds);
   const log = opts.logger;
   log.info(
-    { event: 'login_ok', user: opts.params?.user, database: opts.params?.database, upstreamUser: result.upstreamUser, upstreamHost: result.target.host, durationMs: Math.round(opts.loginDurationSeconds * 1000), timings: result.timings },
+    { event: 'login_ok', ...loginLogFields(opts.params, { ...opts.progress, result }), result: 'ok', reason: 'ok', durationMs: Math.round(opts.loginDurationSeconds * 1000) },
     'login succeeded',
   );
   const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, k, timeoutMs) => realSendUpstreamCancel(target, pid, k, timeoutMs, log));
@@ -158,19 +227,44 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
   return { relay, key };
 }
 
-async function loginUpstream(req: LoginRequest, result: AuthResult): Promise<UpstreamSession> {
+async function loginUpstream(req: LoginRequest, result: AuthResult, progress: LoginProgress): Promise<UpstreamSession> {
   const startedMs = req.nowMs();
-  const upstream = await req.upstreamLogin({
-    target: result.target,
-    user: result.upstreamUser,
-    password: result.upstreamPassword,
-    parameters: upstreamParameters(req.params, result.target.engine),
-    deadlineMs: req.deadlineMs,
-    logger: req.logger,
-  });
-  req.onUpstreamSocket(upstream.socket);
-  req.observer.upstreamConnect((req.nowMs() - startedMs) / 1000);
-  return upstream;
+  try {
+    const upstream = await req.upstreamLogin({
+      target: result.target,
+      user: result.upstreamUser,
+      password: result.upstreamPassword,
+      parameters: upstreamParameters(req.params, result.target.engine),
+      deadlineMs: req.deadlineMs,
+      logger: req.logger,
+    });
+    req.onUpstreamSocket(upstream.socket);
+    req.observer.upstreamConnect((req.nowMs() - startedMs) / 1000);
+    return upstream;
+  } catch (err) {
+    if (isUpstreamLoginError(err)) reportUpstreamFailure(req.logger, err, result);
+    throw err;
+  } finally {
+    progress.upstreamMs = (progress.upstreamMs ?? 0) + (req.nowMs() - startedMs);
+  }
+}
+
+/** Logs a non-auth upstream failure at warn and forgets the endpoint (aws.md §6). */
+function reportUpstreamFailure(logger: Logger, err: UpstreamLoginErrorLike, result: AuthResult): void {
+  if (err.isAuthRejected) return;
+  result.forgetEndpoint();
+  logger.warn(
+    { event: 'upstream_login_failed', code: err.code, detail: err.message, upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host },
+    'upstream login failed',
+  );
+}
+
+/** Logs the upstream's final refusal of the credentials at warn, with the missing-user hint when autoCreate is off (aws.md §3); returns `err`. */
+function reportAuthRefusal(logger: Logger, err: UpstreamLoginErrorLike, result: AuthResult): UpstreamLoginErrorLike {
+  const record: Record<string, unknown> = { event: 'upstream_login_refused', code: err.code, upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host };
+  if (!result.autoCreate) record['hint'] = missingUserHint;
+  logger.warn(record, 'upstream refused the login');
+  return err;
 }
 
 function causeSummary(cause: unknown): string | undefined {

@@ -1,33 +1,3 @@
-/** SessionObserver: the events the client side emits for metrics (labels are closed sets). */
-
-/** Outcome label of a CancelRequest (contract.md §5, wire.md §12). */
-export type CancelResult = 'forwarded' | 'unknown_key' | 'rate_limited' | 'error';
-
-/** Direction label of relayed bytes. */
-export type ByteDirection = 'client_to_upstream' | 'upstream_to_client';
-
-/** Receives session events; metrics.ts implements it. Must never throw. */
-export interface SessionObserver {
-  /** A client TCP connection was accepted. */
-  clientConnectionOpened(): void;
-  /** A client connection is gone (once per opened). */
-  clientConnectionClosed(): void;
-  /** A login finished; `reason` is the ProxyError reason label ('ok' on success). */
-  login(result: 'ok' | 'failed', reason: string, durationSeconds: number): void;
-  /** Bytes relayed after login. */
-  bytes(direction: ByteDirection, n: number): void;
-  /** A CancelRequest was handled. */
-  cancel(result: CancelResult): void;
-  /** A successful upstream login took this long (connect through ReadyForQuery). */
-  upstreamConnect(durationSeconds: number): void;
-}
-
-/** An observer that records nothing. */
-export const nullSessionObserver: SessionObserver = {
-  clientConnectionOpened() {},
-  clientConnectionClosed() {},
-  login() {},
-  bytes() {},
-  cancel() {},
-  upstreamConnect() {},
-};
+/** The session's observer port; it lives in the leaf proxy/observer.ts so metrics.ts need not import the session. */
+export { nullSessionObserver } from '../observer.js';
+export type { ByteDirection, CancelResult, SessionObserver } from '../observer.js';

@@ -69,8 +69,9 @@ export function step(phase: Phase, event: SessionEvent): Transition {
   if (event.type === 'ClientClosed') return quietClose();
   if (event.type === 'Fail') return fatal(event.error);
   if (event.type === 'LoginTimeout') {
-    if (phase.name === 'Authenticating') return fatal(unavailable('login_timeout'));
-    if (phase.name === 'UpstreamLogin') return fatal(upstreamFailed('login_timeout'));
+    // The auth port does not say which AWS call is pending, so the timeout counts as credentials_unavailable (token.md §14).
+    if (phase.name === 'Authenticating') return fatal(unavailable('credentials_unavailable', { detail: 'login timeout while waiting for AWS' }));
+    if (phase.name === 'UpstreamLogin') return fatal(upstreamFailed('upstream', { detail: 'login timeout during the upstream login' }));
     if (phase.name === 'Relaying') return { phase, actions: [] };
     return quietClose();
   }

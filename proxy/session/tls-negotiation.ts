@@ -74,7 +74,7 @@ export class TlsNegotiation {
     const req = this.pendingCancel;
     if (req === undefined) return;
     const source = this.opts.socket.remoteAddress ?? 'unknown';
-    const result = await this.opts.cancelRegistry.handle(req.pid, req.key, req.packetBytes, source);
+    const result = await this.opts.cancelRegistry.handle(req.pid, req.key, req.packetBytes, source, this.opts.logger);
     this.opts.logger.debug({ event: 'cancel_request', result }, 'cancel request handled');
   }
 

@@ -41,6 +41,8 @@ export type UpstreamLoginErrorCode = 'UPSTREAM_CONNECT' | 'UPSTREAM_TLS' | 'UPST
 export interface UpstreamLoginErrorLike extends Error {
   code: UpstreamLoginErrorCode;
   upstreamSqlstate?: string;
+  /** The upstream's `M` field (logs only). */
+  upstreamMessage?: string;
   isAuthRejected: boolean;
 }
 

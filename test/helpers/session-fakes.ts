@@ -1,7 +1,7 @@
 /** Fakes for client-session / server tests: a fixed-password Authenticator, a fake PostgreSQL backend, a raw protocol client. */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { AuthRequest, AuthResult, Authenticator, UpstreamTarget } from '../../auth/types.js';
+import type { AuthRequest, AuthResult, AuthTimings, Authenticator, Identity, UpstreamTarget } from '../../auth/types.js';
 import { AuthError, AuthErrorCode } from '../../auth/errors.js';
 import type { UpstreamLoginFn, UpstreamLoginOptions, UpstreamSession } from '../../proxy/session/upstream-types.js';
 import { getTestPki } from './certs.js';
@@ -13,6 +13,15 @@ export const testPassword = 'rsp1.test-password';
 export class FixedPasswordAuthenticator implements Authenticator {
   readonly requests: AuthRequest[] = [];
   invalidations = 0;
+  /** Number of forgetEndpoint() calls on returned results. */
+  endpointForgets = 0;
+  /** What invalidate() returns: true models credentials served from the cache (a retry can help). */
+  invalidateRetries = true;
+  /** The autoCreate the results carry. */
+  autoCreate = false;
+  /** The identity and timings the results carry (for the login log line). */
+  identity: Identity | undefined;
+  timings: AuthTimings = {};
   /** Delay before answering, to exercise the login timeout. */
   delayMs = 0;
   /** When set, authenticate() throws it. */
@@ -33,10 +42,16 @@ export class FixedPasswordAuthenticator implements Authenticator {
       upstreamPassword: 'upstream-temp-password',
       target: this.target(),
       expiresAtMs: Date.now() + 900_000,
-      timings: {},
+      ...(this.identity === undefined ? {} : { identity: this.identity }),
+      timings: this.timings,
       invalidate: () => {
         this.invalidations++;
+        return this.invalidateRetries;
       },
+      forgetEndpoint: () => {
+        this.endpointForgets++;
+      },
+      autoCreate: this.autoCreate,
     };
   }
 }

@@ -20,6 +20,8 @@ export class TestAuthenticator implements Authenticator {
   calls = 0;
   /** Number of invalidate() calls on returned results. */
   invalidations = 0;
+  /** Number of forgetEndpoint() calls on returned results. */
+  endpointForgets = 0;
   /** Users and databases asked for, in order (never the password). */
   readonly requests: Array<{ user: string; database: string; connectionId: string }> = [];
   private stalePassword: string | undefined;
@@ -47,10 +49,17 @@ export class TestAuthenticator implements Authenticator {
       target: this.opts.target,
       expiresAtMs: Date.now() + 900_000,
       timings: {},
+      // A stale password models a cache entry, so a retry with fresh credentials can help.
       invalidate: () => {
         this.invalidations++;
+        const wasStale = this.stalePassword !== undefined;
         this.stalePassword = undefined;
+        return wasStale;
       },
+      forgetEndpoint: () => {
+        this.endpointForgets++;
+      },
+      autoCreate: false,
     });
   }
 }
