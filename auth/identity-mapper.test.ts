@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { AuthErrorCode, type AuthError } from './errors.js';
 import { createIdentityMapper, principalMatches, renderTemplate, stripUserAlias, validatePrincipalPattern } from './identity-mapper.js';
 import type { DatabaseOptions, Identity, RuleOptions } from './types.js';
-import { aliceIdentity } from './test-fixtures.js';
+import { aliceIdentity } from './testing-fixtures.js';
 
 const cluster: DatabaseOptions = { cluster: 'c1', region: 'eu-west-1', engine: 'redshift', dbName: 'dev', upstreamTls: { mode: 'verify-full' } };
 const workgroup: DatabaseOptions = { workgroup: 'wg', region: 'eu-west-1', engine: 'redshift', dbName: 'lake', upstreamTls: { mode: 'verify-full' } };

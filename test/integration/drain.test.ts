@@ -1,0 +1,70 @@
+/** SIGTERM drain with a real session: an open transaction completes, new clients are refused, then exit 143. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect as netConnect } from 'node:net';
+import pg from 'pg';
+import { requirePg } from '../helpers/pg-cluster.js';
+import { startStack } from '../helpers/stack.js';
+
+async function httpStatus(port: number, path: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}
+
+test('SIGTERM: an open transaction commits during the drain, new connections are refused, exit 143 before drainSeconds', { timeout: 90_000 }, async (t) => {
+  if (!requirePg(t)) return;
+  const drainSeconds = 30;
+  await using stack = await startStack({
+    configure: (config) => {
+      config['shutdown'] = { drainSeconds };
+    },
+  });
+  const client = new pg.Client({
+    host: 'localhost',
+    port: stack.proxyPort,
+    user: stack.dbUser,
+    database: stack.database,
+    password: await stack.mintToken(),
+    ssl: { ca: stack.caPem },
+  });
+  await client.connect();
+  let isClientOpen = true;
+  try {
+    await client.query('BEGIN');
+    await client.query('CREATE TEMP TABLE drained (n int) ON COMMIT PRESERVE ROWS');
+    await client.query('INSERT INTO drained VALUES (1)');
+    assert.equal(await httpStatus(stack.adminPort, '/readyz'), 200);
+
+    const startedMs = Date.now();
+    stack.proxy.shutdown('SIGTERM');
+    assert.equal(await httpStatus(stack.adminPort, '/readyz'), 503, 'not ready while draining');
+    assert.equal(await httpStatus(stack.adminPort, '/livez'), 200, 'still alive while draining');
+    assert.equal(await refusesConnections(stack.proxyPort), true, 'the listener is closed');
+
+    // The established session keeps working until the client is done.
+    await client.query('INSERT INTO drained VALUES (2)');
+    await client.query('COMMIT');
+    const { rows } = await client.query<{ total: number }>('SELECT sum(n)::int AS total FROM drained');
+    assert.equal(rows[0]?.total, 3);
+    await client.end();
+    isClientOpen = false;
+
+    const code = await stack.proxy.done;
+    assert.equal(code, 143);
+    assert.ok(Date.now() - startedMs < (drainSeconds * 1000) / 2, 'the drain ends when the last session does, not at the deadline');
+  } finally {
+    if (isClientOpen) await client.end().catch(() => {});
+  }
+});
