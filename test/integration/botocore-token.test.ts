@@ -15,6 +15,7 @@ import { startEmulator } from '../../emulator/index.js';
 import type { Emulator } from '../../emulator/index.js';
 import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
 import type { IamStack } from '../helpers/iam-stack.js';
+import { requireTool } from '../helpers/tools.js';
 
 // The proxy stack is imported lazily, so the vector and emulator checks run without the proxy's auth modules.
 const loadStack = () => import('../helpers/iam-stack.js');
@@ -40,10 +41,7 @@ function botocoreProblem(): string {
 /** Gate: true when botocore is usable; else fails under CI=true, or skips locally. */
 function requireBotocore(t: TestContext): boolean {
   const problem = botocoreProblem();
-  if (problem === '') return true;
-  if (process.env['CI'] === 'true') throw new Error(`${problem} (CI=true: botocore is required)`);
-  t.skip(problem);
-  return false;
+  return requireTool(t, problem === '' ? 'botocore' : problem, problem === '');
 }
 
 interface BotocoreCredentials {

@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requirePg, startPgCluster } from '../helpers/pg-cluster.js';
+import { commandWorks, requireTool } from '../helpers/tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const cli = join(root, 'dist', 'proxy', 'cli', 'index.js');
 const jdbcJar = '/usr/share/java/postgresql.jar';
-const isCi = process.env['CI'] === 'true';
 
 interface DemoRun {
   child: ChildProcessWithoutNullStreams;
@@ -68,15 +68,9 @@ function psql(conninfo: string, password: string, sql: string) {
   return spawnSync('psql', [conninfo, '-X', '-At', '-c', sql], { env: { ...process.env, PGPASSWORD: password }, encoding: 'utf8', timeout: 30_000 });
 }
 
-function haveTool(check: () => boolean, what: string, t: { skip(msg: string): void }): boolean {
-  if (check()) return true;
-  if (isCi) assert.fail(`${what} is required under CI=true`);
-  t.skip(`${what} not installed`);
-  return false;
-}
 
 test('rsproxy demo prints lines that work in psql, pgjdbc and psqlODBC, and stops cleanly on Ctrl-C', { timeout: 240_000 }, async (t) => {
-  if (!haveTool(() => spawnSync('psql', ['--version']).status === 0, 'psql', t)) return;
+  if (!requireTool(t, 'psql', commandWorks('psql'))) return;
   const run = await startDemo();
   try {
     const { token, conninfo } = parsePsqlLine(run.lines.get('psql')!);
@@ -91,13 +85,13 @@ test('rsproxy demo prints lines that work in psql, pgjdbc and psqlODBC, and stop
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /IAM authentication failed for user "demo"/);
 
-    if (haveTool(() => existsSync(jdbcJar) && spawnSync('java', ['-version']).status === 0, 'pgjdbc + java', t)) {
+    if (requireTool(t, 'pgjdbc + java', existsSync(jdbcJar) && commandWorks('java', ['-version']))) {
       const jdbc = spawnSync('java', ['-cp', jdbcJar, join(root, 'test', 'fixtures', 'JdbcCheck.java'), run.lines.get('jdbc')!], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(jdbc.status, 0, jdbc.stderr);
       assert.match(jdbc.stdout, /\t/);
     }
 
-    if (haveTool(() => spawnSync('isql', ['--version']).status === 0, 'unixODBC isql + psqlODBC', t)) {
+    if (requireTool(t, 'unixODBC isql + psqlODBC', commandWorks('isql'))) {
       const odbc = spawnSync('isql', ['-k', '-b', '-d,', run.lines.get('odbc')!], { input: 'SELECT 6 * 7\n', encoding: 'utf8', timeout: 30_000 });
       assert.equal(odbc.status, 0, odbc.stdout + odbc.stderr);
       assert.match(odbc.stdout, /\b42\b/);

@@ -70,11 +70,19 @@ test('deploy/prometheus.yml passes promtool check config', async (t) => {
   assert.equal(r.code, 0, r.out);
 });
 
-test('example and compose configs pass the schema without warnings', () => {
-  for (const file of ['deploy/rsproxy.example.yaml', 'deploy/compose/rsproxy.yaml']) {
+test('example and compose configs pass the schema; only the compose stand-in warns, about its unverified upstream TLS', () => {
+  // The compose upstream is a stock postgres image with a snakeoil certificate, so it can only use
+  // `require`; check-config must say so, and nothing else.
+  const expectedWarnings: Record<string, string[]> = {
+    'deploy/rsproxy.example.yaml': [],
+    'deploy/compose/rsproxy.yaml': [
+      "databases.dev.upstreamTls.mode: require encrypts without verifying the upstream's certificate (tests only); use verify-full in production",
+    ],
+  };
+  for (const [file, warnings] of Object.entries(expectedWarnings)) {
     const r = resolveConfig(parseConfigText(readFileSync(join(root, file), 'utf8'), file));
     assert.ok(r.ok, `${file}:\n${r.ok ? '' : r.errors.join('\n')}`);
-    assert.deepEqual(r.warnings, [], file);
+    assert.deepEqual(r.warnings, warnings, file);
   }
 });
 

@@ -10,15 +10,13 @@ import type { PgCluster } from '../helpers/pg-cluster.js';
 import { startProxyFixture } from '../helpers/proxy-fixture.js';
 import type { ProxyFixture } from '../helpers/proxy-fixture.js';
 import { rawConnect } from '../helpers/raw-pg-client.js';
+import { requireTool, commandWorks } from '../helpers/tools.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
-const hasPsql = spawnSync('psql', ['--version']).status === 0;
+const hasPsql = commandWorks('psql');
 
 function requirePsql(t: TestContext): boolean {
-  if (hasPsql) return true;
-  if (process.env['CI'] === 'true') throw new Error('psql not found (CI=true: psql is required)');
-  t.skip('psql not found');
-  return false;
+  return requireTool(t, 'psql', hasPsql);
 }
 
 interface PsqlResult {

@@ -16,6 +16,7 @@ import { startEmulator, type Emulator, type EmulatorPrincipal } from '../../emul
 import { jdbcUrl, libpqKeywordValue, libpqUri, odbcConnectionString, type ConnectionParams } from '../../proxy/conn-strings.js';
 import { requirePg, startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import { startStack, type StackHandle } from '../helpers/stack.js';
+import { requireTool } from '../helpers/tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = join(root, 'dist', 'proxy', 'cli', 'index.js');
@@ -35,13 +36,6 @@ const adam: EmulatorPrincipal = {
 };
 const limited: EmulatorPrincipal = { ...adam, accessKeyId: 'AKIAUTILITIESLIMIT01', allowedDbUsers: ['alice'] };
 
-/** Gate for a client binary: true when present; else fails under CI=true, or skips. */
-function requireTool(t: TestContext, what: string, ok: boolean): boolean {
-  if (ok) return true;
-  if (process.env['CI'] === 'true') throw new Error(`${what} is required (CI=true)`);
-  t.skip(`${what} not found`);
-  return false;
-}
 
 const onPath = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
