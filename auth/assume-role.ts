@@ -1,6 +1,6 @@
 /** The only importer of @aws-sdk/client-sts: AssumeRole into a rule's role, with cached role credentials (contract.md §3). */
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { ClientPool, deadlineSignal, sdkClientDefaults, toSdkCredentials } from './aws-client-pool.js';
+import { ClientPool, sdkClientConfig, sendOptions } from './aws-client-pool.js';
 import { observeAwsCall, type AwsCallOptions, type AwsCredentials } from './aws-errors.js';
 import { CredentialCache } from './credential-cache.js';
 import { AuthError, AuthErrorCode } from './errors.js';
@@ -57,19 +57,12 @@ export interface AssumeRoleApiOptions {
 
 /** Builds the SDK-backed AssumeRoleApi (regional STS, maxAttempts 1, 3 s / 5 s timeouts). */
 export function createAssumeRoleApi(opts: AssumeRoleApiOptions): AssumeRoleApi & { destroy(): void } {
-  const pool = new ClientPool((region) =>
-    new STSClient({
-      region,
-      ...sdkClientDefaults,
-      ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-      ...(opts.credentials === undefined ? {} : { credentials: toSdkCredentials(opts.credentials) }),
-    }),
-  );
+  const pool = new ClientPool((region) => new STSClient(sdkClientConfig(region, opts.endpoint, opts.credentials)));
   return {
     async assumeRole(region, req, callOpts = {}) {
       const tags = req.dbGroups.length > 0 ? [{ Key: dbRolesTagKey, Value: dbRolesTagValue(req.dbGroups) }] : undefined;
       const client = pool.get(region, undefined);
-      const signal = deadlineSignal(callOpts.deadlineMs);
+      const sendOpts = sendOptions(callOpts.deadlineMs);
       const out = await observeAwsCall(
         opts.observer,
         'AssumeRole',
@@ -78,7 +71,7 @@ export function createAssumeRoleApi(opts: AssumeRoleApiOptions): AssumeRoleApi &
         () =>
           client.send(
             new AssumeRoleCommand({ RoleArn: req.roleArn, RoleSessionName: req.sessionName, ...(tags === undefined ? {} : { Tags: tags }) }),
-            signal === undefined ? {} : { abortSignal: signal },
+            sendOpts,
           ),
       );
       const c = out.Credentials;

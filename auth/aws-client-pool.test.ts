@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClientPool, deadlineSignal, sdkClientDefaults, toSdkCredentials } from './aws-client-pool.js';
+import { ClientPool, deadlineSignal, sdkClientConfig, sdkClientDefaults, sendOptions, toSdkCredentials } from './aws-client-pool.js';
 
 test('one client per (region, access key id), reused; older clients destroyed past the bound', () => {
   const created: string[] = [];
@@ -32,4 +32,14 @@ test('deadlineSignal and toSdkCredentials', async () => {
   assert.equal(signal?.aborted, true);
   assert.deepEqual(toSdkCredentials({ accessKeyId: 'A', secretAccessKey: 'S', expiresAtMs: 1 }), { accessKeyId: 'A', secretAccessKey: 'S' });
   assert.deepEqual(toSdkCredentials({ accessKeyId: 'A', secretAccessKey: 'S', sessionToken: 'T' }), { accessKeyId: 'A', secretAccessKey: 'S', sessionToken: 'T' });
+});
+
+test('sdkClientConfig adds the endpoint and SDK-shaped credentials only when given; sendOptions carries the deadline', () => {
+  assert.deepEqual(sdkClientConfig('eu-west-1', undefined, undefined), { region: 'eu-west-1', ...sdkClientDefaults });
+  const full = sdkClientConfig('eu-west-1', 'http://127.0.0.1:1', { accessKeyId: 'AKID', secretAccessKey: 'secret', expiresAtMs: 1 });
+  assert.deepEqual(full, { region: 'eu-west-1', ...sdkClientDefaults, endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } });
+  assert.deepEqual(sendOptions(undefined), {});
+  const opts = sendOptions(Date.now() + 60_000);
+  assert.ok(opts.abortSignal instanceof AbortSignal);
+  assert.equal(opts.abortSignal.aborted, false);
 });

@@ -52,6 +52,22 @@ export function deadlineSignal(deadlineMs: number | undefined): AbortSignal | un
   return AbortSignal.timeout(Math.max(1, deadlineMs - Date.now()));
 }
 
+/** An SDK client's config for `region`: sdkClientDefaults plus the endpoint override and explicit credentials, when given. */
+export function sdkClientConfig(region: string, endpoint: string | undefined, credentials: AwsCredentials | undefined) {
+  return {
+    region,
+    ...sdkClientDefaults,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(credentials === undefined ? {} : { credentials: toSdkCredentials(credentials) }),
+  };
+}
+
+/** The `client.send` options of a call bounded by `deadlineMs` (epoch ms): an abort signal, or none without a deadline. */
+export function sendOptions(deadlineMs: number | undefined): { abortSignal?: AbortSignal } {
+  const signal = deadlineSignal(deadlineMs);
+  return signal === undefined ? {} : { abortSignal: signal };
+}
+
 /** The SDK's credential shape (drops our expiresAtMs). */
 export function toSdkCredentials(c: AwsCredentials): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } {
   return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken === undefined ? {} : { sessionToken: c.sessionToken }) };

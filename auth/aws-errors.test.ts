@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accountFromMessage, awsCallError, classifyAwsError, observeAwsCall, partitionOfRegion } from './aws-errors.js';
+import { accountFromMessage, awsCallError, classifyAwsError, observeAwsCall, partitionOfRegion, resourceArnFromError } from './aws-errors.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import type { AuthObserver } from './types.js';
 
@@ -59,4 +59,8 @@ test('partition and account helpers', () => {
   assert.deepEqual(['eu-west-1', 'cn-north-1', 'us-gov-west-1'].map(partitionOfRegion), ['aws', 'aws-cn', 'aws-us-gov']);
   assert.equal(accountFromMessage('User: arn:aws:iam::123456789012:user/x is not authorized'), '123456789012');
   assert.equal(accountFromMessage('no arn here'), '*');
+  const denied = sdkError('AccessDeniedException', 400);
+  denied.message = 'User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized';
+  assert.equal(resourceArnFromError('redshift', 'eu-west-1', denied, 'cluster:c1'), 'arn:aws:redshift:eu-west-1:123456789012:cluster:c1');
+  assert.equal(resourceArnFromError('redshift-serverless', 'cn-north-1', new Error('x'), 'workgroup/wg'), 'arn:aws-cn:redshift-serverless:cn-north-1:*:workgroup/wg');
 });

@@ -105,6 +105,12 @@ export function accountFromMessage(message: string): string {
   return /arn:aws[\w-]*:[\w-]+:[\w-]*:(\d{12}):/.exec(message)?.[1] ?? '*';
 }
 
+/** The ARN of `resource` of `service` in `region`, with the account taken from the failed call's error message. */
+export function resourceArnFromError(service: string, region: string, err: unknown, resource: string): string {
+  const account = accountFromMessage(summarizeAwsError(err).message);
+  return `arn:${partitionOfRegion(region)}:${service}:${region}:${account}:${resource}`;
+}
+
 const resultCodes = {
   throttled: AuthErrorCode.CredentialsThrottled,
   unavailable: AuthErrorCode.CredentialsUnavailable,

@@ -1,7 +1,7 @@
 /** The only importer of @aws-sdk/client-redshift: DescribeClusters (endpoint) and GetClusterCredentials (aws.md §3, §6). */
 import { DescribeClustersCommand, GetClusterCredentialsCommand, RedshiftClient } from '@aws-sdk/client-redshift';
-import { ClientPool, deadlineSignal, sdkClientDefaults, toSdkCredentials } from './aws-client-pool.js';
-import { accountFromMessage, observeAwsCall, partitionOfRegion, summarizeAwsError, type AwsCallOptions, type AwsCredentials } from './aws-errors.js';
+import { ClientPool, sdkClientConfig, sendOptions } from './aws-client-pool.js';
+import { observeAwsCall, resourceArnFromError, type AwsCallOptions, type AwsCredentials } from './aws-errors.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import type { AuthObserver, DbCredentials, Logger } from './types.js';
 
@@ -37,34 +37,21 @@ export interface RedshiftApiOptions {
   credentials?: AwsCredentials;
 }
 
-function arn(region: string, err: unknown, resource: string): string {
-  const account = accountFromMessage(summarizeAwsError(err).message);
-  return `arn:${partitionOfRegion(region)}:redshift:${region}:${account}:${resource}`;
-}
-
 /** Builds the SDK-backed RedshiftApi: one client per (region, credentials), maxAttempts 1, 3 s / 5 s timeouts. */
 export function createRedshiftApi(opts: RedshiftApiOptions): RedshiftApi & { destroy(): void } {
-  const pool = new ClientPool((region, credentials) => {
-    const c = credentials ?? opts.credentials;
-    return new RedshiftClient({
-      region,
-      ...sdkClientDefaults,
-      ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-      ...(c === undefined ? {} : { credentials: toSdkCredentials(c) }),
-    });
-  });
+  const pool = new ClientPool((region, credentials) => new RedshiftClient(sdkClientConfig(region, opts.endpoint, credentials ?? opts.credentials)));
   const logger = opts.logger;
 
   return {
     async describeClusterEndpoint(region, clusterId, callOpts = {}) {
       const client = pool.get(region, undefined);
-      const signal = deadlineSignal(callOpts.deadlineMs);
+      const sendOpts = sendOptions(callOpts.deadlineMs);
       const out = await observeAwsCall(
         opts.observer,
         'DescribeClusters',
         'redshift:DescribeClusters',
-        (err) => arn(region, err, `cluster:${clusterId}`),
-        () => client.send(new DescribeClustersCommand({ ClusterIdentifier: clusterId }), signal === undefined ? {} : { abortSignal: signal }),
+        (err) => resourceArnFromError('redshift', region, err, `cluster:${clusterId}`),
+        () => client.send(new DescribeClustersCommand({ ClusterIdentifier: clusterId }), sendOpts),
       );
       const cluster = out.Clusters?.[0];
       if (cluster === undefined) {
@@ -85,12 +72,12 @@ export function createRedshiftApi(opts: RedshiftApiOptions): RedshiftApi & { des
 
     async getClusterCredentials(region, req, awsCredentials, callOpts = {}) {
       const client = pool.get(region, awsCredentials);
-      const signal = deadlineSignal(callOpts.deadlineMs);
+      const sendOpts = sendOptions(callOpts.deadlineMs);
       const out = await observeAwsCall(
         opts.observer,
         'GetClusterCredentials',
         'redshift:GetClusterCredentials',
-        (err) => arn(region, err, `dbuser:${req.clusterId}/${req.dbUser}`),
+        (err) => resourceArnFromError('redshift', region, err, `dbuser:${req.clusterId}/${req.dbUser}`),
         () =>
           client.send(
             new GetClusterCredentialsCommand({
@@ -101,7 +88,7 @@ export function createRedshiftApi(opts: RedshiftApiOptions): RedshiftApi & { des
               AutoCreate: req.autoCreate,
               ...(req.dbGroups.length > 0 ? { DbGroups: [...req.dbGroups].sort() } : {}),
             }),
-            signal === undefined ? {} : { abortSignal: signal },
+            sendOpts,
           ),
       );
       if (out.DbUser === undefined || out.DbPassword === undefined || !(out.Expiration instanceof Date)) {

@@ -1,7 +1,7 @@
 /** The only importer of @aws-sdk/client-redshift-serverless: GetWorkgroup (endpoint) and GetCredentials (aws.md §5). */
 import { GetCredentialsCommand, GetWorkgroupCommand, RedshiftServerlessClient } from '@aws-sdk/client-redshift-serverless';
-import { ClientPool, deadlineSignal, sdkClientDefaults, toSdkCredentials } from './aws-client-pool.js';
-import { accountFromMessage, observeAwsCall, partitionOfRegion, summarizeAwsError, type AwsCallOptions, type AwsCredentials } from './aws-errors.js';
+import { ClientPool, sdkClientConfig, sendOptions } from './aws-client-pool.js';
+import { observeAwsCall, resourceArnFromError, type AwsCallOptions, type AwsCredentials } from './aws-errors.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import type { Endpoint } from './redshift-minter.js';
 import type { AuthObserver, DbCredentials, Logger } from './types.js';
@@ -31,32 +31,23 @@ export interface ServerlessApiOptions {
 
 // unverified (aws.md §7): the real resource ARN uses the workgroup id; the name is what operators know.
 function workgroupArn(region: string, err: unknown, workgroup: string): string {
-  const account = accountFromMessage(summarizeAwsError(err).message);
-  return `arn:${partitionOfRegion(region)}:redshift-serverless:${region}:${account}:workgroup/${workgroup}`;
+  return resourceArnFromError('redshift-serverless', region, err, `workgroup/${workgroup}`);
 }
 
 /** Builds the SDK-backed ServerlessApi: one client per (region, credentials), maxAttempts 1, 3 s / 5 s timeouts. */
 export function createServerlessApi(opts: ServerlessApiOptions): ServerlessApi & { destroy(): void } {
-  const pool = new ClientPool((region, credentials) => {
-    const c = credentials ?? opts.credentials;
-    return new RedshiftServerlessClient({
-      region,
-      ...sdkClientDefaults,
-      ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-      ...(c === undefined ? {} : { credentials: toSdkCredentials(c) }),
-    });
-  });
+  const pool = new ClientPool((region, credentials) => new RedshiftServerlessClient(sdkClientConfig(region, opts.endpoint, credentials ?? opts.credentials)));
 
   return {
     async getWorkgroupEndpoint(region, workgroup, awsCredentials, callOpts = {}) {
       const client = pool.get(region, awsCredentials);
-      const signal = deadlineSignal(callOpts.deadlineMs);
+      const sendOpts = sendOptions(callOpts.deadlineMs);
       const out = await observeAwsCall(
         opts.observer,
         'GetWorkgroup',
         'redshift-serverless:GetWorkgroup',
         (err) => workgroupArn(region, err, workgroup),
-        () => client.send(new GetWorkgroupCommand({ workgroupName: workgroup }), signal === undefined ? {} : { abortSignal: signal }),
+        () => client.send(new GetWorkgroupCommand({ workgroupName: workgroup }), sendOpts),
       );
       const host = out.workgroup?.endpoint?.address;
       const port = out.workgroup?.endpoint?.port;
@@ -72,7 +63,7 @@ export function createServerlessApi(opts: ServerlessApiOptions): ServerlessApi &
 
     async getCredentials(region, req, awsCredentials, callOpts = {}) {
       const client = pool.get(region, awsCredentials);
-      const signal = deadlineSignal(callOpts.deadlineMs);
+      const sendOpts = sendOptions(callOpts.deadlineMs);
       const out = await observeAwsCall(
         opts.observer,
         'GetCredentials',
@@ -81,7 +72,7 @@ export function createServerlessApi(opts: ServerlessApiOptions): ServerlessApi &
         () =>
           client.send(
             new GetCredentialsCommand({ workgroupName: req.workgroup, dbName: req.dbName, durationSeconds: req.durationSeconds }),
-            signal === undefined ? {} : { abortSignal: signal },
+            sendOpts,
           ),
       );
       // The SDK turns the epoch-seconds `expiration` into a Date.

@@ -35,16 +35,10 @@ export interface FaultSpec {
   failTimes?: number;
 }
 
-/** The fault chosen for one call; `throttle` already resolved against the call rate. */
-export interface AppliedFault {
+/** The fault chosen for one call: the spec's answer-shaping fields, with `throttle` already resolved against the call rate. */
+export interface AppliedFault extends Pick<FaultSpec, 'status5xx' | 'redirectTo' | 'contentType' | 'body' | 'oversizeBytes' | 'dripBytesPerSecond'> {
   throttle: boolean;
   latencyMs: number;
-  status5xx?: number;
-  redirectTo?: string;
-  contentType?: string;
-  body?: string;
-  oversizeBytes?: number;
-  dripBytesPerSecond?: number;
 }
 
 /** Faults by operation, with call-rate tracking for throttling. */

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { CredentialsOutput } from './conn-strings.js';
 
 /** What identifies one set of temporary credentials (aws.md §8 key plus the AWS credential source). */
 export interface DiskCacheKeyParts {
@@ -18,15 +19,8 @@ export interface DiskCacheKeyParts {
   credentialSource: string;
 }
 
-/** One cached entry. The password is on disk only in a 0600 file. */
-export interface CachedCredentials {
-  dbUser: string;
-  dbPassword: string;
-  expiresAtMs: number;
-  host: string;
-  port: number;
-  dbName: string;
-}
+/** One cached entry: exactly what `rsproxy credentials` prints. The password is on disk only in a 0600 file. */
+export type CachedCredentials = CredentialsOutput;
 
 /** Options of CredentialsDiskCache. */
 export interface DiskCacheOptions {

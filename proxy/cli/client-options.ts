@@ -1,5 +1,5 @@
 /** Flags shared by the users' utilities (`connect`, `url`, `credentials`): region, user, TLS mode, token minting. */
-import { isSslMode, sslModes, type SslMode } from '../conn-strings.js';
+import { isSslMode, sslModes, type ConnectionParams, type SslMode } from '../conn-strings.js';
 import { stringOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 
 /** Default port of Redshift and of the proxy. */
@@ -9,6 +9,18 @@ export const defaultPort = 5439;
 export const tlsOptionSpecs: Readonly<Record<string, OptionSpec>> = {
   sslmode: { type: 'string' },
   sslrootcert: { type: 'string' },
+};
+
+/** Options of the commands that log in as a user through the proxy (`connect`, `url`). */
+export const userConnectionOptionSpecs: Readonly<Record<string, OptionSpec>> = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  dbname: { type: 'string' },
+  user: { type: 'string' },
+  audience: { type: 'string' },
+  region: { type: 'string' },
+  profile: { type: 'string' },
+  ...tlsOptionSpecs,
 };
 
 /** `--region`, else AWS_REGION, else AWS_DEFAULT_REGION; a usage error when none is set. */
@@ -55,14 +67,26 @@ export function audienceOf(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
   return audience;
 }
 
+/** `--host`, `--dbname`, `--user`, `--port` and the TLS flags as ConnectionParams (no password yet). */
+export function connectionParamsOf(args: ParsedArgs): ConnectionParams {
+  const host = stringOption(args, 'host', true);
+  const dbName = stringOption(args, 'dbname', true);
+  const user = userOf(args);
+  const port = portOf(args);
+  const sslMode = sslModeOf(args);
+  return { host, port, dbName, user, sslMode, ...sslRootCertOf(args) };
+}
+
 /** An error that carries the CLI exit code (2: runtime failure). */
 export class RuntimeError extends Error {
   override readonly name = 'RuntimeError';
   readonly exitCode = 2;
 }
 
-/** Mints an `rsp1` token with the default AWS credential chain (or `--profile`); RuntimeError when no credentials. */
-export async function mintUserToken(args: ParsedArgs, audience: string, region: string): Promise<string> {
+/** Mints an `rsp1` token for `--audience` in `--region` with the default AWS credential chain (or `--profile`); RuntimeError when no credentials. */
+export async function mintUserToken(args: ParsedArgs): Promise<string> {
+  const audience = audienceOf(args);
+  const region = regionOf(args);
   const { mintTokenFromChain } = await import('../../auth/token-mint.js');
   const profile = stringOption(args, 'profile');
   try {

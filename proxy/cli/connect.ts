@@ -2,8 +2,8 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { ConnectionParams } from '../conn-strings.js';
-import { parseCommandArgs, stringOption, UsageError } from './args.js';
-import { audienceOf, mintUserToken, portOf, regionOf, RuntimeError, sslModeOf, sslRootCertOf, tlsOptionSpecs, userOf } from './client-options.js';
+import { parseCommandArgs, UsageError } from './args.js';
+import { connectionParamsOf, mintUserToken, RuntimeError, userConnectionOptionSpecs } from './client-options.js';
 
 /** The psql executable: RSPROXY_PSQL, else `psql` on PATH. */
 export function psqlCommand(env: NodeJS.ProcessEnv = process.env): string {
@@ -80,34 +80,15 @@ export function runPsql(command: string, args: readonly string[], env: NodeJS.Pr
 
 /** Runs `rsproxy connect`; returns psql's exit code. */
 export async function run(argv: string[]): Promise<number> {
-  const args = parseCommandArgs(
-    argv,
-    {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      dbname: { type: 'string' },
-      user: { type: 'string' },
-      audience: { type: 'string' },
-      region: { type: 'string' },
-      profile: { type: 'string' },
-      ...tlsOptionSpecs,
-    },
-    { allowPositionals: true },
-  );
+  const args = parseCommandArgs(argv, userConnectionOptionSpecs, { allowPositionals: true });
   const dashDash = argv.indexOf('--');
   // Positionals before `--` are mistakes; after it they belong to psql.
   if (args.positionals.length > (dashDash === -1 ? 0 : argv.length - dashDash - 1)) {
     throw new UsageError(`unexpected argument "${args.positionals[0]?.slice(0, 40) ?? ''}"; put psql arguments after --`);
   }
   const psqlArgs = dashDash === -1 ? [] : argv.slice(dashDash + 1);
-  const host = stringOption(args, 'host', true);
-  const dbName = stringOption(args, 'dbname', true);
-  const user = userOf(args);
-  const port = portOf(args);
-  const sslMode = sslModeOf(args);
-  const audience = audienceOf(args);
-  const region = regionOf(args);
-  const token = await mintUserToken(args, audience, region);
-  const env = psqlEnv({ host, port, dbName, user, sslMode, password: token, ...sslRootCertOf(args) });
+  const params = connectionParamsOf(args);
+  const token = await mintUserToken(args);
+  const env = psqlEnv({ ...params, password: token });
   return runPsql(psqlCommand(), psqlArgs, env);
 }

@@ -1,7 +1,7 @@
 /** `rsproxy url --format jdbc|odbc|libpq|dbeaver --host H --dbname D …`: print a connection string for one client, with a fresh token. */
 import { dbeaverProfile, jdbcUrl, JdbcDriver, lengthWarnings, libpqUri, odbcConnectionString, type ConnectionParams } from '../conn-strings.js';
 import { parseCommandArgs, stringOption, UsageError } from './args.js';
-import { audienceOf, mintUserToken, portOf, regionOf, sslModeOf, sslRootCertOf, tlsOptionSpecs, userOf } from './client-options.js';
+import { connectionParamsOf, mintUserToken, userConnectionOptionSpecs } from './client-options.js';
 
 /** Output formats of `rsproxy url`. */
 export const UrlFormat = { Jdbc: 'jdbc', Odbc: 'odbc', Libpq: 'libpq', Dbeaver: 'dbeaver' } as const;
@@ -33,34 +33,18 @@ export function jdbcDriverOf(value: string | undefined): JdbcDriver {
 /** Runs `rsproxy url`; prints the connection string on stdout and length warnings on stderr. */
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommandArgs(argv, {
+    ...userConnectionOptionSpecs,
     format: { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    dbname: { type: 'string' },
-    user: { type: 'string' },
-    audience: { type: 'string' },
-    region: { type: 'string' },
-    profile: { type: 'string' },
     'no-token': { type: 'boolean' },
     driver: { type: 'string' },
-    ...tlsOptionSpecs,
   });
   const format = stringOption(args, 'format', true);
   if (!formats.includes(format)) throw new UsageError(`--format: must be one of ${formats.join(', ')} (got "${format.slice(0, 20)}")`);
   const driver = jdbcDriverOf(stringOption(args, 'driver'));
   if (driver !== JdbcDriver.Postgresql && format !== UrlFormat.Jdbc) throw new UsageError('--driver applies to --format jdbc only');
-  const host = stringOption(args, 'host', true);
-  const dbName = stringOption(args, 'dbname', true);
-  const user = userOf(args);
-  const port = portOf(args);
-  const sslMode = sslModeOf(args);
-  const withToken = args.values['no-token'] !== true;
-  let password: string | undefined;
-  if (withToken) {
-    const audience = audienceOf(args);
-    password = await mintUserToken(args, audience, regionOf(args));
-  }
-  const params: ConnectionParams = { host, port, dbName, user, sslMode, ...sslRootCertOf(args), ...(password === undefined ? {} : { password }) };
+  const target = connectionParamsOf(args);
+  const password = args.values['no-token'] === true ? undefined : await mintUserToken(args);
+  const params: ConnectionParams = password === undefined ? target : { ...target, password };
   const out = formatConnection(format as UrlFormat, params, driver);
   for (const w of lengthWarnings(password, format)) process.stderr.write(`rsproxy url: warning: ${w}\n`);
   process.stdout.write(`${out}\n`);
