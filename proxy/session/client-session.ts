@@ -114,10 +114,15 @@ export class ClientSession {
     this.loginTimer.unref();
   }
 
-  /** Ends the session for shutdown: FATAL 57P01 during login, plain close while relaying. */
+  /** Ends the session for shutdown: FATAL `error` during login, and while relaying when idle at a message boundary (else a plain close). */
   terminate(error: ProxyError): void {
-    if (this.phaseValue.name === 'Relaying') this.relay?.close();
-    else this.dispatch({ type: 'Fail', error });
+    if (this.phaseValue.name !== 'Relaying') {
+      this.dispatch({ type: 'Fail', error });
+      return;
+    }
+    const farewell = backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint });
+    const isSent = this.relay?.closeWith(farewell) ?? false;
+    this.log.info({ event: 'session_terminated', reason: error.reason, isFarewellSent: isSent }, isSent ? 'idle session told to go away' : 'busy session closed');
   }
 
   /** Destroys every socket now. */

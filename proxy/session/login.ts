@@ -217,6 +217,7 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
     observer: opts.observer,
     logger: log,
     cancelUpstream: () => sendCancel(result.target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
+    isIdleAtStart: opts.held.length === 0 && upstream.leftover.length === 0,
     onClose: (stats) => {
       key.release();
       log.info({ event: 'session_end', ...stats }, 'session ended');

@@ -216,3 +216,56 @@ test('client lost while the upstream is paused by backpressure: the upstream is 
   assert.equal(spy.calls.length, 0);
   assert.equal(t.closes[0]!.endedBy, 'client');
 });
+
+/** Everything a socket receives until it closes. */
+function readToEnd(s: net.Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    s.on('data', (c: Buffer) => parts.push(c));
+    s.once('close', () => resolve(Buffer.concat(parts)));
+  });
+}
+
+const readyForQueryIdle = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+const farewell = Buffer.from('E-farewell');
+
+test('endsWithReadyForQuery recognises a whole Z at the end of a chunk and nothing else', async () => {
+  const { endsWithReadyForQuery } = await import('./relay.js');
+  assert.equal(endsWithReadyForQuery(readyForQueryIdle), true);
+  assert.equal(endsWithReadyForQuery(Buffer.concat([Buffer.from('C\0\0\0\x0bSELECT 1\0'), Buffer.from([0x5a, 0, 0, 0, 5, 0x54])])), true);
+  assert.equal(endsWithReadyForQuery(Buffer.from([0x5a, 0, 0, 0, 5, 0x58])), false, 'unknown status');
+  assert.equal(endsWithReadyForQuery(readyForQueryIdle.subarray(0, 5)), false, 'split Z');
+  assert.equal(endsWithReadyForQuery(Buffer.from([0x44, 0, 0, 0, 5, 0x49])), false, 'not Z');
+});
+
+test('closeWith: an idle session (last message ReadyForQuery) gets the farewell, the upstream a Terminate', async () => {
+  const { clientApp, upstreamApp, relay, closes } = await setup();
+  clientApp.write('Q-select');
+  await collect(upstreamApp, 8);
+  upstreamApp.write(readyForQueryIdle);
+  await collect(clientApp, readyForQueryIdle.length);
+  const clientGot = readToEnd(clientApp);
+  const upstreamGot = readToEnd(upstreamApp);
+  assert.equal(relay.closeWith(farewell), true);
+  assert.deepEqual(await clientGot, farewell);
+  assert.deepEqual(await upstreamGot, Buffer.from([0x58, 0, 0, 0, 4]));
+  await until(() => closes.length === 1);
+  assert.equal(closes[0]?.endedBy, 'local');
+});
+
+test('closeWith: a busy session (client bytes after the last ReadyForQuery) is closed without a farewell', async () => {
+  const { clientApp, upstreamApp, relay, closes } = await setup();
+  const clientGot = readToEnd(clientApp);
+  clientApp.write('Q-long-query');
+  await collect(upstreamApp, 12);
+  assert.equal(relay.closeWith(farewell), false);
+  assert.equal((await clientGot).length, 0, 'nothing may be injected mid-query');
+  await until(() => closes.length === 1);
+});
+
+test('closeWith: a session that starts busy (held bytes forwarded at login) gets no farewell', async () => {
+  const { clientApp, relay } = await setup({ isIdleAtStart: false });
+  const clientGot = readToEnd(clientApp);
+  assert.equal(relay.closeWith(farewell), false);
+  assert.equal((await clientGot).length, 0);
+});

@@ -37,6 +37,21 @@ export interface RelayOptions {
   cancelUpstream?: () => Promise<void>;
   /** Default clientLossCancelGraceMs. */
   cancelGraceMs?: number;
+  /** Whether the client last received ReadyForQuery and sent nothing since (default true: login ends with Z). */
+  isIdleAtStart?: boolean;
+}
+
+const terminateMessage = Buffer.from([0x58, 0, 0, 0, 4]);
+
+/**
+ * True when `chunk` ends with a whole ReadyForQuery (`Z`, length 5, status I/T/E). A Z split across two
+ * chunks reads as "not idle", which only costs the farewell message, never correctness of the stream.
+ */
+export function endsWithReadyForQuery(chunk: Buffer): boolean {
+  const n = chunk.length;
+  if (n < 6 || chunk[n - 6] !== 0x5a || chunk[n - 5] !== 0 || chunk[n - 4] !== 0 || chunk[n - 3] !== 0 || chunk[n - 2] !== 5) return false;
+  const status = chunk[n - 1];
+  return status === 0x49 || status === 0x54 || status === 0x45;
 }
 
 /** Pipes bytes between a logged-in client and its upstream until either side goes away. */
@@ -53,9 +68,13 @@ export class Relay {
   private flushTimer: NodeJS.Timeout | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  // True between a ReadyForQuery to the client and the client's next bytes: a message boundary where a
+  // FATAL can be written without corrupting the stream (wire.md §13). One compare per chunk.
+  private isIdle: boolean;
 
   constructor(opts: RelayOptions) {
     this.opts = opts;
+    this.isIdle = opts.isIdleAtStart ?? true;
   }
 
   /** Bytes relayed client → upstream so far. */
@@ -79,12 +98,14 @@ export class Relay {
     // message batch, so each read is already one write (strace: 1 read + 1 write per direction per query).
     client.on('data', (chunk: Buffer) => {
       this.c2u += chunk.length;
+      this.isIdle = false;
       if (upstream.destroyed) return;
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => client.resume());
     upstream.on('data', (chunk: Buffer) => {
       this.u2c += chunk.length;
+      this.isIdle = endsWithReadyForQuery(chunk);
       // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
       if (client.destroyed) return;
       if (!client.write(chunk)) upstream.pause();
@@ -130,6 +151,26 @@ export class Relay {
     this.endedBy ??= 'local';
     this.opts.client.destroy();
     this.opts.upstream.destroy();
+  }
+
+  /**
+   * Ends the session for shutdown: when it is idle at a ReadyForQuery boundary the client gets `farewell`
+   * (FATAL 57P01) and the upstream a Terminate; mid-query neither can be written safely, so both just close.
+   * Returns whether the farewell was sent.
+   */
+  closeWith(farewell: Buffer): boolean {
+    const { client, upstream } = this.opts;
+    if (!this.isIdle || client.destroyed || !client.writable) {
+      this.close();
+      return false;
+    }
+    this.endedBy ??= 'local';
+    this.isIdle = false;
+    if (!upstream.destroyed && upstream.writable) upstream.end(terminateMessage);
+    client.end(farewell);
+    this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? 5000);
+    this.lingerTimer.unref();
+    return true;
   }
 
   private sideEnded(side: 'client' | 'upstream'): void {

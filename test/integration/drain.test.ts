@@ -68,3 +68,38 @@ test('SIGTERM: an open transaction commits during the drain, new connections are
     if (isClientOpen) await client.end().catch(() => {});
   }
 });
+
+test('SIGTERM: an idle session still open at the end of drainSeconds gets FATAL 57P01, then exit 143', { timeout: 90_000 }, async (t) => {
+  if (!requirePg(t)) return;
+  await using stack = await startStack({
+    logLevel: 'info',
+    configure: (config) => {
+      config['shutdown'] = { drainSeconds: 1 };
+    },
+  });
+  const client = new pg.Client({
+    host: 'localhost',
+    port: stack.proxyPort,
+    user: stack.dbUser,
+    database: stack.database,
+    password: await stack.mintToken(),
+    ssl: { ca: stack.caPem },
+  });
+  await client.connect();
+  // node-postgres reports the FATAL, then the close that follows it.
+  const errors: Array<Error & { code?: string }> = [];
+  client.on('error', (err: Error & { code?: string }) => errors.push(err));
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  try {
+    assert.equal((await client.query('SELECT 1 AS one')).rows[0]?.one, 1);
+    stack.proxy.shutdown('SIGTERM');
+    assert.equal(await stack.proxy.done, 143);
+    await ended;
+    const fatal = errors.find((e) => e.code === '57P01');
+    assert.ok(fatal, `a 57P01 ErrorResponse reached the client (got: ${errors.map((e) => e.message).join('; ')})`);
+    assert.match(fatal.message, /terminating connection due to administrator command/);
+    assert.ok(stack.logs.some((l) => l.includes('"session_terminated"') && l.includes('"isFarewellSent":true')));
+  } finally {
+    await client.end().catch(() => {});
+  }
+});
