@@ -10,6 +10,10 @@ import { parseToken, type ParsedToken } from './token-parse.js';
 import type { AuthObserver, Clock, Identity, IdentityOptions, Logger, TokenVerifier } from './types.js';
 import { createVerifiedTokenCache, tokenCacheKey } from './verified-token-cache.js';
 
+
+// The one retry waits 100–300 ms (full jitter over a small window).
+const minRetryDelayMs = 100;
+const maxRetryJitterMs = 300;
 /** Options of createStsVerifier. */
 export interface StsVerifierOptions {
   identity: IdentityOptions;
@@ -241,7 +245,7 @@ export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
     } catch (err) {
       // One retry, only for network errors, 5xx and throttling; never for a 4xx rejection or a redirect.
       if (!isAuthError(err) || notRetryable.has(err) || (err.code !== AuthErrorCode.StsUnavailable && err.code !== AuthErrorCode.StsThrottled)) throw err;
-      const delayMs = 100 + Math.floor(random() * 200);
+      const delayMs = minRetryDelayMs + Math.floor(random() * (maxRetryJitterMs - minRetryDelayMs));
       if (clock.nowMs() + delayMs + 100 >= deadlineMs) throw err;
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       return attempt(parsed, deadlineMs);
@@ -260,8 +264,9 @@ export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
       }
       let flight = inflight.get(key);
       if (flight === undefined) {
-        // The shared request has its own budget: a joiner must not inherit the first caller's nearly spent deadline.
-        flight = verifyWithRetry(parsed, clock.nowMs() + totalTimeoutMs).then((id) => {
+        // The shared request has its own budget, room for the one retry (token.md §5): a joiner must not
+        // inherit the first caller's nearly spent deadline. Each waiter still stops at its own deadline.
+        flight = verifyWithRetry(parsed, clock.nowMs() + 2 * totalTimeoutMs + maxRetryJitterMs).then((id) => {
           cache.set(key, id, parsed.amzDateMs + identity.maxTokenAgeSeconds * 1000);
           return id;
         });

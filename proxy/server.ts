@@ -11,7 +11,7 @@ import { ClientSession } from './session/client-session.js';
 import type { SessionLimits } from './session/client-session.js';
 import { nullSessionObserver } from './session/observer.js';
 import type { SessionObserver } from './session/observer.js';
-import { SourceRateLimiter } from './session/source-rate-limiter.js';
+import { SourceRateLimiter, sourceKey } from './session/source-rate-limiter.js';
 import { sendUpstreamCancel as realSendUpstreamCancel } from './session/upstream-cancel.js';
 import { upstreamLogin as realUpstreamLogin } from './session/upstream-login.js';
 import type { SendUpstreamCancelFn, UpstreamLoginFn } from './session/upstream-types.js';
@@ -173,7 +173,7 @@ export class ProxyServer {
     const { limits, logger } = this.opts;
     const connectionId = randomBytes(6).toString('hex');
     // No login happened, so neither refusal below touches rsproxy_logins_total; the source address is logged, never a label.
-    const verdict = this.sourceRate.take(socket.remoteAddress ?? 'unknown');
+    const verdict = this.sourceRate.take(sourceKey(socket.remoteAddress));
     if (!verdict.isAllowed) {
       socket.on('error', () => {});
       socket.destroy();

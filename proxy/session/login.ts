@@ -217,13 +217,14 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
     observer: opts.observer,
     logger: log,
     cancelUpstream: () => sendCancel(result.target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
-    isIdleAtStart: opts.held.length === 0 && upstream.leftover.length === 0,
     onClose: (stats) => {
       key.release();
       log.info({ event: 'session_end', ...stats }, 'session ended');
       opts.onClose();
     },
   });
+  relay.noteForwarded('toClient', upstream.leftover);
+  relay.noteForwarded('toUpstream', opts.held);
   relay.start();
   return { relay, key };
 }
@@ -250,10 +251,13 @@ async function loginUpstream(req: LoginRequest, result: AuthResult, progress: Lo
   }
 }
 
-/** Logs a non-auth upstream failure at warn and forgets the endpoint (aws.md §6). */
+const endpointFailureCodes: ReadonlySet<string> = new Set(['UPSTREAM_CONNECT', 'UPSTREAM_TLS', 'UPSTREAM_TIMEOUT']);
+
+/** Logs a non-auth upstream failure at warn and forgets the endpoint after a connect, TLS or timeout failure (aws.md §6). */
 function reportUpstreamFailure(logger: Logger, err: UpstreamLoginErrorLike, result: AuthResult): void {
   if (err.isAuthRejected) return;
-  result.forgetEndpoint();
+  // Only a failure to reach the endpoint says it may have moved; an upstream that answers (53300, 3D000…) has not.
+  if (endpointFailureCodes.has(err.code)) result.forgetEndpoint();
   logger.warn(
     { event: 'upstream_login_failed', code: err.code, detail: err.message, upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host },
     'upstream login failed',

@@ -226,45 +226,60 @@ function readToEnd(s: net.Socket): Promise<Buffer> {
   });
 }
 
-const readyForQueryIdle = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
-const farewell = Buffer.from('E-farewell');
+/** A typed message: Byte1 type, Int32 length, body. */
+function msg(type: string, body: string | Buffer): Buffer {
+  const b = typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeInt32BE(b.length + 4, 1);
+  return Buffer.concat([head, b]);
+}
 
-test('endsWithReadyForQuery recognises a whole Z at the end of a chunk and nothing else', async () => {
-  const { endsWithReadyForQuery } = await import('./relay.js');
-  assert.equal(endsWithReadyForQuery(readyForQueryIdle), true);
-  assert.equal(endsWithReadyForQuery(Buffer.concat([Buffer.from('C\0\0\0\x0bSELECT 1\0'), Buffer.from([0x5a, 0, 0, 0, 5, 0x54])])), true);
-  assert.equal(endsWithReadyForQuery(Buffer.from([0x5a, 0, 0, 0, 5, 0x58])), false, 'unknown status');
-  assert.equal(endsWithReadyForQuery(readyForQueryIdle.subarray(0, 5)), false, 'split Z');
-  assert.equal(endsWithReadyForQuery(Buffer.from([0x44, 0, 0, 0, 5, 0x49])), false, 'not Z');
-});
+const farewell = msg('E', 'SFATAL\0C57P01\0\0');
+const terminate = Buffer.from([0x58, 0, 0, 0, 4]);
 
-test('closeWith: an idle session (last message ReadyForQuery) gets the farewell, the upstream a Terminate', async () => {
+test('closeWith at message boundaries: the client gets the farewell, the upstream a Terminate', async () => {
   const { clientApp, upstreamApp, relay, closes } = await setup();
-  clientApp.write('Q-select');
-  await collect(upstreamApp, 8);
-  upstreamApp.write(readyForQueryIdle);
-  await collect(clientApp, readyForQueryIdle.length);
+  const query = msg('Q', 'select 1\0');
+  clientApp.write(query);
+  await collect(upstreamApp, query.length);
+  // A DataRow whose last bytes look like a ReadyForQuery must not matter: only whole messages count.
+  const reply = Buffer.concat([msg('D', Buffer.from([0, 1, 0, 0, 0, 6, 0x5a, 0, 0, 0, 5, 0x49])), msg('Z', 'I')]);
+  upstreamApp.write(reply);
+  await collect(clientApp, reply.length);
   const clientGot = readToEnd(clientApp);
   const upstreamGot = readToEnd(upstreamApp);
   assert.equal(relay.closeWith(farewell), true);
   assert.deepEqual(await clientGot, farewell);
-  assert.deepEqual(await upstreamGot, Buffer.from([0x58, 0, 0, 0, 4]));
+  assert.deepEqual(await upstreamGot, terminate);
   await until(() => closes.length === 1);
   assert.equal(closes[0]?.endedBy, 'local');
 });
 
-test('closeWith: a busy session (client bytes after the last ReadyForQuery) is closed without a farewell', async () => {
+test('closeWith in the middle of a message to the client writes nothing more to it', async () => {
   const { clientApp, upstreamApp, relay, closes } = await setup();
+  const partialRow = msg('D', Buffer.alloc(100)).subarray(0, 40);
+  upstreamApp.write(partialRow);
   const clientGot = readToEnd(clientApp);
-  clientApp.write('Q-long-query');
-  await collect(upstreamApp, 12);
+  await until(() => relay.upstreamToClientBytes === partialRow.length);
   assert.equal(relay.closeWith(farewell), false);
-  assert.equal((await clientGot).length, 0, 'nothing may be injected mid-query');
+  assert.equal((await clientGot).length, partialRow.length, 'nothing may be injected mid-message');
   await until(() => closes.length === 1);
 });
 
-test('closeWith: a session that starts busy (held bytes forwarded at login) gets no farewell', async () => {
-  const { clientApp, relay } = await setup({ isIdleAtStart: false });
+test('closeWith with a partial client message upstream closes the upstream without a Terminate', async () => {
+  const { clientApp, upstreamApp, relay } = await setup();
+  const partialQuery = msg('Q', 'select pg_sleep(1)\0').subarray(0, 9);
+  const upstreamGot = readToEnd(upstreamApp);
+  clientApp.write(partialQuery);
+  await until(() => relay.clientToUpstreamBytes === partialQuery.length);
+  assert.equal(relay.closeWith(farewell), true, 'the client side is at a boundary');
+  assert.deepEqual(await upstreamGot, partialQuery, 'no Terminate spliced into the partial message');
+});
+
+test('noteForwarded: a partial login leftover keeps the client side off a boundary', async () => {
+  const { clientApp, relay } = await setup();
+  relay.noteForwarded('toClient', msg('N', 'notice').subarray(0, 3));
   const clientGot = readToEnd(clientApp);
   assert.equal(relay.closeWith(farewell), false);
   assert.equal((await clientGot).length, 0);

@@ -1,6 +1,7 @@
 /** The post-login byte pipe: opaque bytes both ways, backpressure, byte counters, teardown exactly once (wire.md §13). */
 import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
+import { MessageBoundaryTracker } from '../protocol/message-boundary.js';
 import type { SessionObserver } from './observer.js';
 
 /** How long the upstream may take to close by itself after the client went away before the proxy cancels its query. */
@@ -37,22 +38,9 @@ export interface RelayOptions {
   cancelUpstream?: () => Promise<void>;
   /** Default clientLossCancelGraceMs. */
   cancelGraceMs?: number;
-  /** Whether the client last received ReadyForQuery and sent nothing since (default true: login ends with Z). */
-  isIdleAtStart?: boolean;
 }
 
 const terminateMessage = Buffer.from([0x58, 0, 0, 0, 4]);
-
-/**
- * True when `chunk` ends with a whole ReadyForQuery (`Z`, length 5, status I/T/E). A Z split across two
- * chunks reads as "not idle", which only costs the farewell message, never correctness of the stream.
- */
-export function endsWithReadyForQuery(chunk: Buffer): boolean {
-  const n = chunk.length;
-  if (n < 6 || chunk[n - 6] !== 0x5a || chunk[n - 5] !== 0 || chunk[n - 4] !== 0 || chunk[n - 3] !== 0 || chunk[n - 2] !== 5) return false;
-  const status = chunk[n - 1];
-  return status === 0x49 || status === 0x54 || status === 0x45;
-}
 
 /** Pipes bytes between a logged-in client and its upstream until either side goes away. */
 export class Relay {
@@ -68,13 +56,19 @@ export class Relay {
   private flushTimer: NodeJS.Timeout | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
-  // True between a ReadyForQuery to the client and the client's next bytes: a message boundary where a
-  // FATAL can be written without corrupting the stream (wire.md §13). One compare per chunk.
-  private isIdle: boolean;
+  // Message boundaries of what was forwarded each way, so a shutdown can write a FATAL to the client and
+  // a Terminate upstream without corrupting either stream (wire.md §13). Header reads only, no copies.
+  private readonly toClient = new MessageBoundaryTracker();
+  private readonly toUpstream = new MessageBoundaryTracker();
+  private isClosing = false;
 
   constructor(opts: RelayOptions) {
     this.opts = opts;
-    this.isIdle = opts.isIdleAtStart ?? true;
+  }
+
+  /** Records bytes forwarded outside the relay (login leftovers, held client bytes) so boundaries stay exact. */
+  noteForwarded(direction: 'toClient' | 'toUpstream', bytes: Buffer): void {
+    (direction === 'toClient' ? this.toClient : this.toUpstream).feed(bytes);
   }
 
   /** Bytes relayed client → upstream so far. */
@@ -98,16 +92,16 @@ export class Relay {
     // message batch, so each read is already one write (strace: 1 read + 1 write per direction per query).
     client.on('data', (chunk: Buffer) => {
       this.c2u += chunk.length;
-      this.isIdle = false;
-      if (upstream.destroyed) return;
+      if (upstream.destroyed || this.isClosing) return;
+      this.toUpstream.feed(chunk);
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => client.resume());
     upstream.on('data', (chunk: Buffer) => {
       this.u2c += chunk.length;
-      this.isIdle = endsWithReadyForQuery(chunk);
       // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
-      if (client.destroyed) return;
+      if (client.destroyed || this.isClosing) return;
+      this.toClient.feed(chunk);
       if (!client.write(chunk)) upstream.pause();
     });
     client.on('drain', () => upstream.resume());
@@ -154,23 +148,23 @@ export class Relay {
   }
 
   /**
-   * Ends the session for shutdown: when it is idle at a ReadyForQuery boundary the client gets `farewell`
-   * (FATAL 57P01) and the upstream a Terminate; mid-query neither can be written safely, so both just close.
-   * Returns whether the farewell was sent.
+   * Ends the session for shutdown. When the bytes sent to the client end at a message boundary it gets
+   * `farewell` (FATAL 57P01), as PostgreSQL itself would send; the upstream gets a Terminate when the
+   * client's bytes end at a boundary, else it is just closed. Returns whether the farewell was sent.
    */
   closeWith(farewell: Buffer): boolean {
     const { client, upstream } = this.opts;
-    if (!this.isIdle || client.destroyed || !client.writable) {
-      this.close();
-      return false;
-    }
+    if (this.isClosing) return false;
+    this.isClosing = true;
     this.endedBy ??= 'local';
-    this.isIdle = false;
-    if (!upstream.destroyed && upstream.writable) upstream.end(terminateMessage);
-    client.end(farewell);
+    if (!upstream.destroyed && upstream.writable && this.toUpstream.isAtBoundary) upstream.end(terminateMessage);
+    else upstream.destroy();
+    const canSay = !client.destroyed && client.writable && this.toClient.isAtBoundary;
+    if (canSay) client.end(farewell);
+    else client.destroy();
     this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? 5000);
     this.lingerTimer.unref();
-    return true;
+    return canSay;
   }
 
   private sideEnded(side: 'client' | 'upstream'): void {

@@ -32,3 +32,14 @@ test('the map is bounded: the least recently seen source is dropped first', () =
   assert.equal(l.take('a').isAllowed, false, 'a kept its empty bucket');
   assert.equal(l.take('b').isAllowed, true, 'b was forgotten and starts full');
 });
+
+test('sourceKey: IPv4 as is, IPv4-mapped IPv6 as IPv4, other IPv6 by its /64', async () => {
+  const { sourceKey } = await import('./source-rate-limiter.js');
+  assert.equal(sourceKey('127.0.0.1'), '127.0.0.1');
+  assert.equal(sourceKey('::ffff:10.1.2.3'), '10.1.2.3');
+  assert.equal(sourceKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(sourceKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64', 'one /64, one bucket');
+  assert.equal(sourceKey('2001:0db8::1'), '2001:db8:0:0::/64');
+  assert.equal(sourceKey('::1'), '0:0:0:0::/64');
+  assert.equal(sourceKey(undefined), 'unknown');
+});

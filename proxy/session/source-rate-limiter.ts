@@ -66,3 +66,19 @@ export class SourceRateLimiter {
     return { isAllowed: true };
   }
 }
+
+/**
+ * The rate-limit key of a remote address: IPv4-mapped IPv6 as plain IPv4, other IPv6 by its /64 (one
+ * host usually owns a whole /64, so per-address keys would let it rotate past the limit).
+ */
+export function sourceKey(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
+  if (mapped !== null) return mapped[1]!;
+  if (!remoteAddress.includes(':')) return remoteAddress;
+  const [head = '', tail = ''] = remoteAddress.toLowerCase().split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === '' ? [] : tail.split(':');
+  const groups = remoteAddress.includes('::') ? [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups] : headGroups;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}

@@ -1,0 +1,48 @@
+/** Length-only tracking of typed-message boundaries in a relayed byte stream, without copying or parsing bodies. */
+
+/**
+ * Follows `Byte1 type, Int32 len` headers across arbitrary chunks so the relay knows whether the bytes
+ * forwarded so far end exactly at a message boundary (wire.md §13: a FATAL may only be written there).
+ * O(messages per chunk) integer reads, no allocation. A length below 4 marks the stream as untrackable.
+ */
+export class MessageBoundaryTracker {
+  private remainingBodyBytes = 0;
+  private headerBytes = 0;
+  private readonly header = Buffer.alloc(5);
+  private isBroken = false;
+
+  /** Advances over bytes that were forwarded. */
+  feed(chunk: Buffer): void {
+    const n = chunk.length;
+    let pos = 0;
+    while (pos < n && !this.isBroken) {
+      if (this.remainingBodyBytes > 0) {
+        const skip = Math.min(this.remainingBodyBytes, n - pos);
+        this.remainingBodyBytes -= skip;
+        pos += skip;
+      } else if (this.headerBytes === 0 && n - pos >= 5) {
+        this.startBody(chunk.readInt32BE(pos + 1));
+        pos += 5;
+      } else {
+        const take = Math.min(5 - this.headerBytes, n - pos);
+        chunk.copy(this.header, this.headerBytes, pos, pos + take);
+        this.headerBytes += take;
+        pos += take;
+        if (this.headerBytes === 5) {
+          this.headerBytes = 0;
+          this.startBody(this.header.readInt32BE(1));
+        }
+      }
+    }
+  }
+
+  /** True when everything fed so far ends exactly at the end of a whole message. */
+  get isAtBoundary(): boolean {
+    return !this.isBroken && this.remainingBodyBytes === 0 && this.headerBytes === 0;
+  }
+
+  private startBody(declaredLength: number): void {
+    if (declaredLength < 4) this.isBroken = true;
+    else this.remainingBodyBytes = declaredLength - 4;
+  }
+}
