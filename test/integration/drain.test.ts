@@ -5,11 +5,24 @@ import { connect as netConnect } from 'node:net';
 import pg from 'pg';
 import { requirePg } from '../helpers/pg-cluster.js';
 import { startStack } from '../helpers/stack.js';
+import type { StackHandle } from '../helpers/stack.js';
 
 async function httpStatus(port: number, path: string): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   await res.arrayBuffer();
   return res.status;
+}
+
+/** A node-postgres client for the stack's proxy with a fresh token (not yet connected). */
+async function clientOf(stack: StackHandle): Promise<pg.Client> {
+  return new pg.Client({
+    host: 'localhost',
+    port: stack.proxyPort,
+    user: stack.dbUser,
+    database: stack.database,
+    password: await stack.mintToken(),
+    ssl: { ca: stack.caPem },
+  });
 }
 
 function refusesConnections(port: number): Promise<boolean> {
@@ -31,14 +44,7 @@ test('SIGTERM: an open transaction commits during the drain, new connections are
       config['shutdown'] = { drainSeconds };
     },
   });
-  const client = new pg.Client({
-    host: 'localhost',
-    port: stack.proxyPort,
-    user: stack.dbUser,
-    database: stack.database,
-    password: await stack.mintToken(),
-    ssl: { ca: stack.caPem },
-  });
+  const client = await clientOf(stack);
   await client.connect();
   let isClientOpen = true;
   try {
@@ -77,14 +83,7 @@ test('SIGTERM: an idle session still open at the end of drainSeconds gets FATAL 
       config['shutdown'] = { drainSeconds: 1 };
     },
   });
-  const client = new pg.Client({
-    host: 'localhost',
-    port: stack.proxyPort,
-    user: stack.dbUser,
-    database: stack.database,
-    password: await stack.mintToken(),
-    ssl: { ca: stack.caPem },
-  });
+  const client = await clientOf(stack);
   await client.connect();
   // node-postgres reports the FATAL, then the close that follows it.
   const errors: Array<Error & { code?: string }> = [];
