@@ -25,7 +25,7 @@ export function demoLines(stack: DemoStack, token: string): string[] {
     `metrics: http://${admin.host}:${admin.port}/metrics`,
     '',
     `The token is valid for 15 minutes. A fresh one, with the demo identity's emulator-only keys:`,
-    `token:   AWS_ACCESS_KEY_ID=${c.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.secretAccessKey} AWS_SESSION_TOKEN=${c.sessionToken} rsproxy token --audience ${stack.audience} --region ${stack.region}`,
+    `token:   AWS_ACCESS_KEY_ID=${c.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.secretAccessKey} AWS_SESSION_TOKEN=${c.sessionToken} npx rsproxy token --audience ${stack.audience} --region ${stack.region}`,
   ];
 }
 

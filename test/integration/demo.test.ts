@@ -81,6 +81,16 @@ test('rsproxy demo prints lines that work in psql, pgjdbc and psqlODBC, and stop
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stdout.trim(), '42');
 
+    // The printed `npx rsproxy token …` line mints a fresh token that logs in too.
+    const tokenLine = /^((?:AWS_[A-Z_]+=\S+ )+)npx rsproxy token (.+)$/.exec(run.lines.get('token')!);
+    assert.ok(tokenLine, `unexpected token line: ${run.lines.get('token')}`);
+    const tokenEnv = Object.fromEntries(tokenLine[1]!.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const minted = spawnSync(process.execPath, [cli, 'token', ...tokenLine[2]!.split(' ')], { env: { ...process.env, ...tokenEnv }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(minted.status, 0, minted.stderr);
+    const fresh = psql(conninfo, minted.stdout.trim(), 'SELECT 6 * 7');
+    assert.equal(fresh.status, 0, fresh.stderr);
+    assert.equal(fresh.stdout.trim(), '42');
+
     const bad = psql(conninfo, token.replace(/\.[0-9a-f]{64}\./, `.${'0'.repeat(64)}.`), 'SELECT 1');
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /IAM authentication failed for user "demo"/);
