@@ -428,40 +428,6 @@ export async function startIamStack(opts: IamStackOptions = {}): Promise<IamStac
   }
 }
 
-/** Secrets from `secrets` that appear in any captured log line (empty = clean). */
-export function leakedSecrets(logs: readonly string[], secrets: Iterable<string>): string[] {
-  const text = logs.join('\n');
-  const leaked: string[] = [];
-  for (const s of secrets) {
-    if (s.length < 8) continue;
-    // JSON escapes `/` only optionally; check both the raw and the JSON-escaped form.
-    const escaped = JSON.stringify(s).slice(1, -1);
-    if (text.includes(s) || text.includes(escaped)) leaked.push(`${s.slice(0, 6)}…(${s.length} chars)`);
-  }
-  return leaked;
-}
-
-/** Log records carrying a field named like a secret with a non-redacted value. */
-export function secretFields(logs: readonly string[]): string[] {
-  const bad: string[] = [];
-  const names = /^(password|dbpassword|token|signature|sessiontoken|secretaccesskey|secret)$/i;
-  const visit = (v: unknown, path: string): void => {
-    if (v === null || typeof v !== 'object') return;
-    for (const [k, child] of Object.entries(v)) {
-      if (names.test(k) && typeof child === 'string' && child !== '[REDACTED]' && child !== '') bad.push(`${path}${k}`);
-      visit(child, `${path}${k}.`);
-    }
-  };
-  for (const line of logs) {
-    try {
-      visit(JSON.parse(line), '');
-    } catch {
-      bad.push(`non-JSON log line: ${line.slice(0, 60)}`);
-    }
-  }
-  return bad;
-}
-
 /** Count of log lines per `event` (or message), for assertion messages. */
 export function logSummary(logs: readonly string[]): string {
   const counts = new Map<string, number>();
