@@ -401,12 +401,10 @@ export async function startIamStack(opts: IamStackOptions = {}): Promise<IamStac
       },
       loadRetries: 0,
       async loginError(password, user, database = 'dev') {
-        const client = new pg.Client(clientConfig(password, user, database));
-        client.on('error', () => {});
+        let client: pg.Client;
         try {
-          await client.connect();
+          client = await stack.connect(password, user, database);
         } catch (err) {
-          await client.end().catch(() => {});
           const e = err as pg.DatabaseError;
           return { code: e.code, message: e.message, hint: e.hint, severity: e.severity };
         }
