@@ -5,6 +5,7 @@ export const FrontendCode = {
   PasswordMessage: 0x70, // p
   Terminate: 0x58, // X
   Query: 0x51, // Q
+  RedshiftDigestResponse: 0x64, // d (Redshift's reply to AuthenticationRedshiftDigest, R 13)
 } as const;
 export type FrontendCode = (typeof FrontendCode)[keyof typeof FrontendCode];
 

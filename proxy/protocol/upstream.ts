@@ -1,6 +1,8 @@
 /** Client-side codec toward Redshift/PostgreSQL: startup and auth replies out, auth requests and login messages in (wire.md §7). */
 import { createHash } from 'node:crypto';
 import { ProtocolError } from './protocol-error.js';
+import { FrontendCode } from './codes.js';
+import { BufferWriter } from './writer.js';
 
 /** Authentication request codes (R). @see https://www.postgresql.org/docs/current/protocol-message-formats.html */
 export const AuthCode = {
@@ -39,41 +41,25 @@ export const sslRequest: Buffer = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2
 /** Terminate (F): `X 00 00 00 04`. */
 export const terminateMessage: Buffer = Buffer.from([0x58, 0, 0, 0, 4]);
 
-function cstring(s: string, what: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  if (b.includes(0)) throw new Error(`${what} contains a NUL byte`);
-  return Buffer.concat([b, Buffer.from([0])]);
-}
-
-function typed(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-
-function int32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n, 0);
-  return b;
+/** `s` unchanged; throws if it holds a NUL, which would end a C string early (and shift every field after it). */
+function noNul(s: string, what: string): string {
+  if (s.includes('\0')) throw new Error(`${what} contains a NUL byte`);
+  return s;
 }
 
 /** StartupMessage (F), protocol 3.0; keys must be non-empty; no NUL in keys or values. */
 export function startupMessage(params: ReadonlyArray<readonly [string, string]>): Buffer {
-  const parts: Buffer[] = [Buffer.alloc(4), int32(protocolVersion30)];
+  const w = new BufferWriter().int32(protocolVersion30);
   for (const [key, value] of params) {
     if (key.length === 0) throw new Error('startup parameter name is empty');
-    parts.push(cstring(key, 'startup parameter name'), cstring(value, `startup parameter ${key}`));
+    w.cstring(noNul(key, 'startup parameter name')).cstring(noNul(value, `startup parameter ${key}`));
   }
-  parts.push(Buffer.from([0]));
-  const msg = Buffer.concat(parts);
-  msg.writeInt32BE(msg.length, 0);
-  return msg;
+  return w.byte(0).flush();
 }
 
 /** PasswordMessage (F) carrying a cleartext password. */
 export function passwordMessage(password: string): Buffer {
-  return typed('p', cstring(password, 'password'));
+  return new BufferWriter(FrontendCode.PasswordMessage).cstring(noNul(password, 'password')).flush();
 }
 
 /** The 35-character MD5 response: `"md5" + hex(md5(hex(md5(password ‖ user)) ‖ salt))`. */
@@ -85,17 +71,17 @@ export function md5PasswordHash(user: string, password: string, salt: Buffer): s
 
 /** PasswordMessage (F) answering AuthenticationMD5Password. */
 export function md5PasswordMessage(user: string, password: string, salt: Buffer): Buffer {
-  return typed('p', cstring(md5PasswordHash(user, password, salt), 'md5 hash'));
+  return new BufferWriter(FrontendCode.PasswordMessage).cstring(md5PasswordHash(user, password, salt)).flush();
 }
 
 /** SASLInitialResponse (F): mechanism name, Int32 length, initial client response. */
 export function saslInitialResponse(mechanism: string, data: Buffer): Buffer {
-  return typed('p', Buffer.concat([cstring(mechanism, 'SASL mechanism'), int32(data.length), data]));
+  return new BufferWriter(FrontendCode.PasswordMessage).cstring(noNul(mechanism, 'SASL mechanism')).int32(data.length).bytes(data).flush();
 }
 
 /** SASLResponse (F): the raw SASL data. */
 export function saslResponse(data: Buffer): Buffer {
-  return typed('p', data);
+  return new BufferWriter(FrontendCode.PasswordMessage).bytes(data).flush();
 }
 
 /** Redshift extensible digest: SHA256( SHA256(password ‖ salt) ‖ serverNonce ‖ clientNonce ), 32 bytes. */
@@ -107,7 +93,7 @@ export function redshiftDigest(password: string, salt: Buffer, serverNonce: Buff
 /** Redshift digest reply `d` (F): Int32 32, digest, Int32 nonceLen, clientNonce; no NUL (wire.md §7). */
 export function redshiftDigestMessage(password: string, salt: Buffer, serverNonce: Buffer, clientNonce: Buffer): Buffer {
   const digest = redshiftDigest(password, salt, serverNonce, clientNonce);
-  return typed('d', Buffer.concat([int32(digest.length), digest, int32(clientNonce.length), clientNonce]));
+  return new BufferWriter(FrontendCode.RedshiftDigestResponse).int32(digest.length).bytes(digest).int32(clientNonce.length).bytes(clientNonce).flush();
 }
 
 /** CancelRequest (F), 3.0: 16 bytes with the backend pid and 4-byte key. */
