@@ -3,6 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { getTestPki } from './certs.js';
+import { cstr, i32, typed } from './raw-wire.js';
 
 /** How the fake upstream behaves. */
 export interface DigestServerOptions {
@@ -48,18 +49,6 @@ const defaultParams: ReadonlyArray<readonly [string, string]> = [
   ['DateStyle', 'ISO, MDY'],
 ];
 
-function typed(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-function i32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-}
-const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf8');
 
 /** Reads exactly `n` bytes (or rejects on close). */
 function makeReader(sock: net.Socket): (n: number) => Promise<Buffer> {

@@ -12,6 +12,13 @@ export interface WireMessage {
 /** A NUL-terminated UTF-8 string. */
 export const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf8');
 
+/** A big-endian Int32. */
+export function i32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+}
+
 /** A typed message: type byte, Int32 length, body. */
 export function typed(type: string, body: Buffer): Buffer {
   const head = Buffer.alloc(5);

@@ -15,6 +15,7 @@ import { freePort } from '../helpers/free-port.js';
 import { pgAvailable, requirePg, startPgCluster } from '../helpers/pg-cluster.js';
 import type { PgCluster } from '../helpers/pg-cluster.js';
 import { waitFor } from '../helpers/wait.js';
+import { i32, typed } from '../helpers/raw-wire.js';
 
 interface LogRecord {
   level: string;
@@ -339,8 +340,8 @@ describe('upstream login against fake upstreams', () => {
   });
 
   test("unexpected 'v' is logged and ignored; cleartext R 3 works", async () => {
-    const v = msg('v', Buffer.concat([i32(196608), i32(1), Buffer.from('_pq_.x\0')]));
-    await using srv = await scriptedUpstream([Buffer.concat([v, msg('R', i32(3))]), 'read', Buffer.concat([msg('R', i32(0)), keyData, ready])]);
+    const v = typed('v', Buffer.concat([i32(196608), i32(1), Buffer.from('_pq_.x\0')]));
+    await using srv = await scriptedUpstream([Buffer.concat([v, typed('R', i32(3))]), 'read', Buffer.concat([typed('R', i32(0)), keyData, ready])]);
     const log = recordingLogger();
     const s = await upstreamLogin(loginOpts(target(srv.port, { tlsMode: 'require' }), 'u', 'clear-pw', log));
     s.socket.destroy();
@@ -350,12 +351,12 @@ describe('upstream login against fake upstreams', () => {
 
   test('protocol violations during login → UPSTREAM_PROTOCOL / UPSTREAM_AUTH', async () => {
     const cases: Array<[string, ScriptStep[], string, RegExp]> = [
-      ['Z without K', [Buffer.concat([msg('R', i32(0)), ready])], 'UPSTREAM_PROTOCOL', /without BackendKeyData/],
-      ['data row during login', [Buffer.concat([msg('R', i32(0)), msg('D', i32(0))])], 'UPSTREAM_PROTOCOL', /unexpected upstream message 'D'/],
+      ['Z without K', [Buffer.concat([typed('R', i32(0)), ready])], 'UPSTREAM_PROTOCOL', /without BackendKeyData/],
+      ['data row during login', [Buffer.concat([typed('R', i32(0)), typed('D', i32(0))])], 'UPSTREAM_PROTOCOL', /unexpected upstream message 'D'/],
       ['K before auth', [keyData], 'UPSTREAM_PROTOCOL', /during authentication/],
-      ['R 11 without SASL', [msg('R', Buffer.concat([i32(11), Buffer.from('r=x')]))], 'UPSTREAM_PROTOCOL', /without SASL/],
-      ['SASL without SCRAM-SHA-256', [msg('R', Buffer.concat([i32(10), Buffer.from('OTHER\0\0')]))], 'UPSTREAM_AUTH', /no supported SASL/],
-      ['malformed R', [msg('R', Buffer.concat([i32(5), Buffer.from([1])]))], 'UPSTREAM_PROTOCOL', /malformed/],
+      ['R 11 without SASL', [typed('R', Buffer.concat([i32(11), Buffer.from('r=x')]))], 'UPSTREAM_PROTOCOL', /without SASL/],
+      ['SASL without SCRAM-SHA-256', [typed('R', Buffer.concat([i32(10), Buffer.from('OTHER\0\0')]))], 'UPSTREAM_AUTH', /no supported SASL/],
+      ['malformed R', [typed('R', Buffer.concat([i32(5), Buffer.from([1])]))], 'UPSTREAM_PROTOCOL', /malformed/],
       ['close mid-login', ['close'], 'UPSTREAM_PROTOCOL', /closed/],
     ];
     for (const [name, script, code, re] of cases) {
@@ -369,17 +370,17 @@ describe('upstream login against fake upstreams', () => {
 
   test('SCRAM: AuthenticationOk without a verified server signature → UPSTREAM_AUTH', async () => {
     // The server skips R 12 (a server that does not know the password could do this).
-    const sasl = msg('R', Buffer.concat([i32(10), Buffer.from('SCRAM-SHA-256\0\0')]));
+    const sasl = typed('R', Buffer.concat([i32(10), Buffer.from('SCRAM-SHA-256\0\0')]));
     let nonce = '';
     await using srv = await scriptedUpstream([
       sasl,
       'read',
       (received) => {
         nonce = /r=([^,]+)/.exec(received.at(-1)?.toString('latin1') ?? '')?.[1] ?? '';
-        return msg('R', Buffer.concat([i32(11), Buffer.from(`r=${nonce}srv,s=${Buffer.from('salty').toString('base64')},i=4096`)]));
+        return typed('R', Buffer.concat([i32(11), Buffer.from(`r=${nonce}srv,s=${Buffer.from('salty').toString('base64')},i=4096`)]));
       },
       'read',
-      Buffer.concat([msg('R', i32(0)), keyData, ready]),
+      Buffer.concat([typed('R', i32(0)), keyData, ready]),
     ]);
     await rejectsWith(upstreamLogin(loginOpts(target(srv.port, { tlsMode: 'require' }), 'u', 'p', recordingLogger())), (e) => {
       assert.equal(e.code, 'UPSTREAM_AUTH');
@@ -390,19 +391,8 @@ describe('upstream login against fake upstreams', () => {
   });
 });
 
-function msg(type: string, payload: Buffer): Buffer {
-  const h = Buffer.alloc(5);
-  h.write(type, 0, 'latin1');
-  h.writeInt32BE(payload.length + 4, 1);
-  return Buffer.concat([h, payload]);
-}
-function i32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-}
-const keyData = msg('K', Buffer.concat([i32(7), Buffer.from([1, 2, 3, 4])]));
-const ready = msg('Z', Buffer.from('I'));
+const keyData = typed('K', Buffer.concat([i32(7), Buffer.from([1, 2, 3, 4])]));
+const ready = typed('Z', Buffer.from('I'));
 
 type ScriptStep = Buffer | 'read' | 'close' | ((received: Buffer[]) => Buffer);
 
