@@ -5,18 +5,11 @@ import assert from 'node:assert/strict';
 import { queryError, startAwsStub } from '../test/helpers/aws-stub.js';
 import { createAssumeRoleApi, createRoleCredentialSource, dbRolesTagValue, roleSessionName, type AssumeRoleApi, type AssumeRoleRequest } from './assume-role.js';
 import { AuthError, AuthErrorCode } from './errors.js';
-import { silentLogger, type Identity } from './types.js';
+import { aliceIdentity } from './testing-fixtures.js';
+import { silentLogger } from './types.js';
 
-const base: Identity = {
-  partition: 'aws',
-  accountId: '123456789012',
-  canonicalArn: 'arn:aws:iam::123456789012:role/Analyst',
-  arn: 'arn:aws:sts::123456789012:assumed-role/Analyst/alice',
-  principalType: 'assumed-role',
-  userId: 'AROAEXAMPLE:alice',
-  accessKeyId: 'ASIAEXAMPLE',
-  stsRegion: 'eu-west-1',
-};
+// The Analyst identity without its session and role names: each test adds the ones it needs.
+const { sessionName: _sessionName, roleName: _roleName, ...base } = aliceIdentity;
 
 test('roleSessionName: own session or user name, reduced to [\\w+=,.@-], 2..64 characters', () => {
   assert.equal(roleSessionName({ ...base, sessionName: 'alice@example.com' }), 'alice@example.com');
