@@ -4,7 +4,7 @@ import { parseBenchArgs } from './args.js';
 
 test('parseBenchArgs defaults: 10 s, 8 clients, 200 logins, simple + prepared, with pgbouncer', () => {
   const o = parseBenchArgs([]);
-  assert.deepEqual(o, { seconds: 10, clients: 8, threads: 2, logins: 200, modes: ['simple', 'prepared'], withPgbouncer: true });
+  assert.deepEqual(o, { seconds: 10, clients: 8, threads: 2, logins: 200, rounds: 1, modes: ['simple', 'prepared'], withPgbouncer: true });
 });
 
 test('parseBenchArgs reads flags', () => {
@@ -22,5 +22,6 @@ test('parseBenchArgs bounds every count and duration', () => {
   assert.throws(() => parseBenchArgs(['--seconds', '121']), /--seconds/);
   assert.throws(() => parseBenchArgs(['--clients', '65']), /--clients/);
   assert.throws(() => parseBenchArgs(['--logins', '1.5']), /--logins/);
+  assert.throws(() => parseBenchArgs(['--rounds', '11']), /--rounds/);
   assert.throws(() => parseBenchArgs(['--modes', 'simple,bogus']), /unknown mode bogus/);
 });

@@ -7,6 +7,8 @@ export interface BenchOptions {
   clients: number;
   threads: number;
   logins: number;
+  /** Rounds of every target (interleaved); tps is the mean. */
+  rounds: number;
   modes: QueryMode[];
   withPgbouncer: boolean;
   jsonFile?: string;
@@ -37,6 +39,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     clients: intFlag(argv, 'clients', 8, 1, 64),
     threads: intFlag(argv, 'threads', 2, 1, 16),
     logins: intFlag(argv, 'logins', 200, 4, 2000),
+    rounds: intFlag(argv, 'rounds', 1, 1, 10),
     modes: modes as QueryMode[],
     withPgbouncer: !argv.includes('--no-pgbouncer'),
     ...(jsonFile === undefined ? {} : { jsonFile }),

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postgresOwner } from '../test/helpers/certs.js';
 import { freePort } from '../test/helpers/free-port.js';
+import { procCpuMicros } from './proc-cpu.js';
 
 /** Where pgbouncer finds its upstream and TLS material. */
 export interface PgbouncerOptions {
@@ -35,7 +36,8 @@ export function pgbouncerBin(): string {
   return process.env['PGBOUNCER_BIN'] ?? '/usr/sbin/pgbouncer';
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port }, () => {
       s.destroy();
@@ -44,9 +46,6 @@ function canConnect(port: number): Promise<boolean> {
     s.on('error', () => resolve(false));
   });
 }
-
-/** USER_HZ; 100 on every Linux architecture Node supports. */
-const clockTicksPerSecond = 100;
 
 function quoteUserlist(s: string): string {
   return `"${s.replaceAll('"', '""')}"`;
@@ -110,12 +109,7 @@ export async function startPgbouncer(opts: PgbouncerOptions): Promise<Pgbouncer>
   }
   const cpuMicros = (): number | undefined => {
     try {
-      const pid = readFileSync(join(dir, 'pgbouncer.pid'), 'utf8').trim();
-      // Fields after the parenthesised command name; utime and stime are the 12th and 13th of those.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      return Number.isFinite(ticks) ? (ticks * 1e6) / clockTicksPerSecond : undefined;
+      return procCpuMicros(Number(readFileSync(join(dir, 'pgbouncer.pid'), 'utf8').trim()));
     } catch {
       return undefined;
     }

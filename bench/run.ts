@@ -1,10 +1,12 @@
 /**
- * rsproxy benchmark (loopback only, bounded): `pgbench -S` throughput through direct PostgreSQL,
- * pgbouncer and rsproxy (all over TLS, one PostgreSQL), then sequential login latency.
- * Usage: node dist/bench/run.js [--seconds 10] [--clients 8] [--threads 2] [--logins 200]
+ * rsproxy benchmark (loopback only, bounded): `pgbench -S` throughput direct to PostgreSQL and through
+ * socat (TCP only), pgbouncer, a bare Node TLS pipe and rsproxy (TLS on every hop, one PostgreSQL), then
+ * sequential login latency.
+ * Usage: node dist/bench/run.js [--seconds 10] [--clients 8] [--threads 2] [--rounds 1] [--logins 200]
  *        [--modes simple,prepared] [--no-pgbouncer] [--json FILE] [--profile FILE.cpuprofile]
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { getTestPki } from '../test/helpers/certs.js';
 import { startStack } from '../test/helpers/stack.js';
@@ -16,7 +18,9 @@ import type { PgTarget, PgbenchResult, QueryMode } from './pgbench.js';
 import { parseBenchArgs } from './args.js';
 import type { BenchOptions } from './args.js';
 import { pgbouncerBin, startPgbouncer } from './pgbouncer.js';
-import type { Pgbouncer } from './pgbouncer.js';
+import { startNodePipe } from './node-pipe.js';
+import { socatBin, startTcpForward } from './tcp-forward.js';
+import { machineJiffies } from './proc-cpu.js';
 
 interface TpsRow {
   target: string;
@@ -24,18 +28,22 @@ interface TpsRow {
   result: PgbenchResult;
   /** CPU time of the proxy per transaction: this process for rsproxy (in-process), /proc for pgbouncer. */
   proxyCpuUsPerTx?: number;
+  /** Share of all cores busy during the runs (/proc/stat). */
+  machineBusyShare?: number;
 }
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const pad = (s: string, w: number): string => s.padEnd(w);
 const lpad = (s: string, w: number): string => s.padStart(w);
 
 function tpsTable(rows: TpsRow[]): string {
-  const lines = [`${pad('target', 11)}${pad('mode', 10)}${lpad('tps', 10)}${lpad('lat ms', 9)}${lpad('vs direct', 11)}${lpad('proxy CPU us/tx', 17)}`];
+  const lines = [`${pad('target', 13)}${pad('mode', 10)}${lpad('tps', 10)}${lpad('lat ms', 9)}${lpad('vs direct', 11)}${lpad('proxy CPU us/tx', 17)}${lpad('machine busy', 14)}`];
   for (const r of rows) {
     const direct = rows.find((d) => d.target === 'direct' && d.mode === r.mode);
     const ratio = direct === undefined ? Number.NaN : r.result.tps / direct.result.tps;
-    lines.push(`${pad(r.target, 11)}${pad(r.mode, 10)}${lpad(fmt(r.result.tps), 10)}${lpad(fmt(r.result.latencyAvgMs, 3), 9)}${lpad(`${fmt(ratio, 2)}x`, 11)}${lpad(r.proxyCpuUsPerTx === undefined ? '' : fmt(r.proxyCpuUsPerTx, 1), 17)}`);
+    lines.push(`${pad(r.target, 13)}${pad(r.mode, 10)}${lpad(fmt(r.result.tps), 10)}${lpad(fmt(r.result.latencyAvgMs, 3), 9)}${lpad(`${fmt(ratio, 2)}x`, 11)}${lpad(r.proxyCpuUsPerTx === undefined ? '' : fmt(r.proxyCpuUsPerTx, 1), 17)}${lpad(r.machineBusyShare === undefined ? '' : `${fmt(r.machineBusyShare * 100, 0)}%`, 14)}`);
   }
   return lines.join('\n');
 }
@@ -61,50 +69,93 @@ async function withProfile<T>(file: string | undefined, work: () => Promise<T>):
   }
 }
 
+/** A pgbench target and how to read the CPU its proxy has used so far (µs); none for direct. */
+interface Target {
+  target: PgTarget;
+  cpuMicros?: () => number | undefined;
+}
+
+const selfCpuMicros = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
 async function throughput(stack: StackHandle, opts: BenchOptions, log: (s: string) => void): Promise<TpsRow[]> {
   const pki = await getTestPki();
   const direct: PgTarget = { name: 'direct', host: '127.0.0.1', port: stack.pg.port, user: stack.pg.superuser, database: stack.upstreamDbName, password: stack.pg.superPassword };
   log('pgbench -i -s 1 (direct)…');
   await pgbenchInit(direct, 1);
-  let bouncer: Pgbouncer | undefined;
-  const targets: PgTarget[] = [direct];
-  if (opts.withPgbouncer && existsSync(pgbouncerBin())) {
-    bouncer = await startPgbouncer({
-      upstreamHost: '127.0.0.1',
-      upstreamPort: stack.pg.port,
-      database: stack.upstreamDbName,
-      user: stack.pg.superuser,
-      password: stack.pg.superPassword,
-      certFile: pki.certFile,
-      keyFile: pki.keyFile,
-      caFile: pki.caFile,
-      poolSize: opts.clients,
-    });
-    targets.push({ ...direct, name: 'pgbouncer', port: bouncer.port });
-  } else if (opts.withPgbouncer) {
-    log(`pgbouncer not found at ${pgbouncerBin()}; skipping it`);
-  }
-  targets.push({ name: 'rsproxy', host: '127.0.0.1', port: stack.proxyPort, user: stack.dbUser, database: stack.database, password: await stack.mintToken() });
+  const targets: Target[] = [{ target: direct }];
+  const stops: Array<() => Promise<void>> = [];
   const rows: TpsRow[] = [];
   try {
+    const forward = await startTcpForward(stack.pg.port);
+    if (forward === undefined) log(`socat not found at ${socatBin()}; skipping the tcp-forward floor`);
+    else {
+      stops.push(() => forward.stop());
+      targets.push({ target: { ...direct, name: 'tcp-forward', port: forward.port }, cpuMicros: () => forward.cpuMicros() });
+    }
+    if (opts.withPgbouncer && existsSync(pgbouncerBin())) {
+      const bouncer = await startPgbouncer({
+        upstreamHost: '127.0.0.1',
+        upstreamPort: stack.pg.port,
+        database: stack.upstreamDbName,
+        user: stack.pg.superuser,
+        password: stack.pg.superPassword,
+        certFile: pki.certFile,
+        keyFile: pki.keyFile,
+        caFile: pki.caFile,
+        poolSize: opts.clients,
+      });
+      stops.push(() => bouncer.stop());
+      targets.push({ target: { ...direct, name: 'pgbouncer', port: bouncer.port }, cpuMicros: () => bouncer.cpuMicros() });
+    } else if (opts.withPgbouncer) {
+      log(`pgbouncer not found at ${pgbouncerBin()}; skipping it`);
+    }
+    const pipe = await startNodePipe({ upstreamHost: '127.0.0.1', upstreamPort: stack.pg.port, cert: await readFile(pki.certFile, 'utf8'), key: await readFile(pki.keyFile, 'utf8'), ca: stack.caPem });
+    stops.push(() => pipe.close());
+    targets.push({ target: { ...direct, name: 'node-pipe', port: pipe.port }, cpuMicros: selfCpuMicros });
+    targets.push({ target: { name: 'rsproxy', host: '127.0.0.1', port: stack.proxyPort, user: stack.dbUser, database: stack.database, password: await stack.mintToken() }, cpuMicros: selfCpuMicros });
+
     for (const mode of opts.modes) {
-      for (const t of targets) {
-        log(`pgbench -S -M ${mode} -c ${opts.clients} -T ${opts.seconds} → ${t.name}…`);
-        const run = (): Promise<PgbenchResult> => pgbenchSelectOnly(t, { mode, clients: opts.clients, threads: Math.min(opts.threads, opts.clients), seconds: opts.seconds });
-        const isProxy = t.name === 'rsproxy';
-        const cpuBefore = process.cpuUsage();
-        const bouncerBefore = bouncer?.cpuMicros();
-        const result = isProxy && opts.profileFile !== undefined ? await withProfile(`${opts.profileFile.replace(/\.cpuprofile$/, '')}-${mode}.cpuprofile`, run) : await run();
-        const cpu = process.cpuUsage(cpuBefore);
-        const bouncerAfter = bouncer?.cpuMicros();
-        let cpuUs: number | undefined;
-        if (isProxy) cpuUs = cpu.user + cpu.system;
-        else if (t.name === 'pgbouncer' && bouncerBefore !== undefined && bouncerAfter !== undefined) cpuUs = bouncerAfter - bouncerBefore;
-        rows.push({ target: t.name, mode, result, ...(cpuUs !== undefined && result.transactions > 0 ? { proxyCpuUsPerTx: cpuUs / result.transactions } : {}) });
+      const runs = new Map<string, { results: PgbenchResult[]; cpuUs: number | undefined; busy: number[] }>();
+      for (let round = 1; round <= opts.rounds; round++) {
+        for (const { target: t, cpuMicros } of targets) {
+          log(`pgbench -S -M ${mode} -c ${opts.clients} -T ${opts.seconds} → ${t.name} (round ${round}/${opts.rounds})…`);
+          const run = (): Promise<PgbenchResult> => pgbenchSelectOnly(t, { mode, clients: opts.clients, threads: Math.min(opts.threads, opts.clients), seconds: opts.seconds });
+          const cpuBefore = cpuMicros?.();
+          const jiffiesBefore = machineJiffies();
+          const result = t.name === 'rsproxy' && opts.profileFile !== undefined ? await withProfile(`${opts.profileFile.replace(/\.cpuprofile$/, '')}-${mode}.cpuprofile`, run) : await run();
+          const jiffiesAfter = machineJiffies();
+          // socat's per-connection children are counted once it has reaped them.
+          if (t.name === 'tcp-forward') await new Promise((r) => setTimeout(r, 300));
+          const cpuAfter = cpuMicros?.();
+          const entry = runs.get(t.name) ?? { results: [], cpuUs: cpuMicros === undefined ? undefined : 0, busy: [] };
+          entry.results.push(result);
+          if (entry.cpuUs !== undefined) entry.cpuUs = cpuBefore === undefined || cpuAfter === undefined ? undefined : entry.cpuUs + cpuAfter - cpuBefore;
+          if (jiffiesBefore !== undefined && jiffiesAfter !== undefined) entry.busy.push((jiffiesAfter.busy - jiffiesBefore.busy) / (jiffiesAfter.total - jiffiesBefore.total));
+          runs.set(t.name, entry);
+        }
+      }
+      for (const [target, { results, cpuUs, busy }] of runs) {
+        const transactions = results.reduce((a, r) => a + r.transactions, 0);
+        const result: PgbenchResult = {
+          tps: mean(results.map((r) => r.tps)),
+          latencyAvgMs: mean(results.map((r) => r.latencyAvgMs)),
+          transactions,
+          failedTransactions: results.reduce((a, r) => a + r.failedTransactions, 0),
+        };
+        rows.push({
+          target,
+          mode,
+          result,
+          ...(cpuUs !== undefined && transactions > 0 ? { proxyCpuUsPerTx: cpuUs / transactions } : {}),
+          ...(busy.length > 0 ? { machineBusyShare: mean(busy) } : {}),
+        });
       }
     }
   } finally {
-    await bouncer?.stop();
+    for (const stop of stops) await stop();
   }
   return rows;
 }
@@ -139,16 +190,15 @@ async function main(): Promise<void> {
     const tps = await throughput(stack, opts, log);
     const logins = await loginLatency(stack, opts, log);
     const out: string[] = [
-      `rsproxy bench: pgbench -S scale 1, ${opts.clients} clients, ${opts.threads} threads, ${opts.seconds} s per run, TLS on every hop, loopback`,
+      `rsproxy bench: pgbench -S scale 1, ${opts.clients} clients, ${opts.threads} threads, ${opts.seconds} s per run, ${opts.rounds} round(s), TLS on every hop, loopback`,
       '',
       tpsTable(tps),
       '',
     ];
     for (const mode of opts.modes) {
       const d = tps.find((r) => r.target === 'direct' && r.mode === mode)?.result.tps ?? Number.NaN;
-      const p = tps.find((r) => r.target === 'rsproxy' && r.mode === mode)?.result.tps ?? Number.NaN;
-      const b = tps.find((r) => r.target === 'pgbouncer' && r.mode === mode)?.result.tps ?? Number.NaN;
-      out.push(`ratio ${pad(mode, 9)} rsproxy/direct = ${fmt(p / d, 2)}   pgbouncer/direct = ${fmt(b / d, 2)}`);
+      const ratios = tps.filter((r) => r.target !== 'direct' && r.mode === mode).map((r) => `${r.target}/direct = ${fmt(r.result.tps / d, 2)}`);
+      out.push(`ratio ${pad(mode, 9)} ${ratios.join('   ')}`);
     }
     out.push('', latencyTable(logins));
     const warm = logins.find((r) => r.name.startsWith('rsproxy warm'))?.stats;
