@@ -2,7 +2,8 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { ClientPool, sdkClientConfig, sendOptions } from './aws-client-pool.js';
 import { observeAwsCall, type AwsCallOptions, type AwsCredentials } from './aws-errors.js';
-import { CredentialCache } from './credential-cache.js';
+import { CredentialCache, type FetchReason } from './credential-cache.js';
+import { deadlineNowMs } from './deadline.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import { nullObserver, silentLogger, type AuthObserver, type Clock, type Identity, type Logger } from './types.js';
 
@@ -123,7 +124,9 @@ export function createRoleCredentialSource(opts: { api: AssumeRoleApi; clock?: C
   return {
     async get(region, req, callOpts = {}) {
       const key: RoleKey = { region, roleArn: req.roleArn, sessionName: req.sessionName, tag: req.dbGroups.join(':') };
-      const { value } = await cache.get(key, () => opts.api.assumeRole(region, req, callOpts));
+      // Joined by concurrent logins: the call is bounded by the latest of their deadlines, read when it starts.
+      const fetch = (_reason: FetchReason, deadlineMs: () => number): Promise<RoleCredentials> => opts.api.assumeRole(region, req, { ...callOpts, deadlineMs });
+      const { value } = await cache.get(key, fetch, callOpts.deadlineMs === undefined ? undefined : deadlineNowMs(callOpts.deadlineMs));
       return value;
     },
     retainRoles(keep) {

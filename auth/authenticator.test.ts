@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { AssumeRoleApi, AssumeRoleRequest } from './assume-role.js';
 import type { AwsCredentials } from './aws-errors.js';
 import { createAuthenticator, isKeyProducible, matchesReturnedUser } from './authenticator.js';
+import { deadlineNowMs } from './deadline.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import type { ClusterCredentialsRequest, RedshiftApi } from './redshift-minter.js';
 import type { ServerlessApi, WorkgroupCredentialsRequest } from './serverless-minter.js';
@@ -67,7 +68,8 @@ function fakes() {
       return login;
     },
   });
-  // gccDelayMs: answer after that many real ms, failing like an SDK abort if the call's own deadline passes first.
+  // gccDelayMs: answer after that many real ms, failing like an SDK abort if the call's (moving) deadline passed meanwhile.
+  // gccDeadlines: each call's deadline as it stood when the call ended.
   const behaviour = { gccError: undefined as (() => Error) | undefined, gccDelayMs: 0, gccDeadlines: [] as Array<number | undefined> };
   const redshift: RedshiftApi = {
     async describeClusterEndpoint(_region, clusterId) {
@@ -76,15 +78,15 @@ function fakes() {
     },
     async getClusterCredentials(_region, req, creds, callOpts) {
       calls.gcc.push({ req, creds });
-      behaviour.gccDeadlines.push(callOpts?.deadlineMs);
+      const deadlineMs = (): number | undefined => (callOpts?.deadlineMs === undefined ? undefined : deadlineNowMs(callOpts.deadlineMs));
       if (behaviour.gccDelayMs > 0) {
-        const budgetMs = (callOpts?.deadlineMs ?? Infinity) - clock.t;
-        if (budgetMs < behaviour.gccDelayMs) {
-          await new Promise((resolve) => setTimeout(resolve, budgetMs));
+        await new Promise((resolve) => setTimeout(resolve, behaviour.gccDelayMs));
+        if ((deadlineMs() ?? Infinity) - clock.t < behaviour.gccDelayMs) {
+          behaviour.gccDeadlines.push(deadlineMs());
           throw new AuthError(AuthErrorCode.CredentialsUnavailable, 'redshift:GetClusterCredentials aborted at its deadline');
         }
-        await new Promise((resolve) => setTimeout(resolve, behaviour.gccDelayMs));
       }
+      behaviour.gccDeadlines.push(deadlineMs());
       if (behaviour.gccError !== undefined) throw behaviour.gccError();
       return { dbUser: `${req.autoCreate ? 'IAMA' : 'IAM'}:${req.dbUser}`, dbPassword: `pw-${calls.gcc.length}`, expiresAtMs: clock.t + req.durationSeconds * 1000 };
     },
@@ -216,7 +218,7 @@ test('AccessDenied → AUTH_CREDENTIALS_FAILED at once, no retry', async () => {
   assert.deepEqual(f.sleeps, []);
 });
 
-test('a shared credential fetch runs on its own 15 s budget: a late first login times out alone, its joiners get the credentials', async () => {
+test('a shared credential fetch follows its latest waiter: a late first login times out alone, its joiners get the same call\'s credentials', async () => {
   const f = fakes();
   f.behaviour.gccDelayMs = 150;
   const late = f.auth.authenticate({ ...f.req('alice', 'fixed'), deadlineMs: f.clock.t + 50 });
@@ -225,9 +227,18 @@ test('a shared credential fetch runs on its own 15 s budget: a late first login 
   const results = await Promise.all(joiners);
   assert.ok(results.every((r) => r.upstreamPassword === 'pw-1'));
   assert.equal(f.calls.gcc.length, 1);
-  assert.deepEqual(f.behaviour.gccDeadlines, [f.clock.t + 15_000]);
+  assert.deepEqual(f.behaviour.gccDeadlines, [f.clock.t + 10_000], 'the call ran on the joiners\' deadline, not the first login\'s');
   // The late login's fetch was not wasted: the next login is a cache hit.
   assert.equal((await f.auth.authenticate(f.req('alice', 'fixed'))).invalidate(), true);
+});
+
+test('a throttled miss retries only until the login deadline, never past it (aws.md §8)', async () => {
+  const f = fakes();
+  f.behaviour.gccError = () => new AuthError(AuthErrorCode.CredentialsThrottled, 'redshift:GetClusterCredentials … Throttling: Rate exceeded');
+  // Full jitter at 0.5: 100 ms fits before the deadline at +250, the next 200 ms would not.
+  await assert.rejects(f.auth.authenticate({ ...f.req('alice', 'analytics'), deadlineMs: f.clock.t + 250 }), (err: unknown) => err instanceof AuthError && err.code === AuthErrorCode.CredentialsThrottled);
+  assert.equal(f.calls.gcc.length, 2);
+  assert.deepEqual(f.sleeps, [100]);
 });
 
 test('token failure: no AWS call at all', async () => {

@@ -1,8 +1,8 @@
 /** The Authenticator: verify token → map identity → resolve endpoint → cached temporary credentials (contract.md §1, §3). */
 import { createRoleCredentialSource, roleSessionName, type AssumeRoleApi, type RoleCredentials } from './assume-role.js';
 import { createRetrier, type BackoffOptions } from './backoff.js';
-import { CredentialCache, credentialKeyId, type CredentialKey } from './credential-cache.js';
-import { withDeadline } from './deadline.js';
+import { CredentialCache, credentialKeyId, type CredentialKey, type FetchReason } from './credential-cache.js';
+import { withDeadline, type Deadline } from './deadline.js';
 import { createEndpointResolver, targetRef, type TargetRef } from './endpoint-resolver.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import { createRedshiftApi, type RedshiftApi } from './redshift-minter.js';
@@ -25,12 +25,6 @@ import {
   type RuleOptions,
   type TokenVerifier,
 } from './types.js';
-
-/**
- * Time one credential fetch may take, whether a background refresh or a miss: a miss is shared by every
- * login that joins it, so it must not run on the deadline of whichever login happened to start it.
- */
-export const backgroundRefreshBudgetMs = 15_000;
 
 /** Dependencies of createAuthenticator; the AWS APIs default to the SDK-backed ones. */
 export interface AuthenticatorOptions {
@@ -147,16 +141,15 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
     logger,
   });
 
-  const roleCredentials = async (t: TargetRef, key: CredentialKey, login: MappedLogin, deadlineMs: number): Promise<RoleCredentials | undefined> => {
+  const roleCredentials = async (t: TargetRef, key: CredentialKey, login: MappedLogin, deadlineMs: Deadline): Promise<RoleCredentials | undefined> => {
     if (login.assumeRole === undefined) return undefined;
     if (roles === undefined) throw new AuthError(AuthErrorCode.CredentialsFailed, `rule ${login.ruleIndex} names assumeRole but no AssumeRole API is configured`);
     return roles.get(t.region, { roleArn: login.assumeRole, sessionName: key.roleSessionName, dbGroups: [...login.dbGroups].sort() }, { deadlineMs });
   };
 
-  // Miss or refresh, the fetch is shared by every login on this key: it runs on its own budget, not the starter's deadline.
-  const mint = (t: TargetRef, key: CredentialKey, login: MappedLogin) => (): Promise<DbCredentials> => {
-    const deadlineMs = clock.nowMs() + backgroundRefreshBudgetMs;
-    return retry(async () => {
+  // A miss is shared by every login on this key: it runs until the latest waiter's deadline (the cache tracks it).
+  const mint = (t: TargetRef, key: CredentialKey, login: MappedLogin) => (_reason: FetchReason, deadlineMs: () => number): Promise<DbCredentials> =>
+    retry(async () => {
       const asRole = await roleCredentials(t, key, login, deadlineMs);
       if (t.kind === 'workgroup') {
         return serverless.getCredentials(t.region, { workgroup: t.name, dbName: key.dbName, durationSeconds: key.durationSeconds }, asRole, { deadlineMs });
@@ -164,7 +157,6 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
       const req = { clusterId: t.name, dbUser: key.dbUser, dbName: key.dbName, dbGroups: key.dbGroups, autoCreate: key.autoCreate, durationSeconds: key.durationSeconds };
       return redshift.getClusterCredentials(t.region, req, asRole, { deadlineMs });
     }, deadlineMs);
-  };
 
   return {
     async authenticate(req: AuthRequest): Promise<AuthResult> {
@@ -182,7 +174,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
       const timedOut = () => new AuthError(AuthErrorCode.CredentialsUnavailable, `credentials for ${t.id} were not ready before the login deadline`);
       const [endpoint, cached] = await Promise.all([
         resolver.resolve(db, req.deadlineMs),
-        withDeadline(cache.get(key, mint(t, key, login)), req.deadlineMs, clock, timedOut),
+        withDeadline(cache.get(key, mint(t, key, login), req.deadlineMs), req.deadlineMs, clock, timedOut),
       ]);
       const creds = cached.value;
       const isFromCache = cached.result !== 'miss';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClientPool, deadlineSignal, sdkClientConfig, sdkClientDefaults, sendOptions, toSdkCredentials } from './aws-client-pool.js';
+import { ClientPool, sdkClientConfig, sdkClientDefaults, sendOptions, toSdkCredentials } from './aws-client-pool.js';
 
 test('one client per (region, access key id), reused; older clients destroyed past the bound', () => {
   const created: string[] = [];
@@ -25,11 +25,7 @@ test('SDK defaults: one attempt, 3 s connect / 5 s request timeouts', () => {
   assert.deepEqual(sdkClientDefaults, { maxAttempts: 1, requestHandler: { connectionTimeout: 3000, requestTimeout: 5000 } });
 });
 
-test('deadlineSignal and toSdkCredentials', async () => {
-  assert.equal(deadlineSignal(undefined), undefined);
-  const signal = deadlineSignal(Date.now() + 5);
-  await new Promise((r) => setTimeout(r, 30));
-  assert.equal(signal?.aborted, true);
+test('toSdkCredentials', () => {
   assert.deepEqual(toSdkCredentials({ accessKeyId: 'A', secretAccessKey: 'S', expiresAtMs: 1 }), { accessKeyId: 'A', secretAccessKey: 'S' });
   assert.deepEqual(toSdkCredentials({ accessKeyId: 'A', secretAccessKey: 'S', sessionToken: 'T' }), { accessKeyId: 'A', secretAccessKey: 'S', sessionToken: 'T' });
 });

@@ -1,5 +1,6 @@
 /** Reuses one SDK client per (region, credentials), bounded, and turns login deadlines into abort signals. */
 import type { AwsCredentials } from './aws-errors.js';
+import { deadlineSignal, type Deadline } from './deadline.js';
 
 /** SDK client settings shared by the three SDK-backed modules (aws.md §9). */
 export const sdkClientDefaults = {
@@ -46,12 +47,6 @@ export class ClientPool<C extends { destroy(): void }> {
   }
 }
 
-/** An AbortSignal that fires at `deadlineMs` (epoch ms, wall clock), or undefined without a deadline. */
-export function deadlineSignal(deadlineMs: number | undefined): AbortSignal | undefined {
-  if (deadlineMs === undefined) return undefined;
-  return AbortSignal.timeout(Math.max(1, deadlineMs - Date.now()));
-}
-
 /** An SDK client's config for `region`: sdkClientDefaults plus the endpoint override and explicit credentials, when given. */
 export function sdkClientConfig(region: string, endpoint: string | undefined, credentials: AwsCredentials | undefined) {
   return {
@@ -62,10 +57,9 @@ export function sdkClientConfig(region: string, endpoint: string | undefined, cr
   };
 }
 
-/** The `client.send` options of a call bounded by `deadlineMs` (epoch ms): an abort signal, or none without a deadline. */
-export function sendOptions(deadlineMs: number | undefined): { abortSignal?: AbortSignal } {
-  const signal = deadlineSignal(deadlineMs);
-  return signal === undefined ? {} : { abortSignal: signal };
+/** The `client.send` options of a call bounded by `deadlineMs` (wall clock): an abort signal, or none without a deadline. */
+export function sendOptions(deadlineMs: Deadline | undefined): { abortSignal?: AbortSignal } {
+  return deadlineMs === undefined ? {} : { abortSignal: deadlineSignal(deadlineMs) };
 }
 
 /** The SDK's credential shape (drops our expiresAtMs). */

@@ -1,6 +1,7 @@
 /** Maps AWS SDK errors of the credential, discovery and AssumeRole calls to AuthErrors (aws.md §8, §11). */
 import { AuthError, AuthErrorCode } from './errors.js';
 import { nullObserver, type AuthObserver, type Partition } from './types.js';
+import type { Deadline } from './deadline.js';
 
 /** `result` label of observer.credentialRequest. */
 export type AwsCallResult = 'ok' | 'throttled' | 'unavailable' | 'failed';
@@ -16,8 +17,8 @@ export interface AwsCredentials {
 
 /** Per-call options of the SDK-backed APIs. */
 export interface AwsCallOptions {
-  /** Abort the HTTP request at this epoch ms (the login deadline). */
-  deadlineMs?: number;
+  /** Abort the HTTP request at this epoch ms (the login deadline; a function for a fetch shared by several logins). */
+  deadlineMs?: Deadline;
 }
 
 const throttlingNames: ReadonlySet<string> = new Set([

@@ -78,3 +78,18 @@ test('never sleeps past the deadline', async () => {
   assert.equal(calls, 2);
   assert.deepEqual(h.sleeps, [100]);
 });
+
+test('a deadline function is read before every sleep, so a joined fetch can be extended', async () => {
+  const h = harness();
+  const retry = createRetrier({ clock: h.clock, random: () => 0.5, sleep: h.sleep });
+  let deadlineMs = h.clock.t + 250;
+  let calls = 0;
+  // Same as above, but after the first sleep a later waiter moves the deadline out: all 4 attempts run.
+  await assert.rejects(retry(async () => {
+    calls++;
+    if (calls === 2) deadlineMs = h.clock.t + 10_000;
+    throw throttled();
+  }, () => deadlineMs), /Rate exceeded/);
+  assert.equal(calls, 4);
+  assert.deepEqual(h.sleeps, [100, 200, 400]);
+});

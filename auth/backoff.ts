@@ -26,8 +26,11 @@ export interface BackoffOptions {
   onRetry?: (info: { attempt: number; delayMs: number; err: unknown }) => void;
 }
 
-/** Runs `fn(attempt)` with bounded retries, never sleeping past `deadlineMs` (epoch ms). */
-export type Retrier = <T>(fn: (attempt: number) => Promise<T>, deadlineMs: number) => Promise<T>;
+/**
+ * Runs `fn(attempt)` with bounded retries, never sleeping past `deadlineMs` (epoch ms; a function is read
+ * before each sleep, so a shared fetch can follow the latest of its waiters' deadlines).
+ */
+export type Retrier = <T>(fn: (attempt: number) => Promise<T>, deadlineMs: number | (() => number)) => Promise<T>;
 
 /** The full-jitter delay before retry number `retryIndex` (0 = the first retry). */
 export function backoffDelayMs(retryIndex: number, random: () => number, opts: Pick<BackoffOptions, 'baseMs' | 'factor' | 'capMs'> = {}): number {
@@ -52,7 +55,7 @@ export function createRetrier(opts: BackoffOptions = {}): Retrier {
   const sleep = opts.sleep ?? realSleep;
   const maxAttempts = opts.maxAttempts ?? backoffDefaults.maxAttempts;
   const isRetryable = opts.isRetryable ?? isRetryableError;
-  return async <T>(fn: (attempt: number) => Promise<T>, deadlineMs: number): Promise<T> => {
+  return async <T>(fn: (attempt: number) => Promise<T>, deadlineMs: number | (() => number)): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn(attempt);
@@ -60,7 +63,7 @@ export function createRetrier(opts: BackoffOptions = {}): Retrier {
         if (attempt >= maxAttempts || !isRetryable(err)) throw err;
         const delayMs = backoffDelayMs(attempt - 1, random, opts);
         // A retry that could not finish before the login deadline is pointless: fail now.
-        if (clock.nowMs() + delayMs >= deadlineMs) throw err;
+        if (clock.nowMs() + delayMs >= (typeof deadlineMs === 'number' ? deadlineMs : deadlineMs())) throw err;
         opts.onRetry?.({ attempt, delayMs, err });
         await sleep(delayMs);
       }

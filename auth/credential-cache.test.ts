@@ -252,3 +252,36 @@ test('the purge timer is on by default (60 s) and unref\'d; purgeIntervalMs 0 di
   const off = setup({ purgeIntervalMs: 0 });
   assert.equal(off.cache.isPurging, false);
 });
+
+test('a shared miss runs until the latest waiter deadline, never past it (aws.md §8)', async () => {
+  const s = setup();
+  const gate = deferred<Val>();
+  let readDeadline: (() => number) | undefined;
+  const fetch = (_reason: FetchReason, deadlineMs: () => number): Promise<Val> => {
+    readDeadline = deadlineMs;
+    return gate.promise;
+  };
+  const first = s.cache.get('k', fetch, s.clock.t + 10_000);
+  assert.equal(readDeadline?.(), s.clock.t + 10_000);
+  const later = s.cache.get('k', fetch, s.clock.t + 12_000);
+  assert.equal(readDeadline?.(), s.clock.t + 12_000, 'a later waiter extends the fetch');
+  const earlier = s.cache.get('k', fetch, s.clock.t + 5_000);
+  assert.equal(readDeadline?.(), s.clock.t + 12_000, 'an earlier waiter does not shorten it');
+  gate.resolve({ password: 'p', expiresAtMs: s.clock.t + 900_000 });
+  assert.deepEqual((await Promise.all([first, later, earlier])).map((r) => r.value.password), ['p', 'p', 'p']);
+});
+
+test('a background refresh and a miss without a deadline run on the refresh budget', async () => {
+  const clock = fakeClock();
+  const cache = new CredentialCache<string, Val>({ keyId: (k) => k, refreshBeforeSeconds: 60, clock, refreshBudgetMs: 7_000, purgeIntervalMs: 0 });
+  const seen: Array<[FetchReason, number]> = [];
+  const fetch = async (reason: FetchReason, deadlineMs: () => number): Promise<Val> => {
+    seen.push([reason, deadlineMs() - clock.t]);
+    return { password: 'p', expiresAtMs: clock.t + 120_000 };
+  };
+  await cache.get('k', fetch);
+  clock.t += 61_000;
+  await cache.get('k', fetch, clock.t + 1_000);
+  await flush();
+  assert.deepEqual(seen, [['miss', 7_000], ['refresh', 7_000]], 'the refresh ignores the deadline of the login that triggered it');
+});

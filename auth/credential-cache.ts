@@ -25,6 +25,12 @@ export function credentialKeyId(key: CredentialKey): string {
 /** Why a fetch runs: a login is waiting for it, or it renews an entry that is still served. */
 export type FetchReason = 'miss' | 'refresh';
 
+/**
+ * A fetch of one key. `deadlineMs()` is when it must give up, read afresh before each attempt: a miss is shared
+ * by every login that joins it, so it ends with the latest waiter's login deadline, never past it (aws.md §8).
+ */
+export type Fetch<V> = (reason: FetchReason, deadlineMs: () => number) => Promise<V>;
+
 /** How a get() was served. */
 export type CacheResult = 'hit' | 'miss' | 'stale';
 
@@ -38,6 +44,8 @@ export interface CredentialCacheOptions<K> {
   minRemainingMs?: number;
   /** LRU bound (default 10,000). */
   maxEntries?: number;
+  /** How long a background refresh (no login waiting) may take, and a miss fetched without a deadline (default 15,000). */
+  refreshBudgetMs?: number;
   /** Period of the expired-entry purge on an unref'd timer (default 60,000; 0 = none). Stop it with close(). */
   purgeIntervalMs?: number;
   clock?: Clock;
@@ -54,12 +62,16 @@ interface Entry<K, V> {
 interface Flight<K, V> {
   key: K;
   promise: Promise<V>;
+  /** When the fetch must give up: the latest deadline of the logins waiting for it. */
+  deadlineMs: number;
   /** False once a retain() dropped the key: the result still goes to waiters but is not stored. */
   shouldStore: boolean;
 }
 
 /** Default usable floor: a login needs time to finish with the password. */
 export const minRemainingMsDefault = 30_000;
+/** Default time a fetch nobody waits for (a background refresh) may take. */
+export const refreshBudgetMsDefault = 15_000;
 /** Default LRU bound. */
 export const maxEntriesDefault = 10_000;
 /** Default period of the expired-entry purge (aws.md §8). */
@@ -72,6 +84,7 @@ export class CredentialCache<K, V extends { expiresAtMs: number }> {
   readonly #keyId: (key: K) => string;
   readonly #minRemainingMs: number;
   readonly #maxEntries: number;
+  readonly #refreshBudgetMs: number;
   readonly #clock: Clock;
   readonly #observer: AuthObserver;
   readonly #logger: Logger;
@@ -83,6 +96,7 @@ export class CredentialCache<K, V extends { expiresAtMs: number }> {
     this.#refreshBeforeMs = opts.refreshBeforeSeconds * 1000;
     this.#minRemainingMs = opts.minRemainingMs ?? minRemainingMsDefault;
     this.#maxEntries = opts.maxEntries ?? maxEntriesDefault;
+    this.#refreshBudgetMs = opts.refreshBudgetMs ?? refreshBudgetMsDefault;
     this.#clock = opts.clock ?? systemClock;
     this.#observer = opts.observer ?? nullObserver;
     this.#logger = opts.logger ?? silentLogger;
@@ -120,8 +134,11 @@ export class CredentialCache<K, V extends { expiresAtMs: number }> {
     this.#refreshBeforeMs = seconds * 1000;
   }
 
-  /** Returns a usable value for `key`, fetching (once per key at a time) when needed. */
-  async get(key: K, fetch: (reason: FetchReason) => Promise<V>): Promise<{ value: V; result: CacheResult }> {
+  /**
+   * Returns a usable value for `key`, fetching (once per key at a time) when needed. `deadlineMs` is the
+   * caller's login deadline: a miss fetch keeps retrying only while some waiter can still use the result.
+   */
+  async get(key: K, fetch: Fetch<V>, deadlineMs?: number): Promise<{ value: V; result: CacheResult }> {
     const id = this.#keyId(key);
     const nowMs = this.#clock.nowMs();
     const entry = this.#entries.get(id);
@@ -138,7 +155,7 @@ export class CredentialCache<K, V extends { expiresAtMs: number }> {
         if (!this.#flights.has(id)) {
           this.#observer.credentialCache('refresh');
           // Background: the error is logged; the current entry stays until it is no longer usable.
-          this.#start(id, key, fetch, 'refresh').catch((err: unknown) => {
+          this.#start(id, key, fetch, 'refresh', nowMs + this.#refreshBudgetMs).catch((err: unknown) => {
             this.#logger.warn({ event: 'credential_refresh_failed', err: errorSummary(err) }, 'background credential refresh failed; serving the current credentials');
           });
         }
@@ -147,8 +164,10 @@ export class CredentialCache<K, V extends { expiresAtMs: number }> {
       this.#entries.delete(id);
     }
     this.#observer.credentialCache('miss');
+    const waitUntilMs = deadlineMs ?? nowMs + this.#refreshBudgetMs;
     const flight = this.#flights.get(id);
-    const value = await (flight !== undefined ? flight.promise : this.#start(id, key, fetch, 'miss'));
+    if (flight !== undefined) flight.deadlineMs = Math.max(flight.deadlineMs, waitUntilMs);
+    const value = await (flight !== undefined ? flight.promise : this.#start(id, key, fetch, 'miss', waitUntilMs));
     return { value, result: 'miss' };
   }
 
@@ -199,17 +218,17 @@ export class CredentialCache<K, V extends { expiresAtMs: number }> {
     for (const flight of this.#flights.values()) flight.shouldStore = false;
   }
 
-  #start(id: string, key: K, fetch: (reason: FetchReason) => Promise<V>, reason: FetchReason): Promise<V> {
+  #start(id: string, key: K, fetch: Fetch<V>, reason: FetchReason, deadlineMs: number): Promise<V> {
     // Registered before the fetch starts, so a fetch that fails synchronously still cleans up after itself.
-    const flight = { key, shouldStore: true } as Flight<K, V>;
+    const flight = { key, shouldStore: true, deadlineMs } as Flight<K, V>;
     this.#flights.set(id, flight);
     flight.promise = this.#run(id, flight, fetch, reason);
     return flight.promise;
   }
 
-  async #run(id: string, flight: Flight<K, V>, fetch: (reason: FetchReason) => Promise<V>, reason: FetchReason): Promise<V> {
+  async #run(id: string, flight: Flight<K, V>, fetch: Fetch<V>, reason: FetchReason): Promise<V> {
     try {
-      const value = await fetch(reason);
+      const value = await fetch(reason, () => flight.deadlineMs);
       if (flight.shouldStore) this.#store(id, flight.key, value);
       return value;
     } finally {

@@ -82,3 +82,11 @@ test('throttled discovery is retried with backoff; a missing cluster is not', as
   await assert.rejects(s.resolver.resolve(cluster, s.clock.t + 10_000), /ClusterNotFound/);
   assert.equal(s.calls.describe, 3);
 });
+
+test('throttled discovery retries only until the login deadline (aws.md §8)', async () => {
+  const s = setup();
+  for (let i = 0; i < 4; i++) s.failures.push(new AuthError(AuthErrorCode.CredentialsThrottled, 'Rate exceeded'));
+  // Full jitter at 0.5: one 100 ms sleep fits before +250, the next 200 ms would not.
+  await assert.rejects(s.resolver.resolve(cluster, s.clock.t + 250), /Rate exceeded/);
+  assert.equal(s.calls.describe, 2);
+});

@@ -1,7 +1,7 @@
 /** Where each configured database lives: fixed host/port, or DescribeClusters / GetWorkgroup cached 5 minutes (aws.md §6). */
 import type { Retrier } from './backoff.js';
-import { CredentialCache } from './credential-cache.js';
-import { withDeadline } from './deadline.js';
+import { CredentialCache, type FetchReason } from './credential-cache.js';
+import { withDeadline, type Deadline } from './deadline.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import type { Endpoint, RedshiftApi } from './redshift-minter.js';
 import type { ServerlessApi } from './serverless-minter.js';
@@ -9,8 +9,6 @@ import { nullObserver, systemClock, type Clock, type DatabaseOptions, type Logge
 
 /** How long a discovered endpoint is reused. */
 export const endpointTtlMs = 5 * 60_000;
-/** Budget of one shared (single-flight) discovery, independent of the login that happened to start it. */
-export const discoveryBudgetMs = 15_000;
 /** Redshift's default port, for a fixed `host` without `port`. */
 export const defaultRedshiftPort = 5439;
 
@@ -67,7 +65,7 @@ export function createEndpointResolver(opts: EndpointResolverOptions): EndpointR
   const clock = opts.clock ?? systemClock;
   const nowMs = (): number => clock.nowMs();
 
-  const discover = (t: TargetRef, deadlineMs: number): Promise<Endpoint> =>
+  const discover = (t: TargetRef, deadlineMs: Deadline): Promise<Endpoint> =>
     t.kind === 'cluster'
       ? opts.redshift.describeClusterEndpoint(t.region, t.name, { deadlineMs })
       : opts.serverless.getWorkgroupEndpoint(t.region, t.name, undefined, { deadlineMs });
@@ -76,12 +74,12 @@ export function createEndpointResolver(opts: EndpointResolverOptions): EndpointR
     async resolve(db, deadlineMs) {
       if (db.host !== undefined) return { host: db.host, port: db.port ?? defaultRedshiftPort };
       const t = targetRef(db);
-      const shared = cache.get(t, async () => {
-        // Joiners share this call, so it runs on its own budget; each caller still gives up at its own deadline.
-        const sharedDeadlineMs = nowMs() + discoveryBudgetMs;
+      // Joiners share this call: it runs until the latest waiter's deadline; each caller gives up at its own.
+      const fetch = async (_reason: FetchReason, sharedDeadlineMs: () => number): Promise<CachedEndpoint> => {
         const endpoint = await opts.retry(() => discover(t, sharedDeadlineMs), sharedDeadlineMs);
         return { ...endpoint, expiresAtMs: nowMs() + endpointTtlMs };
-      });
+      };
+      const shared = cache.get(t, fetch, deadlineMs);
       const timedOut = () => new AuthError(AuthErrorCode.CredentialsUnavailable, `endpoint discovery for ${t.id} did not finish before the login deadline`);
       const { value } = await withDeadline(shared, deadlineMs, clock, timedOut);
       return { host: value.host, port: value.port };
