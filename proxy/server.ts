@@ -79,7 +79,7 @@ export class ProxyServer {
     this.upstreamLogin = opts.upstreamLogin ?? realUpstreamLogin;
     this.secureContext = createClientSecureContext(opts.tls);
     this.authenticator = opts.authenticator;
-    const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, key, timeoutMs) => realSendUpstreamCancel(target, pid, key, timeoutMs, opts.logger));
+    const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, key, timeoutMs, logger) => realSendUpstreamCancel(target, pid, key, timeoutMs, logger ?? opts.logger));
     this.cancelRegistry = new CancelRegistry({
       sendUpstreamCancel: sendCancel,
       logger: opts.logger,

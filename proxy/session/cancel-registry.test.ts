@@ -4,18 +4,19 @@ import { CancelRegistry } from './cancel-registry.js';
 import type { CancelResult } from './observer.js';
 import { nullSessionObserver } from './observer.js';
 import { silentLogger } from '../../auth/types.js';
-import type { UpstreamTarget } from '../../auth/types.js';
+import type { Logger, UpstreamTarget } from '../../auth/types.js';
+import { captureLogger, type LogLine } from '../../test/helpers/capture-logger.js';
 
 const target: UpstreamTarget = { database: 'dev', host: '10.0.0.1', port: 5439, dbName: 'dev', engine: 'redshift', tlsMode: 'verify-full' };
 
 function setup(opts: { failSend?: boolean; ratePerSecond?: number; maxTrackedSources?: number } = {}) {
   let now = 1_000_000;
-  const sent: Array<{ host: string; pid: number; key: string }> = [];
+  const sent: Array<{ host: string; pid: number; key: string; logger: Logger | undefined }> = [];
   const results: CancelResult[] = [];
   const registry = new CancelRegistry({
-    sendUpstreamCancel: async (t, pid, key) => {
+    sendUpstreamCancel: async (t, pid, key, _timeoutMs, logger) => {
       if (opts.failSend === true) throw new Error('connect ECONNREFUSED');
-      sent.push({ host: t.host, pid, key: key.toString('hex') });
+      sent.push({ host: t.host, pid, key: key.toString('hex'), logger });
     },
     logger: silentLogger,
     observer: { ...nullSessionObserver, cancel: (r) => results.push(r) },
@@ -43,8 +44,26 @@ test('exact key forwards the upstream pid/key to the right target', async () => 
   const { registry, sent, results } = setup();
   const k = registry.issue(target, 777, Buffer.from('0a0b0c0d', 'hex'));
   assert.equal(await registry.handle(k.pid, k.key, 16, '1.2.3.4'), 'forwarded');
-  assert.deepEqual(sent, [{ host: '10.0.0.1', pid: 777, key: '0a0b0c0d' }]);
+  assert.deepEqual(sent.map(({ logger: _, ...rest }) => rest), [{ host: '10.0.0.1', pid: 777, key: '0a0b0c0d' }]);
   assert.deepEqual(results, ['forwarded']);
+});
+
+test('a forwarded cancel is logged on the cancelled session\'s logger (its connection id), which also goes to the upstream cancel', async () => {
+  const { registry, sent } = setup();
+  const lines: LogLine[] = [];
+  const sessionLogger = captureLogger(lines);
+  const k = registry.issue(target, 9, Buffer.from('01020304', 'hex'), sessionLogger);
+  assert.equal(await registry.handle(k.pid, k.key, 16, '10.9.8.7'), 'forwarded');
+  assert.equal(sent[0]?.logger, sessionLogger);
+  assert.deepEqual(lines.map((l) => [l.level, l.obj]), [['info', { event: 'cancel_forwarded', source: '10.9.8.7' }]]);
+});
+
+test('a failed forward is logged on the cancelled session\'s logger as well', async () => {
+  const { registry } = setup({ failSend: true });
+  const lines: LogLine[] = [];
+  const k = registry.issue(target, 9, Buffer.from('01020304', 'hex'), captureLogger(lines));
+  assert.equal(await registry.handle(k.pid, k.key, 16, 'a'), 'error');
+  assert.deepEqual(lines.map((l) => [l.level, l.obj['event']]), [['warn', 'cancel_forward_failed']]);
 });
 
 test('unknown pid, wrong key, wrong length, released entry → unknown_key, nothing sent', async () => {

@@ -13,6 +13,8 @@ interface Entry {
   target: UpstreamTarget;
   upstreamPid: number;
   upstreamKey: Buffer;
+  /** The cancelled session's logger (its connection id), for the lines about cancelling it. */
+  sessionLogger: Logger;
 }
 
 /** The proxy's BackendKeyData for one session, and how to drop it. */
@@ -67,12 +69,12 @@ export class CancelRegistry {
   }
 
   /** Issues a fresh proxy pid (1 … 2³¹−1, unique while live) and 4-byte key for an upstream session. */
-  issue(target: UpstreamTarget, upstreamPid: number, upstreamKey: Buffer): IssuedKey {
+  issue(target: UpstreamTarget, upstreamPid: number, upstreamKey: Buffer, sessionLogger: Logger = this.opts.logger): IssuedKey {
     let pid: number;
     do pid = randomInt(1, 2 ** 31);
     while (this.entries.has(pid));
     const key = randomBytes(4);
-    const entry: Entry = { key, target, upstreamPid, upstreamKey: Buffer.from(upstreamKey) };
+    const entry: Entry = { key, target, upstreamPid, upstreamKey: Buffer.from(upstreamKey), sessionLogger };
     this.entries.set(pid, entry);
     return {
       pid,
@@ -97,11 +99,15 @@ export class CancelRegistry {
       logger.info({ event: 'cancel_unknown_key' }, 'cancel request with unknown key dropped');
       return 'unknown_key';
     }
+    // Logged on the cancelled session's logger too, so its connection id ties the cancel to the query it stopped.
+    const sessionLogger = entry.sessionLogger;
     try {
-      await this.opts.sendUpstreamCancel(entry.target, entry.upstreamPid, entry.upstreamKey, this.opts.upstreamTimeoutMs ?? 5000);
+      await this.opts.sendUpstreamCancel(entry.target, entry.upstreamPid, entry.upstreamKey, this.opts.upstreamTimeoutMs ?? 5000, sessionLogger);
+      sessionLogger.info({ event: 'cancel_forwarded', source: sourceAddress }, 'client cancel request forwarded upstream');
       return 'forwarded';
     } catch (err) {
       logger.warn({ event: 'cancel_forward_failed', err: errorSummary(err) }, 'forwarding cancel request failed');
+      sessionLogger.warn({ event: 'cancel_forward_failed', err: errorSummary(err) }, 'forwarding a client cancel request upstream failed');
       return 'error';
     }
   }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import type { AuthResult, Authenticator, Identity, Logger, UpstreamTarget } from '../../auth/types.js';
+import type { AuthResult, Authenticator, Identity, UpstreamTarget } from '../../auth/types.js';
+import { captureLogger, type LogLine as Line } from '../../test/helpers/capture-logger.js';
 import { AuthError, AuthErrorCode } from '../../auth/errors.js';
 import { toProxyError } from '../errors.js';
 import { authenticateAndLogin, loginFailure, missingUserHint, reportLoginFailure, toSessionError } from './login.js';
@@ -11,22 +12,6 @@ import { classifyStartupParameters } from './startup-params.js';
 import type { Phase } from './state.js';
 import { UpstreamLoginError } from './upstream-error.js';
 import type { UpstreamLoginFn, UpstreamSession } from './upstream-types.js';
-
-interface Line {
-  level: string;
-  obj: Record<string, unknown>;
-  msg: string | undefined;
-}
-
-function captureLogger(lines: Line[]): Logger {
-  const at =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      lines.push({ level, obj: obj as Record<string, unknown>, msg });
-    };
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger;
-}
 
 const target: UpstreamTarget = { database: 'dev', host: '127.0.0.1', port: 5439, dbName: 'dev', engine: 'redshift', tlsMode: 'verify-full' };
 const identity: Identity = {

@@ -201,7 +201,7 @@ export interface StartRelayOptions {
 export function startRelay(opts: StartRelayOptions): { relay: Relay; key: IssuedKey } {
   const { result, upstream } = opts.loggedIn;
   const { pid: upstreamPid, key: upstreamKey } = upstream.backendKey;
-  const key = opts.cancelRegistry.issue(result.target, upstreamPid, upstreamKey);
+  const key = opts.cancelRegistry.issue(result.target, upstreamPid, upstreamKey, opts.logger);
   opts.client.write(loginSuccessBytes(upstream, key));
   if (opts.held.length > 0) upstream.socket.write(opts.held);
   opts.observer.login('ok', 'ok', opts.loginDurationSeconds);

@@ -27,11 +27,11 @@ export async function sendUpstreamCancel(
     socket.once('end', done);
     socket.once('close', done);
     socket.on('error', (err) => {
-      logger.debug({ err: err.message }, 'upstream cancel connection error');
+      logger.debug({ event: 'upstream_cancel_error', err: err.message }, 'upstream cancel connection error');
       done();
     });
     socket.write(packet);
     socket.resume();
   });
-  logger.debug({ isTls }, 'upstream cancel sent');
+  logger.debug({ event: 'upstream_cancel_sent', isTls }, 'upstream cancel sent');
 }

@@ -50,7 +50,7 @@ export interface UpstreamLoginErrorLike extends Error {
 export type UpstreamLoginFn = (opts: UpstreamLoginOptions) => Promise<UpstreamSession>;
 
 /** Sends a 3.0 CancelRequest to the upstream over a new connection and waits for EOF (bounded). */
-export type SendUpstreamCancelFn = (target: UpstreamTarget, pid: number, key: Buffer, timeoutMs: number) => Promise<void>;
+export type SendUpstreamCancelFn = (target: UpstreamTarget, pid: number, key: Buffer, timeoutMs: number, logger?: Logger) => Promise<void>;
 
 /** True for a value shaped like an UpstreamLoginError (works across module copies and fakes). */
 export function isUpstreamLoginError(err: unknown): err is UpstreamLoginErrorLike {
