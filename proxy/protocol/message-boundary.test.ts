@@ -43,3 +43,19 @@ test('a declared length below 4 makes the stream untrackable for good', () => {
   tracker.feed(message('Z', Buffer.from('I')));
   assert.equal(tracker.isAtBoundary, false);
 });
+
+test('countedMessages counts headers of the given types only, across any split', () => {
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const tracker = new MessageBoundaryTracker('ZT');
+    tracker.feed(stream.subarray(0, cut));
+    tracker.feed(stream.subarray(cut));
+    // T and Z start messages; the Z byte inside the DataRow's body does not.
+    assert.equal(tracker.countedMessages, 2, `cut at ${cut}`);
+  }
+  const oneByOne = new MessageBoundaryTracker('D');
+  for (let i = 0; i < stream.length; i++) oneByOne.feed(stream.subarray(i, i + 1));
+  assert.equal(oneByOne.countedMessages, 1);
+  const none = new MessageBoundaryTracker();
+  none.feed(stream);
+  assert.equal(none.countedMessages, 0);
+});

@@ -2,14 +2,27 @@
 
 /**
  * Follows `Byte1 type, Int32 len` headers across arbitrary chunks so the relay knows whether the bytes
- * forwarded so far end exactly at a message boundary (wire.md §13: a FATAL may only be written there).
- * O(messages per chunk) integer reads, no allocation. A length below 4 marks the stream as untrackable.
+ * forwarded so far end exactly at a message boundary (wire.md §13: a FATAL may only be written there),
+ * and how many messages of the `countedTypes` began. O(messages per chunk) integer reads, no allocation.
+ * A length below 4 marks the stream as untrackable.
  */
 export class MessageBoundaryTracker {
   private remainingBodyBytes = 0;
   private headerBytes = 0;
   private readonly header = Buffer.alloc(5);
   private isBroken = false;
+  private readonly isCounted = new Uint8Array(256);
+  private counted = 0;
+
+  /** `countedTypes`: message type characters whose headers countedMessages counts. */
+  constructor(countedTypes = '') {
+    for (let i = 0; i < countedTypes.length; i++) this.isCounted[countedTypes.charCodeAt(i) & 0xff] = 1;
+  }
+
+  /** Messages of the counted types whose header has been fed. */
+  get countedMessages(): number {
+    return this.counted;
+  }
 
   /** Advances over bytes that were forwarded. */
   feed(chunk: Buffer): void {
@@ -21,6 +34,7 @@ export class MessageBoundaryTracker {
         this.remainingBodyBytes -= skip;
         pos += skip;
       } else if (this.headerBytes === 0 && n - pos >= 5) {
+        this.counted += this.isCounted[chunk[pos]!]!;
         this.startBody(chunk.readInt32BE(pos + 1));
         pos += 5;
       } else {
@@ -30,6 +44,7 @@ export class MessageBoundaryTracker {
         pos += take;
         if (this.headerBytes === 5) {
           this.headerBytes = 0;
+          this.counted += this.isCounted[this.header[0]!]!;
           this.startBody(this.header.readInt32BE(1));
         }
       }

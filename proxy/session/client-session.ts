@@ -121,8 +121,11 @@ export class ClientSession {
       return;
     }
     const farewell = backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint });
-    const isSent = this.relay?.closeWith(farewell) ?? false;
-    this.log.info({ event: 'session_terminated', reason: error.reason, isFarewellSent: isSent }, isSent ? 'idle session told to go away' : 'busy session closed');
+    const { isFarewellSent, isUpstreamCancelled } = this.relay?.closeWith(farewell) ?? { isFarewellSent: false, isUpstreamCancelled: false };
+    this.log.info(
+      { event: 'session_terminated', reason: error.reason, isFarewellSent, isUpstreamCancelled },
+      isUpstreamCancelled ? 'busy session closed; its upstream query cancelled' : isFarewellSent ? 'idle session told to go away' : 'session closed mid-message',
+    );
   }
 
   /** Destroys every socket now. */

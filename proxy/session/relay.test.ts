@@ -239,7 +239,8 @@ const farewell = msg('E', 'SFATAL\0C57P01\0\0');
 const terminate = Buffer.from([0x58, 0, 0, 0, 4]);
 
 test('closeWith at message boundaries: the client gets the farewell, the upstream a Terminate', async () => {
-  const { clientApp, upstreamApp, relay, closes } = await setup();
+  const spy = cancelSpy();
+  const { clientApp, upstreamApp, relay, closes } = await setup({ cancelUpstream: spy.cancelUpstream });
   const query = msg('Q', 'select 1\0');
   clientApp.write(query);
   await collect(upstreamApp, query.length);
@@ -249,11 +250,59 @@ test('closeWith at message boundaries: the client gets the farewell, the upstrea
   await collect(clientApp, reply.length);
   const clientGot = readToEnd(clientApp);
   const upstreamGot = readToEnd(upstreamApp);
-  assert.equal(relay.closeWith(farewell), true);
+  assert.deepEqual(relay.closeWith(farewell), { isFarewellSent: true, isUpstreamCancelled: false });
   assert.deepEqual(await clientGot, farewell);
   assert.deepEqual(await upstreamGot, terminate);
   await until(() => closes.length === 1);
   assert.equal(closes[0]?.endedBy, 'local');
+  assert.equal(spy.calls.length, 0, 'an idle upstream is not cancelled');
+});
+
+test('closeWith while a query runs: the upstream is cancelled, and the relay ends only after the cancel is done', async () => {
+  let finishCancel!: () => void;
+  const cancels: number[] = [];
+  const cancelUpstream = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      cancels.push(Date.now());
+      finishCancel = resolve;
+    });
+  const { clientApp, upstreamApp, relay, closes } = await setup({ cancelUpstream });
+  const query = msg('Q', 'select pg_sleep(60)\0');
+  clientApp.write(query);
+  await collect(upstreamApp, query.length);
+  // Only a RowDescription so far: the ReadyForQuery is still owed.
+  const partial = msg('T', Buffer.alloc(20));
+  upstreamApp.write(partial);
+  await collect(clientApp, partial.length);
+  assert.equal(relay.isUpstreamBusy, true);
+  const upstreamGot = readToEnd(upstreamApp);
+  assert.deepEqual(relay.closeWith(farewell), { isFarewellSent: true, isUpstreamCancelled: true });
+  assert.equal(cancels.length, 1);
+  assert.deepEqual(await upstreamGot, terminate, 'the Terminate still follows, read once the cancelled query ends');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(closes.length, 0, 'both sockets are closed but the cancel is still in flight');
+  finishCancel();
+  await until(() => closes.length === 1);
+});
+
+test('isUpstreamBusy counts ReadyForQuery against Query/Sync/FunctionCall, so pipelined batches stay busy until the last answer', async () => {
+  const spy = cancelSpy();
+  const { clientApp, upstreamApp, relay, closes } = await setup({ cancelUpstream: spy.cancelUpstream });
+  assert.equal(relay.isUpstreamBusy, false);
+  const batch = Buffer.concat([msg('P', '\0select 1\0\0\0'), msg('B', Buffer.alloc(10)), msg('E', Buffer.alloc(5)), msg('S', '')]);
+  const twoBatches = Buffer.concat([batch, batch]);
+  clientApp.write(twoBatches);
+  await collect(upstreamApp, twoBatches.length);
+  const firstAnswer = Buffer.concat([msg('1', ''), msg('2', ''), msg('C', 'SELECT 1\0'), msg('Z', 'I')]);
+  upstreamApp.write(firstAnswer);
+  await collect(clientApp, firstAnswer.length);
+  assert.equal(relay.isUpstreamBusy, true, 'the second Sync is still unanswered');
+  upstreamApp.write(firstAnswer);
+  await collect(clientApp, firstAnswer.length);
+  assert.equal(relay.isUpstreamBusy, false);
+  assert.deepEqual(relay.closeWith(farewell), { isFarewellSent: true, isUpstreamCancelled: false });
+  await until(() => closes.length === 1);
+  assert.equal(spy.calls.length, 0);
 });
 
 test('closeWith in the middle of a message to the client writes nothing more to it', async () => {
@@ -262,7 +311,7 @@ test('closeWith in the middle of a message to the client writes nothing more to 
   upstreamApp.write(partialRow);
   const clientGot = readToEnd(clientApp);
   await until(() => relay.upstreamToClientBytes === partialRow.length);
-  assert.equal(relay.closeWith(farewell), false);
+  assert.equal(relay.closeWith(farewell).isFarewellSent, false);
   assert.equal((await clientGot).length, partialRow.length, 'nothing may be injected mid-message');
   await until(() => closes.length === 1);
 });
@@ -273,7 +322,8 @@ test('closeWith with a partial client message upstream closes the upstream witho
   const upstreamGot = readToEnd(upstreamApp);
   clientApp.write(partialQuery);
   await until(() => relay.clientToUpstreamBytes === partialQuery.length);
-  assert.equal(relay.closeWith(farewell), true, 'the client side is at a boundary');
+  assert.equal(relay.isUpstreamBusy, true, 'half a message sent');
+  assert.equal(relay.closeWith(farewell).isFarewellSent, true, 'the client side is at a boundary');
   assert.deepEqual(await upstreamGot, partialQuery, 'no Terminate spliced into the partial message');
 });
 
@@ -281,6 +331,6 @@ test('noteForwarded: a partial login leftover keeps the client side off a bounda
   const { clientApp, relay } = await setup();
   relay.noteForwarded('toClient', msg('N', 'notice').subarray(0, 3));
   const clientGot = readToEnd(clientApp);
-  assert.equal(relay.closeWith(farewell), false);
+  assert.equal(relay.closeWith(farewell).isFarewellSent, false);
   assert.equal((await clientGot).length, 0);
 });

@@ -32,8 +32,8 @@ export interface RelayOptions {
   lingerMs?: number;
   /**
    * Cancels whatever the upstream session is running (a CancelRequest on a new connection). Called when the
-   * client went away and the upstream has not closed within `cancelGraceMs`: PostgreSQL and Redshift do not
-   * read their socket during a query, so a closed upstream socket alone does not stop it.
+   * client went away and the upstream has not closed within `cancelGraceMs`, and at shutdown while the upstream
+   * is busy: PostgreSQL and Redshift do not read their socket during a query, so closing it does not stop it.
    */
   cancelUpstream?: () => Promise<void>;
   /** Default clientLossCancelGraceMs. */
@@ -58,9 +58,12 @@ export class Relay {
   private graceTimer: NodeJS.Timeout | undefined;
   // Message boundaries of what was forwarded each way, so a shutdown can write a FATAL to the client and
   // a Terminate upstream without corrupting either stream (wire.md §13). Header reads only, no copies.
-  private readonly toClient = new MessageBoundaryTracker();
-  private readonly toUpstream = new MessageBoundaryTracker();
+  // Every Query, Sync or FunctionCall is answered by exactly one ReadyForQuery, so more of those sent than
+  // ReadyForQuery received means the upstream is still running something.
+  private readonly toClient = new MessageBoundaryTracker('Z');
+  private readonly toUpstream = new MessageBoundaryTracker('QSF');
   private isClosing = false;
+  private pendingShutdownCancel: Promise<void> | undefined;
 
   constructor(opts: RelayOptions) {
     this.opts = opts;
@@ -147,16 +150,31 @@ export class Relay {
     this.opts.upstream.destroy();
   }
 
+  /** True while the upstream owes a ReadyForQuery (a query is running or queued), or a client message is half sent. */
+  get isUpstreamBusy(): boolean {
+    return this.toUpstream.countedMessages > this.toClient.countedMessages || !this.toUpstream.isAtBoundary;
+  }
+
   /**
    * Ends the session for shutdown. When the bytes sent to the client end at a message boundary it gets
    * `farewell` (FATAL 57P01), as PostgreSQL itself would send; the upstream gets a Terminate when the
-   * client's bytes end at a boundary, else it is just closed. Returns whether the farewell was sent.
+   * client's bytes end at a boundary, else it is just closed. A busy upstream also gets a CancelRequest:
+   * neither a Terminate nor a closed socket stops a running query. The relay ends once that cancel is done.
    */
-  closeWith(farewell: Buffer): boolean {
-    const { client, upstream } = this.opts;
-    if (this.isClosing) return false;
+  closeWith(farewell: Buffer): { isFarewellSent: boolean; isUpstreamCancelled: boolean } {
+    const { client, upstream, cancelUpstream } = this.opts;
+    if (this.isClosing) return { isFarewellSent: false, isUpstreamCancelled: false };
     this.isClosing = true;
     this.endedBy ??= 'local';
+    const isUpstreamCancelled = this.isUpstreamBusy && !this.isUpstreamClosed && cancelUpstream !== undefined;
+    if (isUpstreamCancelled) {
+      this.pendingShutdownCancel = cancelUpstream()
+        .catch((err: unknown) => this.opts.logger.warn({ event: 'upstream_cancel_on_shutdown_failed', err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'cancelling the upstream query at shutdown failed'))
+        .finally(() => {
+          this.pendingShutdownCancel = undefined;
+          this.maybeFinish();
+        });
+    }
     if (!upstream.destroyed && upstream.writable && this.toUpstream.isAtBoundary) upstream.end(terminateMessage);
     else upstream.destroy();
     const canSay = !client.destroyed && client.writable && this.toClient.isAtBoundary;
@@ -164,7 +182,7 @@ export class Relay {
     else client.destroy();
     this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? 5000);
     this.lingerTimer.unref();
-    return canSay;
+    return { isFarewellSent: canSay, isUpstreamCancelled };
   }
 
   private sideEnded(side: 'client' | 'upstream'): void {
@@ -204,7 +222,7 @@ export class Relay {
   }
 
   private maybeFinish(): void {
-    if (this.isFinished || !this.isClientClosed || !this.isUpstreamClosed) return;
+    if (this.isFinished || !this.isClientClosed || !this.isUpstreamClosed || this.pendingShutdownCancel !== undefined) return;
     this.isFinished = true;
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);

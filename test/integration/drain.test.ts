@@ -102,3 +102,41 @@ test('SIGTERM: an idle session still open at the end of drainSeconds gets FATAL 
     await client.end().catch(() => {});
   }
 });
+
+test('SIGTERM: a query still running at the end of drainSeconds is cancelled upstream, not left running on the database', { timeout: 90_000 }, async (t) => {
+  if (!requirePg(t)) return;
+  await using stack = await startStack({
+    logLevel: 'info',
+    configure: (config) => {
+      config['shutdown'] = { drainSeconds: 1 };
+    },
+  });
+  const client = await clientOf(stack);
+  await client.connect();
+  client.on('error', () => {});
+  const marker = `drain_cancel_${process.pid}_${Date.now()}`;
+  try {
+    const running = client.query(`SELECT pg_sleep(60) AS ${marker}`).catch((err: unknown) => err);
+    const isRunning = async (): Promise<boolean> => {
+      const { rows } = await stack.pg.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%${marker}%' AND pid <> pg_backend_pid()`);
+      return (rows[0] as { n: number }).n > 0;
+    };
+    const seenUntil = Date.now() + 10_000;
+    while (!(await isRunning())) {
+      assert.ok(Date.now() < seenUntil, 'the query never started upstream');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    stack.proxy.shutdown('SIGTERM');
+    assert.equal(await stack.proxy.done, 143);
+    await running;
+    // PostgreSQL runs a query to its end after its client socket closes; only the CancelRequest stops it.
+    const goneUntil = Date.now() + 10_000;
+    while (await isRunning()) {
+      assert.ok(Date.now() < goneUntil, 'pg_sleep(60) still runs upstream 10 s after the proxy exited');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(stack.logs.some((l) => l.includes('"session_terminated"') && l.includes('"isUpstreamCancelled":true')));
+  } finally {
+    await client.end().catch(() => {});
+  }
+});
