@@ -162,6 +162,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
     async authenticate(req: AuthRequest): Promise<AuthResult> {
       const startedMs = clock.nowMs();
       const identity = await opts.verifier.verify(req.password, req.deadlineMs);
+      req.onTokenVerified?.();
       const verifiedMs = clock.nowMs();
       const { config, mapper } = state;
       const login = mapper.map(identity, req.user, req.database);

@@ -104,6 +104,8 @@ export interface AuthRequest {
   connectionId: string;
   /** Absolute epoch ms by which the login must finish. */
   deadlineMs: number;
+  /** Called once the token is verified (STS or its cache), before the credentials stage: lets a timeout name the stage. */
+  onTokenVerified?: () => void;
 }
 
 /** Timings of one authentication, for the login log line. */

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { createMetrics } from './metrics.js';
+import type { Phase } from './session/state.js';
 
 async function text(m: ReturnType<typeof createMetrics>): Promise<string> {
   return m.registry.metrics();
@@ -123,8 +124,9 @@ test('every login reason any code path can emit is in metricLabels.loginReason',
   for (const code of Object.values(AuthErrorCode)) note(`auth ${code}`, errors.toProxyError(new AuthError(code, 'x'), 'u').reason);
   for (const code of Object.values(UpstreamLoginErrorCode)) note(`upstream ${code}`, toSessionError(loginFailure(new UpstreamLoginError(code, 'x', { upstreamSqlstate: '28P01' })), 'u').reason);
   for (const e of [errors.tlsRequired(), errors.noUser(), errors.upstreamFailed(), errors.tooManyConnections(), errors.protocolViolation('x'), errors.shuttingDown(), errors.unsupported('x'), errors.internal()]) note(e.code, e.reason);
-  for (const name of ['Authenticating', 'UpstreamLogin'] as const) {
-    for (const action of step({ name }, { type: 'LoginTimeout' }).actions) if (action.type === 'SendFatal') note(`timeout ${name}`, action.error.reason);
+  const loginPhases: Phase[] = [{ name: 'Authenticating', isTokenVerified: false }, { name: 'Authenticating', isTokenVerified: true }, { name: 'UpstreamLogin' }];
+  for (const phase of loginPhases) {
+    for (const action of step(phase, { type: 'LoginTimeout' }).actions) if (action.type === 'SendFatal') note(`timeout ${JSON.stringify(phase)}`, action.error.reason);
   }
   // Literal reasons passed to the factories anywhere in proxy/ (catches a new call site with a stray label).
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'proxy');

@@ -504,17 +504,21 @@ test('sockets beyond twice the cap are closed right after accept with no reply',
   }
 });
 
-test('login timeout: silent client → plain close; auth pending → 57P03; upstream pending → 08006', async () => {
+test('login timeout: silent client → plain close; STS or credentials pending → 57P03 with that stage as reason; upstream pending → 08006', async () => {
   const h = await harness({ limits: { loginTimeoutMs: 300 } });
   try {
     const silent = await RawClient.connect(h.port);
     assert.equal((await silent.waitClose(2000)).length, 0);
     h.auth.delayMs = 2000;
-    const a = await tlsClient(h.port);
-    a.write(startupPacket(alice));
-    await a.readMessage();
-    a.write(passwordPacket(testPassword));
-    await expectFatal(a, '57P03');
+    for (const isTokenVerified of [false, true]) {
+      h.auth.isTokenVerifiedBeforeDelay = isTokenVerified;
+      const a = await tlsClient(h.port);
+      a.write(startupPacket(alice));
+      await a.readMessage();
+      a.write(passwordPacket(testPassword));
+      await expectFatal(a, '57P03');
+    }
+    assert.deepEqual(h.events.filter((e) => e.startsWith('login:')), ['login:failed:sts_unavailable', 'login:failed:credentials_unavailable']);
     h.auth.delayMs = 0;
     h.upstream.delayMs = 2000;
     const u = await tlsClient(h.port);

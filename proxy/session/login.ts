@@ -1,6 +1,6 @@
 /** The login itself: the auth port, the upstream login (one retry on stale cached credentials), then R 0 / S / N / K / Z to the client and the relay start (wire.md §7–§8). */
 import type * as net from 'node:net';
-import type { AuthResult, Authenticator, Logger } from '../../auth/types.js';
+import type { AuthRequest, AuthResult, Authenticator, Logger } from '../../auth/types.js';
 import { protocolViolation, toProxyError, upstreamFailed } from '../errors.js';
 import type { ProxyError } from '../errors.js';
 import * as backend from '../protocol/backend.js';
@@ -63,7 +63,14 @@ export interface LoggedIn {
 export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn | undefined> {
   const { params, deadlineMs } = req;
   const progress = req.progress ?? {};
-  const request = { user: params.user, database: params.database, password: req.password, connectionId: req.connectionId, deadlineMs };
+  const request: AuthRequest = {
+    user: params.user,
+    database: params.database,
+    password: req.password,
+    connectionId: req.connectionId,
+    deadlineMs,
+    onTokenVerified: () => req.dispatch({ type: 'TokenVerified' }),
+  };
   req.password = '';
   try {
     let result = await req.authenticator.authenticate(request);

@@ -5,6 +5,8 @@ import type { Phase, SessionEvent } from './state.js';
 import { protocolViolation } from '../errors.js';
 
 const tlsReady: Phase = { name: 'AwaitingStartupInTls', isDirectTls: false, isHandshakeDone: true };
+const authenticating: Phase = { name: 'Authenticating', isTokenVerified: false };
+const verified: Phase = { name: 'Authenticating', isTokenVerified: true };
 
 /** [from, event, expected next phase name, expected action types, expected SQLSTATE of a SendFatal] */
 const table: Array<[Phase, SessionEvent, Phase['name'], string[], string?]> = [
@@ -33,16 +35,20 @@ const table: Array<[Phase, SessionEvent, Phase['name'], string[], string?]> = [
   [{ name: 'AwaitingPassword' }, { type: 'Terminate' }, 'Closing', ['Close']],
   [{ name: 'AwaitingPassword' }, { type: 'OtherMessage' }, 'Closing', ['SendFatal', 'Close'], '08P01'],
   [{ name: 'AwaitingPassword' }, { type: 'LoginTimeout' }, 'Closing', ['Close']],
-  [{ name: 'Authenticating' }, { type: 'AuthOk' }, 'UpstreamLogin', ['UpstreamLogin']],
-  [{ name: 'Authenticating' }, { type: 'PasswordMessage' }, 'Closing', ['SendFatal', 'Close'], '08P01'],
-  [{ name: 'Authenticating' }, { type: 'Terminate' }, 'Closing', ['Close']],
-  [{ name: 'Authenticating' }, { type: 'LoginTimeout' }, 'Closing', ['SendFatal', 'Close'], '57P03'],
+  [authenticating, { type: 'AuthOk' }, 'UpstreamLogin', ['UpstreamLogin']],
+  [authenticating, { type: 'PasswordMessage' }, 'Closing', ['SendFatal', 'Close'], '08P01'],
+  [authenticating, { type: 'Terminate' }, 'Closing', ['Close']],
+  [authenticating, { type: 'LoginTimeout' }, 'Closing', ['SendFatal', 'Close'], '57P03'],
+  [authenticating, { type: 'TokenVerified' }, 'Authenticating', []],
+  [verified, { type: 'LoginTimeout' }, 'Closing', ['SendFatal', 'Close'], '57P03'],
+  [{ name: 'UpstreamLogin' }, { type: 'TokenVerified' }, 'UpstreamLogin', []],
+  [{ name: 'Relaying' }, { type: 'TokenVerified' }, 'Relaying', []],
   [{ name: 'UpstreamLogin' }, { type: 'LoginTimeout' }, 'Closing', ['SendFatal', 'Close'], '08006'],
   [{ name: 'UpstreamLogin' }, { type: 'UpstreamReady' }, 'Relaying', ['SendLoginSuccess', 'StartRelay']],
   [{ name: 'UpstreamLogin' }, { type: 'PasswordMessage' }, 'Closing', ['SendFatal', 'Close'], '08P01'],
   [{ name: 'Relaying' }, { type: 'LoginTimeout' }, 'Relaying', []],
   [{ name: 'Relaying' }, { type: 'ClientClosed' }, 'Closing', ['Close']],
-  [{ name: 'Authenticating' }, { type: 'Fail', error: protocolViolation('x') }, 'Closing', ['SendFatal', 'Close'], '08P01'],
+  [authenticating, { type: 'Fail', error: protocolViolation('x') }, 'Closing', ['SendFatal', 'Close'], '08P01'],
   [{ name: 'Closing' }, { type: 'SSLRequest' }, 'Closing', []],
   [{ name: 'Closing' }, { type: 'Fail', error: protocolViolation('x') }, 'Closing', []],
 ];
@@ -56,6 +62,17 @@ test('transition table', () => {
     const fatal = actions.find((a) => a.type === 'SendFatal');
     assert.equal(fatal?.type === 'SendFatal' ? fatal.error.sqlstate : undefined, sqlstate, label);
   }
+});
+
+test('a login timeout names the pending AWS stage: sts_unavailable before TokenVerified, credentials_unavailable after', () => {
+  const reasonOf = (from: Phase): string | undefined => {
+    const fatal = step(from, { type: 'LoginTimeout' }).actions[0];
+    return fatal?.type === 'SendFatal' ? fatal.error.reason : undefined;
+  };
+  assert.equal(reasonOf(authenticating), 'sts_unavailable');
+  const afterVerify = step(authenticating, { type: 'TokenVerified' }).phase;
+  assert.deepEqual(afterVerify, verified);
+  assert.equal(reasonOf(afterVerify), 'credentials_unavailable');
 });
 
 test('0A000 carries PostgreSQL\'s exact text for a wrong major version', () => {

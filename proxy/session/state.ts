@@ -7,7 +7,7 @@ export type Phase =
   | { name: 'AwaitingInitial'; hasRefusedGssEnc: boolean }
   | { name: 'AwaitingStartupInTls'; isDirectTls: boolean; isHandshakeDone: boolean }
   | { name: 'AwaitingPassword' }
-  | { name: 'Authenticating' }
+  | { name: 'Authenticating'; isTokenVerified: boolean }
   | { name: 'UpstreamLogin' }
   | { name: 'Relaying' }
   | { name: 'Closing' };
@@ -24,6 +24,7 @@ export type SessionEvent =
   | { type: 'PasswordMessage' }
   | { type: 'Terminate' }
   | { type: 'OtherMessage' }
+  | { type: 'TokenVerified' }
   | { type: 'AuthOk' }
   | { type: 'UpstreamReady' }
   | { type: 'Fail'; error: ProxyError }
@@ -68,9 +69,17 @@ export function step(phase: Phase, event: SessionEvent): Transition {
   if (phase.name === 'Closing') return { phase, actions: [] };
   if (event.type === 'ClientClosed') return quietClose();
   if (event.type === 'Fail') return fatal(event.error);
+  // From the auth port, not the client: the token is verified and the credentials stage begins (ignored outside it).
+  if (event.type === 'TokenVerified') return phase.name === 'Authenticating' ? { phase: { name: 'Authenticating', isTokenVerified: true }, actions: [] } : { phase, actions: [] };
   if (event.type === 'LoginTimeout') {
-    // The auth port does not say which AWS call is pending, so the timeout counts as credentials_unavailable (token.md §14).
-    if (phase.name === 'Authenticating') return fatal(unavailable('credentials_unavailable', { detail: 'login timeout while waiting for AWS' }));
+    // The reason names the AWS stage that was pending (token.md §14): STS until the token is verified, then credentials.
+    if (phase.name === 'Authenticating') {
+      return fatal(
+        phase.isTokenVerified
+          ? unavailable('credentials_unavailable', { detail: 'login timeout while waiting for database credentials' })
+          : unavailable('sts_unavailable', { detail: 'login timeout while verifying the token with STS' }),
+      );
+    }
     if (phase.name === 'UpstreamLogin') return fatal(upstreamFailed('upstream', { detail: 'login timeout during the upstream login' }));
     if (phase.name === 'Relaying') return { phase, actions: [] };
     return quietClose();
@@ -123,7 +132,7 @@ export function step(phase: Phase, event: SessionEvent): Transition {
     case 'AwaitingPassword':
       switch (event.type) {
         case 'PasswordMessage':
-          return { phase: { name: 'Authenticating' }, actions: [{ type: 'Authenticate' }] };
+          return { phase: { name: 'Authenticating', isTokenVerified: false }, actions: [{ type: 'Authenticate' }] };
         case 'Terminate':
           return quietClose();
         default:

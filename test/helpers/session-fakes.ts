@@ -24,6 +24,8 @@ export class FixedPasswordAuthenticator implements Authenticator {
   timings: AuthTimings = {};
   /** Delay before answering, to exercise the login timeout. */
   delayMs = 0;
+  /** Report the token verified (onTokenVerified) before the delay: the delay then models the credentials stage. */
+  isTokenVerifiedBeforeDelay = false;
   /** When set, authenticate() throws it. */
   failWith: Error | undefined;
   private readonly target: () => UpstreamTarget;
@@ -34,6 +36,7 @@ export class FixedPasswordAuthenticator implements Authenticator {
 
   async authenticate(req: AuthRequest): Promise<AuthResult> {
     this.requests.push({ ...req, password: req.password === testPassword ? '<ok>' : '<wrong>' });
+    if (this.isTokenVerifiedBeforeDelay) req.onTokenVerified?.();
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.failWith !== undefined) throw this.failWith;
     if (req.password !== testPassword) throw new AuthError(AuthErrorCode.TokenMalformed, 'token prefix not recognised');
