@@ -1,6 +1,6 @@
 /** The login itself: the auth port, the upstream login (one retry on stale cached credentials), then R 0 / S / N / K / Z to the client and the relay start (wire.md §7–§8). */
 import type * as net from 'node:net';
-import type { AuthRequest, AuthResult, Authenticator, Logger } from '../../auth/types.js';
+import type { AuthRequest, AuthResult, AuthTimings, Authenticator, Identity, Logger } from '../../auth/types.js';
 import { protocolViolation, toProxyError, upstreamFailed } from '../errors.js';
 import type { ProxyError } from '../errors.js';
 import * as backend from '../protocol/backend.js';
@@ -23,9 +23,23 @@ export const missingUserHint = 'database user does not exist; create it or set a
 
 /** What is known about one login so far, for the login_ok / login_failed log lines (filled in as the login advances). */
 export interface LoginProgress {
-  result?: AuthResult;
+  /** What the log lines need from the auth port's answer; never the upstream password (it lives as long as the session). */
+  facts?: LoginFacts;
   /** Total time spent in upstream logins (all attempts), ms. */
   upstreamMs?: number;
+}
+
+/** The loggable part of an AuthResult: identity, database user, upstream host and timings. */
+export interface LoginFacts {
+  identity?: Identity;
+  upstreamUser: string;
+  upstreamHost: string;
+  timings: AuthTimings;
+}
+
+/** The loggable part of `result`, without its password. */
+export function loginFacts(result: AuthResult): LoginFacts {
+  return { ...(result.identity === undefined ? {} : { identity: result.identity }), upstreamUser: result.upstreamUser, upstreamHost: result.target.host, timings: result.timings };
 }
 
 /** Options of one login attempt. */
@@ -74,7 +88,7 @@ export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn 
   req.password = '';
   try {
     let result = await req.authenticator.authenticate(request);
-    progress.result = result;
+    progress.facts = loginFacts(result);
     if (req.phaseName() !== 'Authenticating') return undefined;
     req.dispatch({ type: 'AuthOk' });
     let upstream: UpstreamSession;
@@ -85,7 +99,7 @@ export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn 
       if (!result.invalidate()) throw reportAuthRefusal(req.logger, err, result);
       req.logger.info({ event: 'upstream_auth_rejected_retry', upstreamSqlstate: err.upstreamSqlstate }, 'upstream refused cached credentials; retrying once with fresh ones');
       result = await req.authenticator.authenticate(request);
-      progress.result = result;
+      progress.facts = loginFacts(result);
       if (req.phaseName() !== 'UpstreamLogin') return undefined;
       try {
         upstream = await loginUpstream(req, result, progress);
@@ -116,8 +130,8 @@ export function toSessionError(err: unknown, user: string): ProxyError {
 
 /** The identity, user, database and latency fields of a login log line (never a token or password). */
 export function loginLogFields(params: StartupParams | undefined, progress: LoginProgress | undefined): Record<string, unknown> {
-  const result = progress?.result;
-  const id = result?.identity;
+  const facts = progress?.facts;
+  const id = facts?.identity;
   const fields: Record<string, unknown> = {
     user: params?.user,
     database: params?.database,
@@ -126,10 +140,10 @@ export function loginLogFields(params: StartupParams | undefined, progress: Logi
     accessKeyId: id?.accessKeyId,
     stsRegion: id?.stsRegion,
     stsRequestId: id?.stsRequestId,
-    dbUser: result?.upstreamUser,
-    upstreamHost: result?.target.host,
-    stsMs: result?.timings.stsMs,
-    mintMs: result?.timings.mintMs,
+    dbUser: facts?.upstreamUser,
+    upstreamHost: facts?.upstreamHost,
+    stsMs: facts?.timings.stsMs,
+    mintMs: facts?.timings.mintMs,
     upstreamMs: progress?.upstreamMs,
   };
   for (const key of Object.keys(fields)) if (fields[key] === undefined) delete fields[key];
@@ -207,14 +221,16 @@ export interface StartRelayOptions {
 /** Issues the proxy's cancel key, sends R 0 / S / N / K / Z, forwards held bytes upstream, records the login, and starts the relay. */
 export function startRelay(opts: StartRelayOptions): { relay: Relay; key: IssuedKey } {
   const { result, upstream } = opts.loggedIn;
+  // The relay's closures outlive the login: they keep the target, never the AuthResult with its password.
+  const { target } = result;
   const { pid: upstreamPid, key: upstreamKey } = upstream.backendKey;
-  const key = opts.cancelRegistry.issue(result.target, upstreamPid, upstreamKey, opts.logger);
+  const key = opts.cancelRegistry.issue(target, upstreamPid, upstreamKey, opts.logger);
   opts.client.write(loginSuccessBytes(upstream, key));
   if (opts.held.length > 0) upstream.socket.write(opts.held);
   opts.observer.login('ok', 'ok', opts.loginDurationSeconds);
   const log = opts.logger;
   log.info(
-    { event: 'login_ok', ...loginLogFields(opts.params, { ...opts.progress, result }), result: 'ok', reason: 'ok', durationMs: Math.round(opts.loginDurationSeconds * 1000) },
+    { event: 'login_ok', ...loginLogFields(opts.params, { ...opts.progress, facts: loginFacts(result) }), result: 'ok', reason: 'ok', durationMs: Math.round(opts.loginDurationSeconds * 1000) },
     'login succeeded',
   );
   const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, k, timeoutMs) => realSendUpstreamCancel(target, pid, k, timeoutMs, log));
@@ -223,7 +239,7 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
     upstream: upstream.socket,
     observer: opts.observer,
     logger: log,
-    cancelUpstream: () => sendCancel(result.target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
+    cancelUpstream: () => sendCancel(target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
     onClose: (stats) => {
       key.release();
       log.info({ event: 'session_end', ...stats }, 'session ended');
