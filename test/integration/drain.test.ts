@@ -25,6 +25,16 @@ async function clientOf(stack: StackHandle): Promise<pg.Client> {
   });
 }
 
+/** A stack whose proxy drains for `drainSeconds`, logging at info (the session_terminated lines). */
+function stackDrainingFor(drainSeconds: number): Promise<StackHandle> {
+  return startStack({
+    logLevel: 'info',
+    configure: (config) => {
+      config['shutdown'] = { drainSeconds };
+    },
+  });
+}
+
 function refusesConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = netConnect(port, '127.0.0.1');
@@ -39,11 +49,7 @@ function refusesConnections(port: number): Promise<boolean> {
 test('SIGTERM: an open transaction commits during the drain, new connections are refused, exit 143 before drainSeconds', { timeout: 90_000 }, async (t) => {
   if (!requirePg(t)) return;
   const drainSeconds = 30;
-  await using stack = await startStack({
-    configure: (config) => {
-      config['shutdown'] = { drainSeconds };
-    },
-  });
+  await using stack = await stackDrainingFor(drainSeconds);
   const client = await clientOf(stack);
   await client.connect();
   let isClientOpen = true;
@@ -77,12 +83,7 @@ test('SIGTERM: an open transaction commits during the drain, new connections are
 
 test('SIGTERM: an idle session still open at the end of drainSeconds gets FATAL 57P01, then exit 143', { timeout: 90_000 }, async (t) => {
   if (!requirePg(t)) return;
-  await using stack = await startStack({
-    logLevel: 'info',
-    configure: (config) => {
-      config['shutdown'] = { drainSeconds: 1 };
-    },
-  });
+  await using stack = await stackDrainingFor(1);
   const client = await clientOf(stack);
   await client.connect();
   // node-postgres reports the FATAL, then the close that follows it.
@@ -105,12 +106,7 @@ test('SIGTERM: an idle session still open at the end of drainSeconds gets FATAL 
 
 test('SIGTERM: a query still running at the end of drainSeconds is cancelled upstream, not left running on the database', { timeout: 90_000 }, async (t) => {
   if (!requirePg(t)) return;
-  await using stack = await startStack({
-    logLevel: 'info',
-    configure: (config) => {
-      config['shutdown'] = { drainSeconds: 1 };
-    },
-  });
+  await using stack = await stackDrainingFor(1);
   const client = await clientOf(stack);
   await client.connect();
   client.on('error', () => {});
