@@ -4,21 +4,21 @@
  * with named principals, captured JSON logs and a record of every secret the test handled.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { stringify } from 'yaml';
 import { mintToken } from '../../auth/token-mint.js';
 import { createPgUpstreamAdmin, startEmulator } from '../../emulator/index.js';
 import type { Emulator, EmulatorCluster, EmulatorPrincipal, EmulatorWorkgroup, UpstreamAdmin } from '../../emulator/index.js';
-import { runServe } from '../../proxy/main.js';
 import type { ServeHandle } from '../../proxy/main.js';
 import { getTestPki } from './certs.js';
-import { freePort } from './free-port.js';
 import { startPgCluster } from './pg-cluster.js';
 import type { PgCluster } from './pg-cluster.js';
+import { proxyAwsEnv, randomKeyId, setProcessEnv } from './proxy-aws-env.js';
+import { loopbackProxyConfig, serveInProcess, stopProxy } from './serve-in-process.js';
+import type { ProxyConfigBase } from './serve-in-process.js';
 
 /** The account the proxy admits. */
 export const iamAccountId = '123456789012';
@@ -52,16 +52,8 @@ export interface IamPrincipalSpec {
 }
 
 /** The plain config object written as YAML (contract.md §3); `configure` may edit it. */
-export interface IamProxyConfig {
-  listen: string;
-  tls: { certFile: string; keyFile: string; minVersion: string };
-  identity: Record<string, unknown>;
-  databases: Record<string, Record<string, unknown>>;
-  rules: Array<Record<string, unknown>>;
+export interface IamProxyConfig extends ProxyConfigBase {
   credentials: { durationSeconds: number; refreshBeforeSeconds: number };
-  admin: { listen: string };
-  log: { level: string };
-  [key: string]: unknown;
 }
 
 /** What `configure` may use besides the config. */
@@ -136,13 +128,6 @@ export interface IamStack {
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
-}
-
-function randomKeyId(prefix: 'AKIA' | 'ASIA'): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let id = prefix;
-  for (const b of randomBytes(16)) id += alphabet[b % alphabet.length];
-  return id;
 }
 
 function makePrincipal(spec: IamPrincipalSpec): IamPrincipal {
@@ -262,9 +247,7 @@ export async function startIamStack(opts: IamStackOptions = {}): Promise<IamStac
     const emulator = await startEmulator({ principals: emulatorPrincipals, clusters, workgroups, upstreamAdmin });
     cleanups.push(() => emulator.close());
 
-    const config: IamProxyConfig = {
-      listen: '127.0.0.1:0',
-      tls: { certFile: pki.certFile, keyFile: pki.keyFile, minVersion: 'TLSv1.2' },
+    const config: IamProxyConfig = loopbackProxyConfig(pki, opts.logLevel ?? 'debug', {
       identity: {
         audience: iamAudience,
         partition: 'aws',
@@ -281,60 +264,20 @@ export async function startIamStack(opts: IamStackOptions = {}): Promise<IamStac
         { principal: `arn:aws:iam::${iamAccountId}:user/bob`, dbUser: 'bob', autoCreate: true, databases: ['dev'] },
       ],
       credentials: { durationSeconds: opts.durationSeconds ?? 900, refreshBeforeSeconds: opts.refreshBeforeSeconds ?? 60 },
-      admin: { listen: '127.0.0.1:0' },
       // Generous: the parallel-login tests share two cores with other suites.
       limits: { loginTimeoutMs: 30_000 },
-      log: { level: opts.logLevel ?? 'debug' },
-    };
+    });
     opts.configure?.(config, { pg: pgMain, caFile: pki.caFile });
     const configPath = join(dir, 'rsproxy.yaml');
 
     // The SDK-backed minters read endpoints and the proxy's own keys from process.env (one stack per
     // process at a time); the verifier reads AWS_ENDPOINT_URL_STS from the env object.
-    const awsEnv: Record<string, string> = {
-      AWS_ACCESS_KEY_ID: proxyIdentity.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: proxyIdentity.secretAccessKey,
-      AWS_REGION: iamRegion,
-      AWS_ENDPOINT_URL_STS: emulator.url,
-      AWS_ENDPOINT_URL_REDSHIFT: emulator.url,
-      AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS: emulator.url,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    };
-    const savedEnv = new Map(envKeys.map((k) => [k, process.env[k]] as const));
-    for (const k of envKeys) delete process.env[k];
-    Object.assign(process.env, awsEnv);
-    cleanups.push(async () => {
-      for (const [k, v] of savedEnv) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    });
+    const restoreEnv = setProcessEnv(proxyAwsEnv(proxyIdentity, iamRegion, emulator.url), envKeys);
+    cleanups.push(async () => restoreEnv());
     const env: Record<string, string | undefined> = { ...process.env };
 
-    const logs: string[] = [];
-    const stdout = {
-      write(line: string): boolean {
-        for (const l of line.split('\n')) if (l.trim() !== '') logs.push(l);
-        return true;
-      },
-    };
-
-    let proxy: ServeHandle | undefined;
-    for (let attempt = 1; proxy === undefined; attempt++) {
-      config.admin.listen = `127.0.0.1:${await freePort()}`;
-      writeFileSync(configPath, stringify(config));
-      try {
-        proxy = await runServe({ configPath, env, stdout });
-      } catch (err) {
-        if (attempt >= 5 || !/EADDRINUSE/.test(String(err) + String((err as Error).cause ?? ''))) throw err;
-      }
-    }
-    const running = proxy;
-    cleanups.push(async () => {
-      running.shutdown('SIGINT');
-      running.shutdown('SIGINT');
-      await running.done;
-    });
+    const { proxy: running, logs } = await serveInProcess({ config, configPath, env });
+    cleanups.push(() => stopProxy(running));
 
     const adminUrl = `http://127.0.0.1:${running.adminAddress.port}`;
     const clientConfig = (password: string, user: string, database: string): pg.ClientConfig => ({

@@ -10,19 +10,19 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { mintToken } from '../../auth/token-mint.js';
 import { startEmulator } from '../../emulator/index.js';
 import type { Emulator, EmulatorPrincipal } from '../../emulator/index.js';
-import { runServe } from '../../proxy/main.js';
 import type { ServeHandle } from '../../proxy/main.js';
 import { getTestPki } from './certs.js';
-import { freePort } from './free-port.js';
 import { startPgCluster } from './pg-cluster.js';
 import type { PgAuthMethod, PgCluster } from './pg-cluster.js';
+import { proxyAwsEnv, randomKeyId, setProcessEnv } from './proxy-aws-env.js';
+import { loopbackProxyConfig, serveInProcess, stopProxy } from './serve-in-process.js';
+import type { ProxyConfigBase } from './serve-in-process.js';
 
 /** The account every stack principal lives in. */
 export const stackAccountId = '123456789012';
@@ -43,16 +43,7 @@ export interface StackCredentials {
 }
 
 /** The plain-object config the stack writes as YAML (contract.md §3); `configure` may edit it. */
-export interface StackProxyConfig {
-  listen: string;
-  tls: { certFile: string; keyFile: string; minVersion: string };
-  identity: Record<string, unknown>;
-  databases: Record<string, Record<string, unknown>>;
-  rules: Array<Record<string, unknown>>;
-  admin: { listen: string };
-  log: { level: string };
-  [key: string]: unknown;
-}
+export interface StackProxyConfig extends ProxyConfigBase {}
 
 /** Options of startStack. */
 export interface StackOptions {
@@ -105,13 +96,6 @@ export interface StackHandle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-function randomKeyId(prefix: 'AKIA' | 'ASIA'): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let id = prefix;
-  for (const b of randomBytes(16)) id += alphabet[b % alphabet.length];
-  return id;
-}
-
 function sessionPrincipal(sessionTokenBytes: number): EmulatorPrincipal & { sessionToken: string } {
   return {
     accessKeyId: randomKeyId('ASIA'),
@@ -129,18 +113,16 @@ function sessionPrincipal(sessionTokenBytes: number): EmulatorPrincipal & { sess
  */
 const proxyIdentity = { accessKeyId: randomKeyId('AKIA'), secretAccessKey: randomBytes(30).toString('base64') };
 
+/** Puts the shared proxy keys in process.env; never restored, as other stacks may still be using them. */
 function useProxyIdentityInProcessEnv(): void {
-  for (const k of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE']) delete process.env[k];
-  process.env['AWS_ACCESS_KEY_ID'] = proxyIdentity.accessKeyId;
-  process.env['AWS_SECRET_ACCESS_KEY'] = proxyIdentity.secretAccessKey;
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
-}
-
-function isAddressInUse(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE/.test(e.message)) return true;
-  }
-  return false;
+  setProcessEnv(
+    {
+      AWS_ACCESS_KEY_ID: proxyIdentity.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: proxyIdentity.secretAccessKey,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+    ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE'],
+  );
 }
 
 /** Starts PostgreSQL, the emulator and the proxy; everything on 127.0.0.1 with OS-chosen ports. */
@@ -175,9 +157,7 @@ export async function startStack(opts: StackOptions = {}): Promise<StackHandle> 
     cleanups.push(() => emulator.close());
 
     const upstreamDbName = 'postgres';
-    const config: StackProxyConfig = {
-      listen: '127.0.0.1:0',
-      tls: { certFile: pki.certFile, keyFile: pki.keyFile, minVersion: 'TLSv1.2' },
+    const config: StackProxyConfig = loopbackProxyConfig(pki, opts.logLevel ?? 'warn', {
       identity: { audience: stackAudience, partition: 'aws', stsRegions: [stackRegion], allowedAccounts: [stackAccountId], maxTokenAgeSeconds: 900, clockSkewSeconds: 60 },
       databases: {
         dev: {
@@ -191,9 +171,7 @@ export async function startStack(opts: StackOptions = {}): Promise<StackHandle> 
         },
       },
       rules: [{ principal: `arn:aws:iam::${stackAccountId}:role/Analyst`, dbUser: 'alice', autoCreate: true, databases: ['dev'] }],
-      admin: { listen: '127.0.0.1:0' },
-      log: { level: opts.logLevel ?? 'warn' },
-    };
+    });
     opts.configure?.(config);
     const configPath = join(dir, 'rsproxy.yaml');
 
@@ -202,42 +180,10 @@ export async function startStack(opts: StackOptions = {}): Promise<StackHandle> 
     useProxyIdentityInProcessEnv();
     const env: Record<string, string | undefined> = { ...process.env };
     for (const k of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE']) delete env[k];
-    Object.assign(env, {
-      AWS_ACCESS_KEY_ID: proxyIdentity.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: proxyIdentity.secretAccessKey,
-      AWS_REGION: stackRegion,
-      AWS_ENDPOINT_URL_STS: emulator.url,
-      AWS_ENDPOINT_URL_REDSHIFT: emulator.url,
-      AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS: emulator.url,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    });
+    Object.assign(env, proxyAwsEnv(proxyIdentity, stackRegion, emulator.url));
 
-    const logs: string[] = [];
-    const maxLogLines = opts.maxLogLines ?? 2000;
-    const stdout = {
-      write(line: string): void {
-        logs.push(line.trimEnd());
-        if (logs.length > maxLogLines) logs.splice(0, logs.length - maxLogLines);
-      },
-    };
-
-    // admin.listen must differ from listen, so the admin port is picked here (retried on a race).
-    let proxy: ServeHandle | undefined;
-    for (let attempt = 1; proxy === undefined; attempt++) {
-      config.admin.listen = `127.0.0.1:${await freePort()}`;
-      writeFileSync(configPath, stringify(config));
-      try {
-        proxy = await runServe({ configPath, env, stdout });
-      } catch (err) {
-        if (attempt >= 5 || !isAddressInUse(err)) throw err;
-      }
-    }
-    const running = proxy;
-    cleanups.push(async () => {
-      running.shutdown('SIGINT');
-      running.shutdown('SIGINT');
-      await running.done;
-    });
+    const { proxy: running, logs } = await serveInProcess({ config, configPath, env, maxLogLines: opts.maxLogLines ?? 2000 });
+    cleanups.push(() => stopProxy(running));
 
     const clientCredentials: StackCredentials = { accessKeyId: client.accessKeyId, secretAccessKey: client.secretAccessKey, sessionToken: client.sessionToken };
     const longCredentials: StackCredentials = { accessKeyId: longClient.accessKeyId, secretAccessKey: longClient.secretAccessKey, sessionToken: longClient.sessionToken };
