@@ -1,4 +1,5 @@
 /** Bounded retries for the credential and discovery APIs: exponential backoff with full jitter (aws.md §8). */
+import { deadlineNowMs, type Deadline } from './deadline.js';
 import { isAuthError } from './errors.js';
 import { systemClock, type Clock } from './types.js';
 
@@ -30,7 +31,7 @@ export interface BackoffOptions {
  * Runs `fn(attempt)` with bounded retries, never sleeping past `deadlineMs` (epoch ms; a function is read
  * before each sleep, so a shared fetch can follow the latest of its waiters' deadlines).
  */
-export type Retrier = <T>(fn: (attempt: number) => Promise<T>, deadlineMs: number | (() => number)) => Promise<T>;
+export type Retrier = <T>(fn: (attempt: number) => Promise<T>, deadlineMs: Deadline) => Promise<T>;
 
 /** The full-jitter delay before retry number `retryIndex` (0 = the first retry). */
 export function backoffDelayMs(retryIndex: number, random: () => number, opts: Pick<BackoffOptions, 'baseMs' | 'factor' | 'capMs'> = {}): number {
@@ -55,7 +56,7 @@ export function createRetrier(opts: BackoffOptions = {}): Retrier {
   const sleep = opts.sleep ?? realSleep;
   const maxAttempts = opts.maxAttempts ?? backoffDefaults.maxAttempts;
   const isRetryable = opts.isRetryable ?? isRetryableError;
-  return async <T>(fn: (attempt: number) => Promise<T>, deadlineMs: number | (() => number)): Promise<T> => {
+  return async <T>(fn: (attempt: number) => Promise<T>, deadlineMs: Deadline): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn(attempt);
@@ -63,7 +64,7 @@ export function createRetrier(opts: BackoffOptions = {}): Retrier {
         if (attempt >= maxAttempts || !isRetryable(err)) throw err;
         const delayMs = backoffDelayMs(attempt - 1, random, opts);
         // A retry that could not finish before the login deadline is pointless: fail now.
-        if (clock.nowMs() + delayMs >= (typeof deadlineMs === 'number' ? deadlineMs : deadlineMs())) throw err;
+        if (clock.nowMs() + delayMs >= deadlineNowMs(deadlineMs)) throw err;
         opts.onRetry?.({ attempt, delayMs, err });
         await sleep(delayMs);
       }
