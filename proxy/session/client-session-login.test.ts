@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Logger } from '../../auth/types.js';
 import { AuthError, AuthErrorCode } from '../../auth/errors.js';
+import { aliceIdentity } from '../../auth/testing-fixtures.js';
 import { authFailedHint } from '../errors.js';
 import { RawClient, message, passwordPacket, startupPacket, testPassword, upstreamLoginError } from '../../test/helpers/session-fakes.js';
 import { alice, expectFatal, harness, loggedIn, readUntilZ, tlsClient, waitUntil } from '../../test/helpers/session-harness.js';
@@ -168,17 +169,8 @@ test('login_ok carries identity, dbUser, database, result and STS/mint/upstream 
   };
   const h = await harness({ logger: capture({}) });
   try {
-    h.auth.identity = {
-      partition: 'aws',
-      accountId: '123456789012',
-      canonicalArn: 'arn:aws:iam::123456789012:role/analyst',
-      arn: 'arn:aws:sts::123456789012:assumed-role/analyst/alice',
-      principalType: 'assumed-role',
-      userId: 'AROAEXAMPLE:alice',
-      stsRequestId: 'req-1',
-      accessKeyId: 'ASIAEXAMPLE',
-      stsRegion: 'eu-west-1',
-    };
+    const identity = { ...aliceIdentity, stsRequestId: 'req-1' };
+    h.auth.identity = identity;
     h.auth.timings = { stsMs: 7, mintMs: 9 };
     const { c } = await loggedIn(h);
     c.write(message('X', Buffer.alloc(0)));
@@ -188,9 +180,9 @@ test('login_ok carries identity, dbUser, database, result and STS/mint/upstream 
     assert.ok(ok);
     assert.equal(ok['level'], 'info');
     for (const [k, v] of Object.entries({
-      canonicalArn: 'arn:aws:iam::123456789012:role/analyst',
-      userId: 'AROAEXAMPLE:alice',
-      accessKeyId: 'ASIAEXAMPLE',
+      canonicalArn: identity.canonicalArn,
+      userId: identity.userId,
+      accessKeyId: identity.accessKeyId,
       stsRegion: 'eu-west-1',
       stsRequestId: 'req-1',
       dbUser: 'IAM:alice',

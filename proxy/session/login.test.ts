@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import type { AuthResult, Authenticator, Identity, UpstreamTarget } from '../../auth/types.js';
 import { captureLogger, type LogLine as Line } from '../../test/helpers/capture-logger.js';
 import { AuthError, AuthErrorCode } from '../../auth/errors.js';
+import { aliceIdentity } from '../../auth/testing-fixtures.js';
 import { toProxyError } from '../errors.js';
 import { authenticateAndLogin, loginFailure, missingUserHint, reportLoginFailure, toSessionError } from './login.js';
 import type { LoginProgress } from './login.js';
@@ -14,19 +15,7 @@ import { UpstreamLoginError } from './upstream-error.js';
 import type { UpstreamLoginFn, UpstreamSession } from './upstream-types.js';
 
 const target: UpstreamTarget = { database: 'dev', host: '127.0.0.1', port: 5439, dbName: 'dev', engine: 'redshift', tlsMode: 'verify-full' };
-const identity: Identity = {
-  partition: 'aws',
-  accountId: '123456789012',
-  canonicalArn: 'arn:aws:iam::123456789012:role/analyst',
-  arn: 'arn:aws:sts::123456789012:assumed-role/analyst/alice',
-  principalType: 'assumed-role',
-  userId: 'AROAEXAMPLE:alice',
-  roleName: 'analyst',
-  sessionName: 'alice',
-  stsRequestId: 'req-123',
-  accessKeyId: 'ASIAEXAMPLE',
-  stsRegion: 'eu-west-1',
-};
+const identity: Identity = { ...aliceIdentity, stsRequestId: 'req-123' };
 
 class FakeAuth implements Authenticator {
   calls = 0;
