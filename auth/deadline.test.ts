@@ -25,6 +25,7 @@ test('deadlineSignal: a moving deadline is re-read when its timer fires, so a la
 
 test('deadlineSignal: a moving deadline already past aborts at once; deadlineNowMs reads either form', () => {
   assert.equal(deadlineSignal(() => Date.now() - 1).aborted, true);
+  assert.equal(deadlineSignal(() => Number.NaN).aborted, true, 'a NaN deadline ends at once instead of spinning');
   assert.equal(deadlineNowMs(5), 5);
   assert.equal(deadlineNowMs(() => 7), 7);
 });

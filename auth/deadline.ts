@@ -18,7 +18,8 @@ export function deadlineSignal(deadline: Deadline): AbortSignal {
   const controller = new AbortController();
   const arm = (): void => {
     const leftMs = deadline() - Date.now();
-    if (leftMs <= 0) controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+    // `!(> 0)` also ends a NaN deadline, which would otherwise re-arm a 1 ms timer forever.
+    if (!(leftMs > 0)) controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
     else setTimeout(arm, leftMs).unref();
   };
   arm();
