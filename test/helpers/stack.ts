@@ -43,7 +43,7 @@ export interface StackCredentials {
 }
 
 /** The plain-object config the stack writes as YAML (contract.md §3); `configure` may edit it. */
-export interface StackProxyConfig extends ProxyConfigBase {}
+export type StackProxyConfig = ProxyConfigBase;
 
 /** Options of startStack. */
 export interface StackOptions {
