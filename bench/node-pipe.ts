@@ -4,8 +4,8 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { sslRequest } from '../proxy/protocol/upstream.js';
 
-const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 
 /** A running bare relay. */
 export interface NodePipe {

@@ -44,9 +44,12 @@ export function plainSocket(port: number): Promise<net.Socket> {
   });
 }
 
+/** SSLRequest bytes: length 8, code 80877103. */
+export const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
 /** Sends an SSLRequest on `raw`, expects 'S', and completes a verified TLS handshake (servername localhost). */
 export async function upgradeToTls(raw: net.Socket, caPem: string): Promise<tls.TLSSocket> {
-  raw.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]));
+  raw.write(sslRequest);
   const answer = await new Promise<Buffer>((resolve, reject) => {
     raw.once('data', resolve);
     raw.once('error', reject);
@@ -56,16 +59,6 @@ export async function upgradeToTls(raw: net.Socket, caPem: string): Promise<tls.
     const secure = tls.connect({ socket: raw, ca: caPem, servername: 'localhost' }, () => resolve(secure));
     secure.once('error', reject);
   });
-}
-
-/** A 16-byte 3.0 CancelRequest. */
-export function cancelRequest(pid: number, secretKey: number): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeInt32BE(16, 0);
-  b.writeInt32BE(80877102, 4);
-  b.writeInt32BE(pid, 8);
-  b.writeInt32BE(secretKey, 12);
-  return b;
 }
 
 /** Resolves when the socket is closed by the peer (or rejects after timeoutMs). */

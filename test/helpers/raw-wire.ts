@@ -37,6 +37,15 @@ export function startupPacket(params: ReadonlyArray<readonly [string, string]>, 
   return Buffer.concat([len, body]);
 }
 
+/** A 3.0 CancelRequest: length, code 80877102, pid, then the key bytes (4 for a real key). */
+export function cancelPacket(pid: number, key: Buffer): Buffer {
+  const head = Buffer.alloc(12);
+  head.writeInt32BE(12 + key.length, 0);
+  head.writeInt32BE(80877102, 4);
+  head.writeInt32BE(pid, 8);
+  return Buffer.concat([head, key]);
+}
+
 /** Reads typed backend messages off a socket and keeps every byte received. */
 export class WireReader {
   #buf = Buffer.alloc(0);

@@ -5,6 +5,10 @@ import type { AuthRequest, AuthResult, AuthTimings, Authenticator, Identity, Ups
 import { AuthError, AuthErrorCode } from '../../auth/errors.js';
 import type { UpstreamLoginFn, UpstreamLoginOptions, UpstreamSession } from '../../proxy/session/upstream-types.js';
 import { getTestPki } from './certs.js';
+import { cstr, typed } from './raw-wire.js';
+
+export { cancelPacket, startupPacket } from './raw-wire.js';
+export { sslRequest } from './raw-pg-client.js';
 
 /** The only password the test authenticator accepts (test code only; the product never accepts a fixed password). */
 export const testPassword = 'rsp1.test-password';
@@ -59,17 +63,8 @@ export class FixedPasswordAuthenticator implements Authenticator {
   }
 }
 
-/** Encodes a typed backend message (test side). */
-export function message(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = type.charCodeAt(0);
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-
-function cstr(s: string): Buffer {
-  return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
-}
+/** Encodes a typed message (test side); raw-wire's builder under the name these tests use. */
+export const message = typed;
 
 /** Upstream ParameterStatus messages the fake backend reports. */
 export const fakeParameterStatus: Buffer[] = [
@@ -341,34 +336,12 @@ export function parseErrorFields(body: Buffer): Record<string, string> {
   return out;
 }
 
-/** Builds a StartupMessage (3.x by default) from pairs. */
-export function startupPacket(pairs: ReadonlyArray<readonly [string, string]>, version = 196608): Buffer {
-  const parts: Buffer[] = [];
-  for (const [k, v] of pairs) parts.push(cstr(k), cstr(v));
-  parts.push(Buffer.from([0]));
-  const body = Buffer.concat(parts);
-  const head = Buffer.alloc(8);
-  head.writeInt32BE(body.length + 8, 0);
-  head.writeInt32BE(version, 4);
-  return Buffer.concat([head, body]);
-}
-
 /** A PasswordMessage. */
 export function passwordPacket(password: string | Buffer): Buffer {
   const pw = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
   return message('p', Buffer.concat([pw, Buffer.from([0])]));
 }
 
-/** SSLRequest / GSSENCRequest bytes. */
-export const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 /** GSSENCRequest bytes. */
 export const gssEncRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30]);
 
-/** A 16-byte 3.0 CancelRequest. */
-export function cancelPacket(pid: number, key: Buffer): Buffer {
-  const b = Buffer.alloc(12);
-  b.writeInt32BE(12 + key.length, 0);
-  b.writeInt32BE(80877102, 4);
-  b.writeInt32BE(pid, 8);
-  return Buffer.concat([b, key]);
-}

@@ -11,6 +11,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { getTestPki, type TestPki } from '../helpers/certs.js';
+import { sslRequest } from '../helpers/raw-pg-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 const bin = fileURLToPath(new URL('../../proxy/cli/index.js', import.meta.url));
@@ -100,7 +101,7 @@ function idleTlsClient(port: number): Promise<{ socket: TLSSocket; received: () 
   return new Promise((resolve, reject) => {
     const raw = netConnect(port, '127.0.0.1');
     raw.on('error', reject);
-    raw.once('connect', () => raw.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
+    raw.once('connect', () => raw.write(sslRequest));
     raw.once('data', (b: Buffer) => {
       if (b[0] !== 0x53) return reject(new Error('SSLRequest refused'));
       const socket = tlsConnect({ socket: raw, rejectUnauthorized: false, servername: 'localhost' });

@@ -7,7 +7,8 @@ import { pgAvailable, requirePg, startPgCluster } from '../helpers/pg-cluster.js
 import type { PgCluster } from '../helpers/pg-cluster.js';
 import { startProxyFixture } from '../helpers/proxy-fixture.js';
 import type { ProxyFixture } from '../helpers/proxy-fixture.js';
-import { cancelRequest, plainSocket, rawConnect, untilClosed, upgradeToTls } from '../helpers/raw-pg-client.js';
+import { plainSocket, rawConnect, untilClosed, upgradeToTls } from '../helpers/raw-pg-client.js';
+import { cancelPacket, i32 } from '../helpers/raw-wire.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 interface Keyed {
@@ -41,7 +42,7 @@ async function isActive(cluster: PgCluster, pid: number): Promise<boolean> {
 /** Sends a 16-byte CancelRequest on a new plaintext socket to the proxy and waits for it to close the socket. */
 async function sendPlainCancel(port: number, pid: number, key: number): Promise<void> {
   const s = await plainSocket(port);
-  s.write(cancelRequest(pid, key));
+  s.write(cancelPacket(pid, i32(key)));
   await untilClosed(s);
 }
 
@@ -92,7 +93,7 @@ describe('cancel and connection loss through the proxy', () => {
     running.catch(() => {});
     await waitSleeping(cluster, s.backendPid);
     const secure = await upgradeToTls(await plainSocket(fx.port), caPem);
-    secure.write(cancelRequest(s.key.processID, s.key.secretKey));
+    secure.write(cancelPacket(s.key.processID, i32(s.key.secretKey)));
     await untilClosed(secure);
     await assert.rejects(running, (e: pg.DatabaseError) => e.code === '57014');
     assert.equal((await s.client.query('SELECT 4 AS v')).rows[0].v, 4);
