@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -19,6 +18,7 @@ import type { PgCluster } from './pg-cluster.js';
 import { proxyAwsEnv, randomKeyId, setProcessEnv } from './proxy-aws-env.js';
 import { loopbackProxyConfig, serveInProcess, stopProxy } from './serve-in-process.js';
 import type { ProxyConfigBase } from './serve-in-process.js';
+import { httpGet } from './http-get.js';
 
 /** The account the proxy admits. */
 export const iamAccountId = '123456789012';
@@ -151,19 +151,6 @@ export const defaultPrincipals: readonly IamPrincipalSpec[] = [
   { name: 'mallory', arn: `arn:aws:sts::${foreignAccountId}:assumed-role/Analyst/mallory`, userId: 'AROAFOREIGNROLE00001:mallory', accountId: foreignAccountId },
   { name: 'ivan', arn: `arn:aws:sts::${iamAccountId}:assumed-role/Intern/ivan`, userId: 'AROAINTERNROLE000001:ivan' },
 ];
-
-function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      })
-      .on('error', reject);
-  });
-}
 
 /** Sums the samples of `name` whose labels include every pair of `labels`. */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {

@@ -8,7 +8,6 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../../emulator/index.js';
@@ -16,6 +15,7 @@ import type { Emulator } from '../../emulator/index.js';
 import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
 import type { IamStack } from '../helpers/iam-stack.js';
 import { requireTool } from '../helpers/tools.js';
+import { httpGet, type HttpAnswer } from '../helpers/http-get.js';
 
 // The proxy stack is imported lazily, so the vector and emulator checks run without the proxy's auth modules.
 const loadStack = () => import('../helpers/iam-stack.js');
@@ -97,22 +97,9 @@ function rebuildRequest(token: string, domain = 'amazonaws.com'): { host: string
   return { host: `sts.${region}.${domain}`, path: `/?${query.map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).join('&')}` };
 }
 
-function stsGet(emulatorUrl: string, req: { host: string; path: string }, audience: string): Promise<{ status: number; body: string }> {
+function stsGet(emulatorUrl: string, req: { host: string; path: string }, audience: string): Promise<HttpAnswer> {
   const target = new URL(emulatorUrl);
-  return new Promise((resolvePromise, reject) => {
-    http
-      .request(
-        { host: target.hostname, port: target.port, method: 'GET', path: req.path, headers: { host: req.host, 'x-rsproxy-audience': audience, accept: 'application/json' } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        },
-      )
-      .on('error', reject)
-      .end();
-  });
+  return httpGet({ host: target.hostname, port: target.port, path: req.path, headers: { host: req.host, 'x-rsproxy-audience': audience, accept: 'application/json' } });
 }
 
 const exampleSecret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';

@@ -6,11 +6,10 @@ import pg from 'pg';
 import { requirePg } from '../helpers/pg-cluster.js';
 import { startStack } from '../helpers/stack.js';
 import type { StackHandle } from '../helpers/stack.js';
+import { httpGet } from '../helpers/http-get.js';
 
 async function httpStatus(port: number, path: string): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
-  await res.arrayBuffer();
-  return res.status;
+  return (await httpGet(`http://127.0.0.1:${port}${path}`)).status;
 }
 
 /** A node-postgres client for the stack's proxy with a fresh token (not yet connected). */

@@ -3,7 +3,6 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { DescribeClustersCommand, GetClusterCredentialsCommand, GetClusterCredentialsWithIAMCommand, RedshiftClient } from '@aws-sdk/client-redshift';
 import { GetCredentialsCommand, GetWorkgroupCommand, RedshiftServerlessClient } from '@aws-sdk/client-redshift-serverless';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -13,6 +12,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import pg from 'pg';
 import { startEmulator, type DbUserLoginRequest, type Emulator, type EmulatorOptions, type EmulatorPrincipal, type UpstreamAdmin } from '../../emulator/index.js';
 import { requirePg, startPgCluster } from '../helpers/pg-cluster.js';
+import { httpGet, type HttpAnswer } from '../helpers/http-get.js';
 
 const region = 'eu-west-1';
 const proxyPrincipal: EmulatorPrincipal = {
@@ -180,18 +180,9 @@ test('SDK: AssumeRole with tags, then GetCredentials and WithIAM as the role →
   assert.equal(emu.counters.get('AssumeRole', 'ok'), 1);
 });
 
-function presignedGet(emu: Emulator, url: string, signedHost: string, audience: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const path = url.slice(url.indexOf('/', 'https://'.length));
-    const req = http.request({ host: '127.0.0.1', port: emu.port, path, method: 'GET', headers: { host: signedHost, 'x-rsproxy-audience': audience, accept: 'application/json' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function presignedGet(emu: Emulator, url: string, signedHost: string, audience: string): Promise<HttpAnswer> {
+  const path = url.slice(url.indexOf('/', 'https://'.length));
+  return httpGet({ host: '127.0.0.1', port: emu.port, path, headers: { host: signedHost, 'x-rsproxy-audience': audience, accept: 'application/json' } });
 }
 
 async function presign(c: Creds, audience: string): Promise<string> {

@@ -5,7 +5,6 @@
  * more than 64 requests in flight, /livez stays 200, memory stays bounded, and the proxy recovers.
  */
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -16,6 +15,7 @@ import { startStack, stackAudience, stackRegion } from '../helpers/stack.js';
 import type { StackHandle } from '../helpers/stack.js';
 import { metricValue } from '../helpers/iam-stack.js';
 import { cstr, errorFields, expectError, startupPacket, tlsWire, typed } from '../helpers/raw-wire.js';
+import { httpGet, type HttpAnswer } from '../helpers/http-get.js';
 
 const connections = 300;
 const burstMs = 500;
@@ -23,18 +23,7 @@ const stsLatencyMs = 1000;
 const maxClientConnections = 100;
 const stsConcurrencyCap = 64;
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      })
-      .on('error', reject)
-      .on('timeout', () => reject(new Error(`GET ${path} timed out`)));
-  });
-}
+const get = (port: number, path: string): Promise<HttpAnswer> => httpGet(`http://127.0.0.1:${port}${path}`);
 
 function fakeKeyId(): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { getTestPki, type TestPki } from '../helpers/certs.js';
+import { httpGet as get, type HttpAnswer } from '../helpers/http-get.js';
 import { sslRequest } from '../helpers/raw-pg-client.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -71,18 +71,7 @@ async function startProxy(configPath: string, extraArgs: string[] = []): Promise
   return { child, out: () => stdout + stderr, lines, proxyPort: listen.port, adminPort: admin.port, exit };
 }
 
-function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const httpGet = (port: number, path: string): Promise<HttpAnswer> => get(`http://127.0.0.1:${port}${path}`);
 
 async function login(port: number, pki: TestPki, password: string): Promise<string | undefined> {
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'analyst', database: 'dev', password, ssl: { ca: pki.caPem, servername: 'localhost' } });
