@@ -102,6 +102,11 @@ const ruleSchema = z.strictObject(
   { error: 'must be a mapping with principal and databases' },
 );
 
+/** An IPv4 or IPv6 CIDR block (`10.0.0.0/16`, `::1/128`); a bare address means a single host. */
+export const cidrPattern = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?:\/(?:3[0-2]|[12]?\d))?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:\/(?:12[0-8]|1[01]\d|[1-9]?\d))?)$/;
+/** `name:port` of a DNS name (a Kubernetes headless Service). */
+const dnsPortPattern = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?:(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/;
+
 /** The whole config file. */
 export const configSchema = z.strictObject(
   {
@@ -123,7 +128,15 @@ export const configSchema = z.strictObject(
       )
       .prefault({}),
     admin: z
-      .strictObject({ listen: pattern(listenPattern, listenRule).default('127.0.0.1:9187').describe('host:port of /metrics /livez /readyz /startupz. Default 127.0.0.1:9187.') }, { error: 'must be a mapping' })
+      .strictObject(
+        {
+          listen: pattern(listenPattern, listenRule).default('127.0.0.1:9187').describe('host:port of /metrics /livez /readyz /startupz. Default 127.0.0.1:9187.'),
+          tokenFile: text('must be a path to a file holding the admin bearer token')
+            .optional()
+            .describe('File whose trimmed content is the bearer token for /sessions; unset = /sessions is 404. Re-read on SIGHUP.'),
+        },
+        { error: 'must be a mapping' },
+      )
       .prefault({}),
     limits: z
       .strictObject(
@@ -135,6 +148,35 @@ export const configSchema = z.strictObject(
           maxConnectionsPerSourcePerSecond: integer(1)
             .default(100)
             .describe('New connections per second per remote address (≥ 1, token bucket, burst = rate); over it → closed at accept with no reply. Default 100.'),
+          maxSessionSeconds: integer(0, 31_536_000)
+            .default(0)
+            .describe('Seconds a relayed session may last; then it ends (57P01) at its first idle moment, or 300 s later at most (0..31536000, 0 = no limit). Default 0.'),
+        },
+        { error: 'must be a mapping' },
+      )
+      .prefault({}),
+    proxyProtocol: z
+      .strictObject(
+        {
+          trustedSources: list(pattern(cidrPattern, 'must be an IPv4 or IPv6 CIDR like 10.0.0.0/16'), 'must be a list of CIDRs')
+            .default([])
+            .describe('CIDRs of load balancers that send a PROXY v1/v2 header; from these a header is required, from others refused. Default [] (off).'),
+        },
+        { error: 'must be a mapping' },
+      )
+      .prefault({}),
+    cluster: z
+      .strictObject(
+        {
+          self: z
+            .union([z.literal(''), pattern(listenPattern, listenRule)], { error: listenRule })
+            .default('')
+            .describe('host:port at which peers reach this replica. Default: $POD_IP and the listen port.'),
+          peers: list(pattern(listenPattern, listenRule), 'must be a list of host:port').default([]).describe('Static host:port list of the other replicas. Default [].'),
+          peerDns: z
+            .union([z.literal(''), pattern(dnsPortPattern, 'must be name:port')], { error: 'must be name:port' })
+            .default('')
+            .describe('name:port resolving to every replica (a headless Service), re-resolved every 30 s. Default "" (none).'),
         },
         { error: 'must be a mapping' },
       )

@@ -58,7 +58,9 @@ test('a minimal config gets every documented default', () => {
   assert.equal(c.databases.analytics?.dbName, 'dev');
   assert.deepEqual(c.credentials, { durationSeconds: 900, refreshBeforeSeconds: 60 });
   assert.deepEqual(c.admin, { listen: '127.0.0.1:9187' });
-  assert.deepEqual(c.limits, { maxClientConnections: 1000, loginTimeoutMs: 10000, maxStartupBytes: 10000, maxPasswordBytes: 8192, maxConnectionsPerSourcePerSecond: 100 });
+  assert.deepEqual(c.limits, { maxClientConnections: 1000, loginTimeoutMs: 10000, maxStartupBytes: 10000, maxPasswordBytes: 8192, maxConnectionsPerSourcePerSecond: 100, maxSessionSeconds: 0 });
+  assert.deepEqual(c.proxyProtocol, { trustedSources: [] });
+  assert.deepEqual(c.cluster, { self: '', peers: [], peerDns: '' });
   assert.deepEqual(c.shutdown, { drainSeconds: 30 });
   assert.deepEqual(c.log, { level: 'info' });
   assert.equal(c.rules[1]?.autoCreate, false);
@@ -88,6 +90,12 @@ const rows: Array<[name: string, mutate: (o: Obj) => unknown, expected: string[]
   ['unknown top-level key', (o) => setAt(o, 'extra', true), ['extra: unknown key']],
   ['listen without port', (o) => setAt(o, 'listen', 'localhost'), ['listen: must be host:port with a port from 0 to 65535 (got "localhost")']],
   ['admin.listen bad port', (o) => setAt(o, 'admin', { listen: '127.0.0.1:70000' }), ['admin.listen: must be host:port with a port from 0 to 65535 (got "127.0.0.1:70000")']],
+  ['admin.tokenFile empty', (o) => setAt(o, 'admin', { tokenFile: '' }), ['admin.tokenFile: must be a path to a file holding the admin bearer token (got "")']],
+  ['maxSessionSeconds negative', (o) => setAt(o, 'limits', { maxSessionSeconds: -1 }), ['limits.maxSessionSeconds: must be an integer from 0 to 31536000 (got -1)']],
+  ['trustedSources not a CIDR', (o) => setAt(o, 'proxyProtocol', { trustedSources: ['10.0.0.0/33'] }), ['proxyProtocol.trustedSources[0]: must be an IPv4 or IPv6 CIDR like 10.0.0.0/16 (got "10.0.0.0/33")']],
+  ['unknown key in proxyProtocol', (o) => setAt(o, 'proxyProtocol', { trusted: [] }), ['proxyProtocol.trusted: unknown key']],
+  ['cluster.peers entry without port', (o) => setAt(o, 'cluster', { peers: ['10.0.0.7'] }), ['cluster.peers[0]: must be host:port with a port from 0 to 65535 (got "10.0.0.7")']],
+  ['cluster.peerDns without port', (o) => setAt(o, 'cluster', { peerDns: 'rsproxy-peers.ns.svc' }), ['cluster.peerDns: must be name:port (got "rsproxy-peers.ns.svc")']],
   ['admin.listen equals listen', (o) => setAt(o, 'admin', { listen: '0.0.0.0:5439' }), ['admin.listen: must differ from listen (got "0.0.0.0:5439")']],
   ['tls missing', (o) => setAt(o, 'tls', undefined), ['tls: required; must be a mapping with certFile and keyFile (missing)']],
   ['tls.keyFile missing', (o) => setAt(o, 'tls.keyFile', undefined), ['tls.keyFile: required; must be a path to a PEM private key file (missing)']],

@@ -11,8 +11,17 @@ export { scalarKeys, type ScalarKey } from './config-schema.js';
 export interface RsproxyConfig extends AuthOptions {
   listen: string;
   tls: { certFile: string; keyFile: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
-  admin: { listen: string };
-  limits: { maxClientConnections: number; loginTimeoutMs: number; maxStartupBytes: number; maxPasswordBytes: number; maxConnectionsPerSourcePerSecond: number };
+  admin: { listen: string; tokenFile?: string };
+  limits: {
+    maxClientConnections: number;
+    loginTimeoutMs: number;
+    maxStartupBytes: number;
+    maxPasswordBytes: number;
+    maxConnectionsPerSourcePerSecond: number;
+    maxSessionSeconds: number;
+  };
+  proxyProtocol: { trustedSources: string[] };
+  cluster: { self: string; peers: string[]; peerDns: string };
   shutdown: { drainSeconds: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
@@ -197,7 +206,9 @@ function normalise(p: ParsedConfig): RsproxyConfig {
     if (r.assumeRole !== undefined) out.assumeRole = r.assumeRole;
     return out;
   });
-  return { ...p, databases, rules };
+  const admin: RsproxyConfig['admin'] = { listen: p.admin.listen };
+  if (p.admin.tokenFile !== undefined) admin.tokenFile = p.admin.tokenFile;
+  return { ...p, admin, databases, rules };
 }
 
 /** Validates a parsed file value with env/flag overrides; reports every problem, one line each. */
