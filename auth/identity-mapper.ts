@@ -77,8 +77,102 @@ export function stripUserAlias(user: string, isWorkgroup: boolean): string {
   return prefix === undefined ? user : user.slice(prefix.length);
 }
 
-function nameInvalid(what: string, problem: string): AuthError {
-  return new AuthError(AuthErrorCode.DbNameInvalid, `rendered ${what} breaks the Redshift name rules: ${problem}`);
+/** The checks a rule makes, in order; the first that fails is reported. */
+export type RuleCheck = 'principal' | 'database' | 'user';
+
+/** How one rule fared against (identity, database, user). */
+export interface RuleOutcome {
+  ruleIndex: number;
+  principal: string;
+  /** The first check that did not match; absent when the rule matches. */
+  failed?: RuleCheck;
+  /** What did not match, for operators (`rsproxy explain`). */
+  reason?: string;
+  /** Rendered dbUser (cluster) or the literal dbUser (workgroup), when the rule got that far. */
+  dbUser?: string;
+}
+
+/** The rules evaluated in order for one login; `winner` is the first matching rule. */
+export interface RuleEvaluation {
+  database: string;
+  isWorkgroup: boolean;
+  /** One entry per rule tried: every rule (`all`), else up to and including the winner. */
+  outcomes: RuleOutcome[];
+  winner?: { outcome: RuleOutcome; rule: RuleOptions };
+}
+
+const knownVariables: ReadonlySet<string> = new Set<TemplateVariable>(['sessionName', 'roleName', 'userName', 'accountId']);
+
+function missingVariableReason(template: string, identity: Identity, rule: RuleOptions): string {
+  const vars = templateVariables(identity, rule);
+  const missing = [...template.matchAll(templatePattern)].map((m) => m[1] ?? '').find((name) => !Object.hasOwn(vars, name)) ?? '';
+  if (!knownVariables.has(missing)) return `dbUser template {${missing}} is not a template variable`;
+  if (missing === 'sessionName' && identity.principalType === 'assumed-role') {
+    if (!rule.trustSessionName) return 'dbUser uses {sessionName} but the rule does not set trustSessionName';
+    return 'dbUser uses {sessionName} but the identity has no session name (give the assumed-role ARN)';
+  }
+  return `dbUser template {${missing}} does not exist for a ${identity.principalType} principal`;
+}
+
+function evaluateRule(rule: RuleOptions, ruleIndex: number, identity: Identity, database: string, isWorkgroup: boolean, wantedUser: string | undefined): RuleOutcome {
+  const out: RuleOutcome = { ruleIndex, principal: rule.principal };
+  if (!principalMatches(rule.principal, identity.canonicalArn)) {
+    return { ...out, failed: 'principal', reason: `principal ${rule.principal} does not match ${identity.canonicalArn}` };
+  }
+  if (!rule.databases.includes('*') && !rule.databases.includes(database)) {
+    return { ...out, failed: 'database', reason: `database ${JSON.stringify(database)} is not in the rule's databases [${rule.databases.join(', ')}]` };
+  }
+  if (isWorkgroup) {
+    // Workgroup dbUser is a literal: GetCredentials derives the real user from the caller.
+    if (rule.dbUser === undefined) return out;
+    if (/[{}]/.test(rule.dbUser)) return { ...out, failed: 'user', reason: 'a workgroup rule dbUser must be a literal, not a template' };
+    if (wantedUser !== undefined && rule.dbUser !== wantedUser) {
+      return { ...out, dbUser: rule.dbUser, failed: 'user', reason: `dbUser ${JSON.stringify(rule.dbUser)} is not the startup user ${JSON.stringify(wantedUser)}` };
+    }
+    return { ...out, dbUser: rule.dbUser };
+  }
+  if (rule.dbUser === undefined) return { ...out, failed: 'user', reason: 'the rule has no dbUser, which a cluster database needs' };
+  const dbUser = renderTemplate(rule.dbUser, templateVariables(identity, rule));
+  if (dbUser === undefined) return { ...out, failed: 'user', reason: missingVariableReason(rule.dbUser, identity, rule) };
+  if (wantedUser !== undefined && dbUser !== wantedUser) {
+    return { ...out, dbUser, failed: 'user', reason: `rendered dbUser ${JSON.stringify(dbUser)} is not the startup user ${JSON.stringify(wantedUser)}` };
+  }
+  return { ...out, dbUser };
+}
+
+/**
+ * Tries the rules in order for (identity, database, startup user): the one matching implementation
+ * behind logins and `rsproxy explain`. `user` undefined skips the user comparison (explain without
+ * `--user`: the first rule that renders a user wins). Undefined when `database` is not configured.
+ */
+export function evaluateRules(opts: IdentityMapperOptions, identity: Identity, user: string | undefined, database: string, evalOpts: { all?: boolean } = {}): RuleEvaluation | undefined {
+  const db = Object.hasOwn(opts.databases, database) ? opts.databases[database] : undefined;
+  if (db === undefined) return undefined;
+  const isWorkgroup = db.workgroup !== undefined;
+  const wantedUser = user === undefined ? undefined : stripUserAlias(user, isWorkgroup);
+  const evaluation: RuleEvaluation = { database, isWorkgroup, outcomes: [] };
+  for (const [ruleIndex, rule] of opts.rules.entries()) {
+    const outcome = evaluateRule(rule, ruleIndex, identity, database, isWorkgroup, wantedUser);
+    evaluation.outcomes.push(outcome);
+    if (outcome.failed === undefined && evaluation.winner === undefined) {
+      evaluation.winner = { outcome, rule };
+      if (evalOpts.all !== true) break;
+    }
+  }
+  return evaluation;
+}
+
+/** Why a winning rule's rendered names break the Redshift name rules (aws.md §3), or undefined. */
+export function loginNameProblem(dbUser: string | undefined, dbGroups: readonly string[]): string | undefined {
+  if (dbUser !== undefined) {
+    const problem = validateDbUser(dbUser);
+    if (problem !== undefined) return `rendered dbUser breaks the Redshift name rules: ${problem}`;
+  }
+  for (const group of dbGroups) {
+    const problem = validateDbGroup(group);
+    if (problem !== undefined) return `rendered dbGroups entry breaks the Redshift name rules: ${problem}`;
+  }
+  return undefined;
 }
 
 /**
@@ -90,40 +184,21 @@ function nameInvalid(what: string, problem: string): AuthError {
  * cases the credentials layer must compare the startup user with the user GetCredentials returns.
  */
 export function createIdentityMapper(opts: IdentityMapperOptions): IdentityMapper {
-  const { rules, databases } = opts;
   return {
     map(identity: Identity, user: string, database: string): MappedLogin {
-      const db = Object.hasOwn(databases, database) ? databases[database] : undefined;
-      if (db === undefined) throw new AuthError(AuthErrorCode.NoRule, `database ${JSON.stringify(database)} is not configured`);
-      const isWorkgroup = db.workgroup !== undefined;
-      const wantedUser = stripUserAlias(user, isWorkgroup);
-      for (const [ruleIndex, rule] of rules.entries()) {
-        if (!principalMatches(rule.principal, identity.canonicalArn)) continue;
-        if (!rule.databases.includes('*') && !rule.databases.includes(database)) continue;
-        let dbUser: string | undefined;
-        if (isWorkgroup) {
-          // Workgroup dbUser is a literal: GetCredentials derives the real user from the caller.
-          if (rule.dbUser !== undefined && (/[{}]/.test(rule.dbUser) || rule.dbUser !== wantedUser)) continue;
-          dbUser = rule.dbUser;
-        } else {
-          if (rule.dbUser === undefined) continue;
-          dbUser = renderTemplate(rule.dbUser, templateVariables(identity, rule));
-          if (dbUser === undefined || dbUser !== wantedUser) continue;
-        }
-        if (dbUser !== undefined) {
-          const problem = validateDbUser(dbUser);
-          if (problem !== undefined) throw nameInvalid('dbUser', problem);
-        }
-        for (const group of rule.dbGroups) {
-          const problem = validateDbGroup(group);
-          if (problem !== undefined) throw nameInvalid('dbGroups entry', problem);
-        }
-        const login: MappedLogin = { ruleIndex, database, dbGroups: [...rule.dbGroups], autoCreate: rule.autoCreate };
-        if (dbUser !== undefined) login.dbUser = dbUser;
-        if (rule.assumeRole !== undefined) login.assumeRole = rule.assumeRole;
-        return login;
+      const evaluation = evaluateRules(opts, identity, user, database);
+      if (evaluation === undefined) throw new AuthError(AuthErrorCode.NoRule, `database ${JSON.stringify(database)} is not configured`);
+      const winner = evaluation.winner;
+      if (winner === undefined) {
+        throw new AuthError(AuthErrorCode.NoRule, `no rule maps ${identity.canonicalArn} to database ${JSON.stringify(database)} as the requested user`);
       }
-      throw new AuthError(AuthErrorCode.NoRule, `no rule maps ${identity.canonicalArn} to database ${JSON.stringify(database)} as the requested user`);
+      const { outcome, rule } = winner;
+      const problem = loginNameProblem(outcome.dbUser, rule.dbGroups);
+      if (problem !== undefined) throw new AuthError(AuthErrorCode.DbNameInvalid, problem);
+      const login: MappedLogin = { ruleIndex: outcome.ruleIndex, database, dbGroups: [...rule.dbGroups], autoCreate: rule.autoCreate };
+      if (outcome.dbUser !== undefined) login.dbUser = outcome.dbUser;
+      if (rule.assumeRole !== undefined) login.assumeRole = rule.assumeRole;
+      return login;
     },
   };
 }
