@@ -15,6 +15,13 @@ export type { AssumeRoleApi, AssumeRoleRequest, RoleCredentials } from './assume
 export type { AwsCallOptions, AwsCredentials } from './aws-errors.js';
 export type { ClusterCredentialsRequest, Endpoint, RedshiftApi } from './redshift-minter.js';
 export type { ServerlessApi, WorkgroupCredentialsRequest } from './serverless-minter.js';
+/** `rsproxy explain` and `rsproxy policy`: the login's own rule evaluation and the IAM policy it needs (contract.md §10). */
+export { ExplainInputError, explainLogin, identityFromArn } from './explain.js';
+export type { Explanation, ExplainRequest, ExplainedRule, ExplainTarget } from './explain.js';
+export { buildIamPolicy, formatPolicy, usableRuleDatabases, workgroupKey } from './iam-policy.js';
+export type { IamPolicyOptions, IamPolicyResult, PolicyDocument, PolicyStatement } from './iam-policy.js';
+export type { LoginCall, Permission } from './login-calls.js';
+export { createWorkgroupIdLookup } from './serverless-minter.js';
 
 /** Environment the AWS composition reads (endpoint overrides); the SDK also reads process.env itself. */
 export type AuthEnv = Readonly<Record<string, string | undefined>>;

@@ -87,3 +87,26 @@ export function createServerlessApi(opts: ServerlessApiOptions): ServerlessApi &
     },
   };
 }
+
+/** Looks up a workgroup's id (its ARN segment) with GetWorkgroup, for `rsproxy policy --resolve`. */
+export function createWorkgroupIdLookup(opts: ServerlessApiOptions): { workgroupId(region: string, workgroup: string, callOpts?: AwsCallOptions): Promise<string>; destroy(): void } {
+  const pool = new ClientPool((region) => new RedshiftServerlessClient(sdkClientConfig(region, opts.endpoint, opts.credentials)));
+  return {
+    async workgroupId(region, workgroup, callOpts = {}) {
+      const client = pool.get(region, undefined);
+      const out = await observeAwsCall(
+        opts.observer,
+        'GetWorkgroup',
+        'redshift-serverless:GetWorkgroup',
+        (err) => workgroupArn(region, err, workgroup),
+        () => client.send(new GetWorkgroupCommand({ workgroupName: workgroup }), sendOptions(callOpts.deadlineMs)),
+      );
+      const id = out.workgroup?.workgroupId;
+      if (id === undefined || id === '') throw new AuthError(AuthErrorCode.CredentialsFailed, `GetWorkgroup for ${workgroup} in ${region} returned no workgroupId`);
+      return id;
+    },
+    destroy() {
+      pool.destroy();
+    },
+  };
+}

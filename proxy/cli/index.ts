@@ -20,6 +20,10 @@ commands:
       [--format json|env|jdbc|odbc|libpq] [--driver postgresql|redshift] [--sslmode MODE] [--sslrootcert FILE]
                                          temporary credentials straight from AWS (no proxy)
   check-config --config FILE [--print] [--<key-path> VALUE …]
+  explain --config FILE --arn ARN --database D [--user U] [--account ID] [--json]
+                                         which rule admits that identity (exit 0) or why none does (exit 3)
+  policy --config FILE --account ID [--resolve] [--role ARN]
+                                         print the least-privilege IAM policy for the config
   version
 
 --sslmode: disable|allow|prefer|require|verify-ca|verify-full (default verify-full).
@@ -27,7 +31,7 @@ Environment: RSPROXY_AUDIENCE (default --audience), RSPROXY_USER (default --user
 RSPROXY_PSQL (psql executable for connect), AWS_REGION / AWS_DEFAULT_REGION (default --region).
 Config flags and RSPROXY_* env vars derive from key paths: limits.loginTimeoutMs →
 --limits-login-timeout-ms / RSPROXY_LIMITS_LOGIN_TIMEOUT_MS (flag > env > file > default).
-Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 130 SIGINT, 143 SIGTERM.
+Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 3 denied (explain), 130 SIGINT, 143 SIGTERM.
 `;
 
 interface CommandModule {
@@ -43,6 +47,8 @@ const commands: Readonly<Record<string, () => Promise<CommandModule>>> = {
   url: () => import('./url.js'),
   credentials: () => import('./credentials.js'),
   'check-config': () => import('./check-config.js'),
+  explain: () => import('./explain.js'),
+  policy: () => import('./policy.js'),
   version: () => import('./version.js'),
 };
 
