@@ -1,6 +1,6 @@
 /** Redshift Serverless awsJson1_1 operations: GetWorkgroup and GetCredentials. */
 import { createHash } from 'node:crypto';
-import { mintCallerCredentials, type CallContext } from './redshift.js';
+import { callerResourceArn, mintCallerCredentials, type CallContext } from './redshift.js';
 import type { UpstreamAdmin } from './upstream-admin.js';
 import type { EmulatorLogger, Reply } from './xml.js';
 
@@ -52,6 +52,8 @@ function getWorkgroup(input: Record<string, unknown>, deps: ServerlessDeps, ctx:
   if (typeof name !== 'string' || name === '') {
     return serverlessError(400, 'ValidationException', "1 validation error detected: Value null at 'workgroupName' failed to satisfy constraint: Member must not be null", ctx.requestId);
   }
+  const denied = ctx.authorize?.([['redshift-serverless:GetWorkgroup', callerResourceArn(ctx, 'redshift-serverless', `workgroup/${workgroupId(name)}`)]]);
+  if (denied !== undefined) return serverlessError(403, 'AccessDeniedException', denied, ctx.requestId);
   const wg = deps.workgroups.get(name);
   if (wg === undefined) return serverlessError(404, 'ResourceNotFoundException', `Workgroup ${name} not found.`, ctx.requestId);
   const id = workgroupId(wg.name);
@@ -59,7 +61,7 @@ function getWorkgroup(input: Record<string, unknown>, deps: ServerlessDeps, ctx:
     workgroup: {
       workgroupName: wg.name,
       workgroupId: id,
-      workgroupArn: `arn:aws:redshift-serverless:${ctx.region}:${ctx.principal.accountId}:workgroup/${id}`,
+      workgroupArn: callerResourceArn(ctx, 'redshift-serverless', `workgroup/${id}`),
       namespaceName: 'default',
       status: 'AVAILABLE',
       baseCapacity: 8,
@@ -91,6 +93,8 @@ async function getCredentials(input: Record<string, unknown>, deps: ServerlessDe
     duration = durationRaw;
   }
   if (name === undefined || name === '') return serverlessError(404, 'ResourceNotFoundException', `Custom domain ${String(domain)} not found.`, ctx.requestId);
+  const denied = ctx.authorize?.([['redshift-serverless:GetCredentials', callerResourceArn(ctx, 'redshift-serverless', `workgroup/${workgroupId(name)}`)]]);
+  if (denied !== undefined) return serverlessError(403, 'AccessDeniedException', denied, ctx.requestId);
   if (!deps.workgroups.has(name)) return serverlessError(404, 'ResourceNotFoundException', `Workgroup ${name} not found.`, ctx.requestId);
   const minted = await mintCallerCredentials(ctx, duration, deps.admin, deps.logger);
   if (minted === undefined) {

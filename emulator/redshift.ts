@@ -1,5 +1,6 @@
 /** Redshift awsQuery operations: DescribeClusters, GetClusterCredentials, GetClusterCredentialsWithIAM. */
 import { randomInt } from 'node:crypto';
+import { partitionOf } from './iam-policy.js';
 import { nameProblem } from './names.js';
 import { callerDbUser, type PrincipalRecord } from './principals.js';
 import { MissingGroupError, type UpstreamAdmin } from './upstream-admin.js';
@@ -25,6 +26,13 @@ export interface CallContext {
   region: string;
   nowMs: number;
   requestId: string;
+  /** The caller's identity-based policy check: the AccessDenied message for the first denied (action, resource), else undefined. */
+  authorize?: (checks: ReadonlyArray<readonly [action: string, resource: string]>) => string | undefined;
+}
+
+/** `arn:<caller's partition>:redshift:<region>:<caller's account>:<resource>`, as the emulator's resource ARNs. */
+export function callerResourceArn(ctx: CallContext, service: string, resource: string): string {
+  return `arn:${partitionOf(ctx.principal.arn)}:${service}:${ctx.region}:${ctx.principal.accountId}:${resource}`;
 }
 
 /** What the Redshift handlers need from the server. */
@@ -96,6 +104,8 @@ export async function mintCallerCredentials(ctx: CallContext, durationSeconds: n
 
 function describeClusters(params: Map<string, string>, deps: RedshiftDeps, ctx: CallContext): Reply {
   const id = params.get('ClusterIdentifier');
+  const denied = ctx.authorize?.([['redshift:DescribeClusters', callerResourceArn(ctx, 'redshift', `cluster:${id ?? '*'}`)]]);
+  if (denied !== undefined) return redshiftError(403, 'AccessDenied', denied, ctx.requestId);
   const selected = id === undefined ? [...deps.clusters.values()] : [deps.clusters.get(id)].filter((c) => c !== undefined);
   if (id !== undefined && selected.length === 0) return redshiftError(404, 'ClusterNotFound', `Cluster ${id} not found.`, ctx.requestId);
   return ok('DescribeClusters', {
@@ -146,6 +156,14 @@ async function getClusterCredentials(params: Map<string, string>, deps: Redshift
       `User: ${ctx.principal.arn} is not authorized to perform: redshift:GetClusterCredentials on resource: arn:aws:redshift:${ctx.region}:${ctx.principal.accountId}:dbuser:${clusterId}/${dbUser}`,
       ctx.requestId);
   }
+  const dbUserArn = callerResourceArn(ctx, 'redshift', `dbuser:${clusterId}/${dbUser}`);
+  const denied = ctx.authorize?.([
+    ['redshift:GetClusterCredentials', dbUserArn],
+    ...(dbName === undefined ? [] : [['redshift:GetClusterCredentials', callerResourceArn(ctx, 'redshift', `dbname:${clusterId}/${dbName}`)] as const]),
+    ...(autoCreate ? [['redshift:CreateClusterUser', dbUserArn] as const] : []),
+    ...groups.map((g) => ['redshift:JoinGroup', callerResourceArn(ctx, 'redshift', `dbgroup:${clusterId}/${g}`)] as const),
+  ]);
+  if (denied !== undefined) return redshiftError(403, 'AccessDenied', denied, ctx.requestId);
   if (!deps.clusters.has(clusterId)) return redshiftError(404, 'ClusterNotFound', `Cluster ${clusterId} not found.`, ctx.requestId);
   const loginUser = `${autoCreate ? 'IAMA' : 'IAM'}:${dbUser}`;
   const password = newDbPassword();

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { CallCounters, FaultRegistry, type AppliedFault, type FaultSpec } from './faults.js';
+import { PolicyTable } from './iam-policy.js';
 import { PrincipalTable, type EmulatorPrincipal, type PrincipalRecord } from './principals.js';
 import { handleRedshift, isRedshiftAction, redshiftError, type CallContext, type EmulatorCluster } from './redshift.js';
 import { amzJson11, handleServerless, isServerlessOperation, parseJsonBody, serverlessError, serverlessTargetPrefix, type EmulatorWorkgroup } from './redshift-serverless.js';
@@ -16,6 +17,8 @@ export interface EmulatorOptions {
   principals: EmulatorPrincipal[];
   clusters?: EmulatorCluster[];
   workgroups?: EmulatorWorkgroup[];
+  /** Identity-based IAM policies by principal ARN (role ARN for assumed roles); principals without one may call everything. */
+  policies?: Record<string, unknown>;
   /** Admin connection to the upstream PostgreSQL (or a ready UpstreamAdmin, which the caller closes); absent = no upstream effect. */
   upstreamAdmin?: { connectionString: string; ssl?: ConnectionOptions } | UpstreamAdmin;
   /** Clock for signature windows and expirations (default Date.now). */
@@ -44,6 +47,8 @@ export interface Emulator {
   addPrincipal(p: EmulatorPrincipal): void;
   addCluster(c: EmulatorCluster): void;
   addWorkgroup(w: EmulatorWorkgroup): void;
+  /** Sets (undefined: removes) the identity-based policy of a principal ARN (role ARN for its sessions), enforced on the credentials, discovery and AssumeRole calls. */
+  setIdentityPolicy(principalArn: string, policy: unknown): void;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -106,6 +111,9 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   for (const p of opts.principals) principals.add(p);
   const clusters = new Map((opts.clusters ?? []).map((c) => [c.identifier, c] as const));
   const workgroups = new Map((opts.workgroups ?? []).map((w) => [w.name, w] as const));
+  const policies = new PolicyTable();
+  for (const [arn, doc] of Object.entries(opts.policies ?? {})) policies.set(arn, doc);
+  const authorizeAs = (p: PrincipalRecord) => (checks: ReadonlyArray<readonly [string, string]>) => policies.authorize(p.arn, checks);
   const nowMs = opts.nowMs ?? Date.now;
   const logger = opts.logger ?? silentLogger;
   const counters = new CallCounters();
@@ -164,7 +172,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
           if (!v.ok) return denied('serverless', v);
           const input = parseJsonBody(received.body);
           if (typeof input === 'string') return serverlessError(400, 'SerializationException', input, requestId);
-          const ctx: CallContext = { principal: v.principal, region: v.region, nowMs: nowMs(), requestId };
+          const ctx: CallContext = { principal: v.principal, region: v.region, nowMs: nowMs(), requestId, authorize: authorizeAs(v.principal) };
           return handleServerless(op, input, { workgroups, admin, logger }, ctx);
         },
       };
@@ -183,7 +191,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
           const v = verifyHeaderSigned(received, lookup, nowMs(), 'sts');
           if (!v.ok) return denied(protocol, v);
           if (action === 'GetCallerIdentity') return getCallerIdentityReply(v.principal, requestId, protocol === 'sts-json');
-          return assumeRole(params, v.principal, principals, nowMs(), requestId);
+          return assumeRole(params, v.principal, principals, nowMs(), requestId, authorizeAs(v.principal));
         },
       };
     }
@@ -194,7 +202,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       run: async () => {
         const v = verifyHeaderSigned(received, lookup, nowMs(), 'redshift');
         if (!v.ok) return denied('redshift', v);
-        const ctx: CallContext = { principal: v.principal, region: v.region, nowMs: nowMs(), requestId };
+        const ctx: CallContext = { principal: v.principal, region: v.region, nowMs: nowMs(), requestId, authorize: authorizeAs(v.principal) };
         return handleRedshift(action, params, { clusters, admin, logger }, ctx);
       },
     };
@@ -300,6 +308,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     addPrincipal: (p: EmulatorPrincipal) => principals.add(p),
     addCluster: (c: EmulatorCluster) => clusters.set(c.identifier, c),
     addWorkgroup: (w: EmulatorWorkgroup) => workgroups.set(w.name, w),
+    setIdentityPolicy: (principalArn: string, policy: unknown) => policies.set(principalArn, policy),
     close,
     [Symbol.asyncDispose]: close,
   });

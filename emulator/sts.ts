@@ -57,7 +57,14 @@ export function parseTags(params: Map<string, string>): Map<string, string> | st
 }
 
 /** Handles AssumeRole (awsQuery POST) for an already-verified caller. */
-export function assumeRole(params: Map<string, string>, caller: PrincipalRecord, table: PrincipalTable, nowMs: number, requestId: string): Reply {
+export function assumeRole(
+  params: Map<string, string>,
+  caller: PrincipalRecord,
+  table: PrincipalTable,
+  nowMs: number,
+  requestId: string,
+  authorize?: (checks: ReadonlyArray<readonly [action: string, resource: string]>) => string | undefined,
+): Reply {
   const invalid = (message: string): Reply => stsError(400, 'ValidationError', message, requestId, false);
   const roleArn = params.get('RoleArn') ?? '';
   const sessionName = params.get('RoleSessionName') ?? '';
@@ -73,6 +80,8 @@ export function assumeRole(params: Map<string, string>, caller: PrincipalRecord,
   }
   const tags = parseTags(params);
   if (typeof tags === 'string') return invalid(tags);
+  const denied = authorize?.([['sts:AssumeRole', roleArn], ...(tags.size > 0 ? [['sts:TagSession', roleArn] as const] : [])]);
+  if (denied !== undefined) return stsError(403, 'AccessDenied', denied, requestId, false);
   const dbRolesTag = [...tags].find(([k]) => k.toLowerCase() === 'redshiftdbroles')?.[1];
   const dbRoles = dbRolesTag === undefined ? undefined : dbRolesTag.split(':').filter((r) => r !== '');
   const creds = table.assumeRole({
