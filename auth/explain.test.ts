@@ -10,7 +10,7 @@ import type { AuthOptions, DatabaseOptions } from './types.js';
 const base: Omit<DatabaseOptions, 'cluster' | 'workgroup' | 'dbName'> = { region: 'eu-west-1', engine: 'redshift', upstreamTls: { mode: 'verify-full' } };
 const config: AuthOptions = {
   identity: testIdentityOptions(),
-  databases: tableDatabases(base, 'test-cluster', 'wg-lake'),
+  databases: tableDatabases(base, 'test-cluster', 'other-cluster', 'wg-lake'),
   rules: tableRules,
   credentials: { durationSeconds: 900, refreshBeforeSeconds: 60 },
 };
@@ -79,7 +79,9 @@ test('denied: each rule reports the first check that failed (principal, database
   assert.equal(admin.rules[0]?.failed, 'user');
   assert.match(admin.rules[0]?.reason ?? '', /rendered dbUser "alice" is not the startup user "admin"/);
   const ivan = explainLogin(config, { arn: tablePrincipal('ivan').arn, database: 'dev', user: 'ivan' });
-  assert.match(ivan.rules[4]?.reason ?? '', /does not set trustSessionName/);
+  assert.match(ivan.rules[4]?.reason ?? '', /dbUser template \{userName\} does not exist for a assumed-role principal/);
+  const untrusted: AuthOptions = { ...config, rules: [{ ...tableRules[0]!, trustSessionName: false }] };
+  assert.match(explainLogin(untrusted, { arn: tablePrincipal('alice').arn, database: 'dev', user: 'alice' }).rules[0]?.reason ?? '', /does not set trustSessionName/);
 });
 
 test('admitted: the AWS calls with their resource ARNs and callers', () => {

@@ -32,11 +32,15 @@ export const tablePrincipals: readonly TablePrincipal[] = [
   { name: 'eq', arn: `arn:aws:sts::${tableAccount}:assumed-role/Analyst/a=b`, userId: 'AROAANALYSTROLE000001:a=b', accountId: tableAccount },
 ];
 
-/** The databases: `dev` and `other` on one cluster, `lake` on a Serverless workgroup; `base` gives region, engine and TLS. */
-export function tableDatabases(base: Omit<DatabaseOptions, 'cluster' | 'workgroup' | 'dbName'>, cluster: string, workgroup: string): Record<string, DatabaseOptions> {
+/**
+ * The databases: `dev` on one cluster, `other` on a second one that only literal users reach (so the
+ * generated policy names its users one by one), `lake` on a Serverless workgroup; `base` gives region,
+ * engine and TLS.
+ */
+export function tableDatabases(base: Omit<DatabaseOptions, 'cluster' | 'workgroup' | 'dbName'>, cluster: string, otherCluster: string, workgroup: string): Record<string, DatabaseOptions> {
   return {
     dev: { ...base, cluster, dbName: 'postgres' },
-    other: { ...base, cluster, dbName: 'postgres' },
+    other: { ...base, cluster: otherCluster, dbName: 'postgres' },
     lake: { ...base, workgroup, dbName: 'postgres' },
   };
 }
@@ -47,7 +51,7 @@ export const tableRules: readonly RuleOptions[] = [
   { principal: `arn:aws:iam::${tableAccount}:user/bob`, dbUser: 'bob', trustSessionName: false, autoCreate: true, dbGroups: [], databases: ['dev', 'other'] },
   { principal: `arn:aws:iam::${tableAccount}:role/BI-*`, dbUser: 'r_{roleName}', trustSessionName: false, autoCreate: true, dbGroups: ['bi_readers'], databases: ['dev'] },
   { principal: `arn:aws:iam::${tableAccount}:role/BI-*`, trustSessionName: false, autoCreate: false, dbGroups: ['bi_readers'], databases: ['lake'], assumeRole: tableLakeRole },
-  { principal: `arn:aws:iam::${tableAccount}:role/Intern`, dbUser: '{sessionName}', trustSessionName: false, autoCreate: true, dbGroups: [], databases: ['dev'] },
+  { principal: `arn:aws:iam::${tableAccount}:role/Intern`, dbUser: 'i_{userName}', trustSessionName: false, autoCreate: true, dbGroups: [], databases: ['dev'] },
 ];
 
 /** What a row expects: admitted by rule N as this database user with these groups, or denied at this stage. */
@@ -75,7 +79,7 @@ export const tableRows: readonly TableRow[] = [
   { name: 'role glob, {roleName} template', principal: 'carol', database: 'dev', user: 'r_BI-east', expect: { admitted: true, ruleIndex: 2, dbUser: 'r_BI-east', dbGroups: ['bi_readers'], autoCreate: true } },
   { name: 'workgroup through assumeRole', principal: 'carol', database: 'lake', user: 'IAMR:rsproxy-lake-bi', expect: { admitted: true, ruleIndex: 3, dbUser: 'IAMR:rsproxy-lake-bi', dbGroups: ['bi_readers'], autoCreate: false } },
   { name: "workgroup, startup user is not the role's user", principal: 'carol', database: 'lake', user: 'carol', expect: { admitted: false, stage: 'login' } },
-  { name: '{sessionName} without trustSessionName', principal: 'ivan', database: 'dev', user: 'ivan', expect: { admitted: false, stage: 'rules' } },
+  { name: 'template variable the principal lacks ({userName} of a role)', principal: 'ivan', database: 'dev', user: 'ivan', expect: { admitted: false, stage: 'rules' } },
   { name: 'account not allowed', principal: 'mallory', database: 'dev', user: 'mallory', expect: { admitted: false, stage: 'identity' } },
   { name: 'rendered name breaks the Redshift rules', principal: 'eq', database: 'dev', user: 'a=b', expect: { admitted: false, stage: 'login' } },
 ];
