@@ -4,6 +4,8 @@ import { AuthErrorCode, type AuthError } from './errors.js';
 import { createIdentityMapper, principalMatches, renderTemplate, stripUserAlias, validatePrincipalPattern } from './identity-mapper.js';
 import type { DatabaseOptions, Identity, RuleOptions } from './types.js';
 import { aliceIdentity } from './testing-fixtures.js';
+import { identityFromArn } from './explain.js';
+import { tableDatabases, tablePrincipal, tableRows, tableRules } from './testing-rule-table.js';
 
 const cluster: DatabaseOptions = { cluster: 'c1', region: 'eu-west-1', engine: 'redshift', dbName: 'dev', upstreamTls: { mode: 'verify-full' } };
 const workgroup: DatabaseOptions = { workgroup: 'wg', region: 'eu-west-1', engine: 'redshift', dbName: 'lake', upstreamTls: { mode: 'verify-full' } };
@@ -90,4 +92,30 @@ test('workgroup rules: optional literal dbUser returned as-is; IAMR: alias', () 
   assert.equal(lit.map(alice, 'IAMR:rsproxy', 'lake').dbUser, 'rsproxy');
   assert.throws(() => lit.map(alice, 'admin', 'lake'), code(AuthErrorCode.NoRule));
   assert.equal(stripUserAlias('IAMR:x', false), 'IAMR:x');
+});
+
+test('the shared rule table (also run by explain and by the real-login integration test): the mapper admits and refuses as each row says', () => {
+  const base = { region: 'eu-west-1', engine: 'redshift' as const, upstreamTls: { mode: 'verify-full' as const } };
+  const databases = tableDatabases(base, 'test-cluster', 'other-cluster', 'wg-lake');
+  const m = createIdentityMapper({ rules: tableRules, databases });
+  for (const row of tableRows) {
+    const p = tablePrincipal(row.principal);
+    if (!row.expect.admitted && row.expect.stage === 'identity') continue; // refused by the verifier, before the mapper
+    const identity = identityFromArn(p.arn);
+    const isWorkgroup = databases[row.database]?.workgroup !== undefined;
+    if (row.expect.admitted) {
+      const login = m.map(identity, row.user, row.database);
+      assert.equal(login.ruleIndex, row.expect.ruleIndex, row.name);
+      assert.deepEqual(login.dbGroups, row.expect.dbGroups, row.name);
+      assert.equal(login.autoCreate, row.expect.autoCreate, row.name);
+      if (!isWorkgroup) assert.equal(login.dbUser, row.expect.dbUser, row.name);
+    } else if (row.expect.stage === 'rules') {
+      assert.throws(() => m.map(identity, row.user, row.database), code(AuthErrorCode.NoRule), row.name);
+    } else if (isWorkgroup) {
+      // The mapper admits; the credentials layer refuses the user GetCredentials returns.
+      assert.equal(m.map(identity, row.user, row.database).ruleIndex, 3, row.name);
+    } else {
+      assert.throws(() => m.map(identity, row.user, row.database), code(AuthErrorCode.DbNameInvalid), row.name);
+    }
+  }
 });
