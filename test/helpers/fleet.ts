@@ -14,7 +14,10 @@ import { freePort } from './free-port.js';
 import { httpGet } from './http-get.js';
 import { metricValue } from './iam-stack.js';
 import type { IamProxyConfig, IamStack } from './iam-stack.js';
+import { plainSocket, untilClosed, upgradeToTls } from './raw-pg-client.js';
+import { cancelPacket, i32 } from './raw-wire.js';
 import { isAddressInUse, serveInProcess, stopProxy } from './serve-in-process.js';
+import { waitFor } from './wait.js';
 
 /** One running replica. */
 export interface Replica {
@@ -111,4 +114,47 @@ async function startReplica(opts: FleetOptions, host: string, port: number, all:
     },
     stop: () => (stopped ??= stopProxy(proxy)),
   };
+}
+
+/** A client session on a replica running `SELECT pg_sleep(30)`. */
+export interface SleepingSession {
+  client: pg.Client;
+  /** The running query (its rejection is already handled). */
+  running: Promise<unknown>;
+  /** The upstream backend's pid. */
+  backendPid: number;
+  /** The proxy's BackendKeyData as the client holds it. */
+  pid: number;
+  secret: number;
+  close(): Promise<void>;
+}
+
+/** Logs in as alice through `replica` and starts pg_sleep(30); resolves once PostgreSQL shows it running. */
+export async function sleepingSession(stack: IamStack, replica: Replica): Promise<SleepingSession> {
+  const client = await replica.connect(await stack.mint('alice'), 'alice');
+  const backendPid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+  const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
+  const session: SleepingSession = { client, running: Promise.resolve(), backendPid, pid: processID, secret: secretKey, close: () => client.end().catch(() => {}) };
+  await startSleep(stack, session);
+  return session;
+}
+
+/** Starts another pg_sleep(30) on the session's client and waits until it runs. */
+export async function startSleep(stack: IamStack, session: SleepingSession): Promise<void> {
+  session.running = session.client.query('SELECT pg_sleep(30)');
+  session.running.catch(() => {});
+  await waitSleeping(stack, session.backendPid);
+}
+
+/** Waits until `backendPid` runs pg_sleep (seen by the superuser directly). */
+export async function waitSleeping(stack: IamStack, backendPid: number): Promise<void> {
+  await waitFor(async () => (await stack.pg.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [backendPid])).rowCount === 1, 10_000, 5);
+}
+
+/** A CancelRequest on a new socket to `replica`: plaintext, or after SSLRequest + TLS verified against its IP SAN. Resolves once the replica closes it. */
+export async function sendCancel(stack: IamStack, replica: Replica, pid: number, secret: number, overTls = false): Promise<void> {
+  const raw = await plainSocket(replica.port, replica.host);
+  const socket = overTls ? await upgradeToTls(raw, stack.caPem, replica.host) : raw;
+  socket.write(cancelPacket(pid, i32(secret)));
+  await untilClosed(socket, 10_000);
 }

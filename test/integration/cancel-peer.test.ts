@@ -6,13 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { encodeReplicaPid, replicaTag } from '../../proxy/session/replica-pid.js';
-import { startFleet } from '../helpers/fleet.js';
+import { sendCancel, sleepingSession, startFleet, startSleep } from '../helpers/fleet.js';
 import type { Fleet, Replica } from '../helpers/fleet.js';
 import { startIamStack } from '../helpers/iam-stack.js';
 import type { IamStack } from '../helpers/iam-stack.js';
 import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
-import { plainSocket, untilClosed, upgradeToTls } from '../helpers/raw-pg-client.js';
-import { cancelPacket, i32 } from '../helpers/raw-wire.js';
+import { i32 } from '../helpers/raw-wire.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const cancels = 'rsproxy_cancel_requests_total';
@@ -27,29 +26,6 @@ async function cancelCounts(r: Replica): Promise<Record<string, number>> {
 
 const zero = Object.fromEntries(results.map((r) => [r, 0]));
 const counts = (over: Partial<Record<(typeof results)[number], number>>): Record<string, number> => ({ ...zero, ...over });
-
-/** A client on `replica` running pg_sleep(30), with the proxy's BackendKeyData and the upstream backend pid. */
-async function sleepingSession(stack: IamStack, replica: Replica): Promise<{ client: pg.Client; running: Promise<unknown>; backendPid: number; pid: number; secret: number; close(): Promise<void> }> {
-  const client = await replica.connect(await stack.mint('alice'), 'alice');
-  const backendPid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
-  const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
-  const running = client.query('SELECT pg_sleep(30)');
-  running.catch(() => {});
-  await waitSleeping(stack, backendPid);
-  return { client, running, backendPid, pid: processID, secret: secretKey, close: () => client.end().catch(() => {}) };
-}
-
-async function waitSleeping(stack: IamStack, backendPid: number): Promise<void> {
-  await waitFor(async () => (await stack.pg.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [backendPid])).rowCount === 1, 10_000);
-}
-
-/** A CancelRequest on a new socket to `replica`: plaintext, or after SSLRequest + TLS verified against its IP. */
-async function sendCancel(stack: IamStack, replica: Replica, pid: number, secret: number, overTls = false): Promise<void> {
-  const raw = await plainSocket(replica.port, replica.host);
-  const socket = overTls ? await upgradeToTls(raw, stack.caPem, replica.host) : raw;
-  socket.write(cancelPacket(pid, i32(secret)));
-  await untilClosed(socket, 10_000);
-}
 
 /** Sends the cancel to `via` and expects the running query to fail with 57014 within 2 s of sending. */
 async function cancelsWithin2s(stack: IamStack, via: Replica, s: { pid: number; secret: number }, running: Promise<unknown>, overTls = false): Promise<void> {
@@ -86,10 +62,8 @@ describe('cancel forwarding between three replicas (static peers)', () => {
       await cancelsWithin2s(stack, b, s, s.running);
       assert.equal((await s.client.query('SELECT 1 AS v')).rows[0].v, 1, 'the session survives');
 
-      const running = s.client.query('SELECT pg_sleep(30)');
-      running.catch(() => {});
-      await waitSleeping(stack, s.backendPid);
-      await cancelsWithin2s(stack, b, s, running, true);
+      await startSleep(stack, s);
+      await cancelsWithin2s(stack, b, s, s.running, true);
     } finally {
       await s.close();
     }
