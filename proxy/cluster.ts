@@ -23,7 +23,7 @@ export interface Cluster {
 const isSpecificIp = (host: string): boolean => (/^\d+\.\d+\.\d+\.\d+$/.test(host) && host !== '0.0.0.0') || (host.includes(':') && host !== '::');
 
 /** Starts the peer set when `cluster.peers` or `cluster.peerDns` is set (first resolution awaited); undefined otherwise. */
-export async function startCluster(config: RsproxyConfig, logger: Logger, opts: ClusterOptions = {}): Promise<Cluster | undefined> {
+export async function startCluster(config: Pick<RsproxyConfig, 'listen' | 'cluster' | 'proxyProtocol'>, logger: Logger, opts: ClusterOptions = {}): Promise<Cluster | undefined> {
   const { self, peers, peerDns } = config.cluster;
   if (peers.length === 0 && peerDns === '') return undefined;
   const log = logger.child({ component: 'cluster' });

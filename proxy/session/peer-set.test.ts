@@ -97,3 +97,9 @@ test('canonicalIp unwraps IPv4-mapped addresses and compresses IPv6', () => {
   assert.equal(canonicalIp('FD00:0:0:0:0:0:0:7'), 'fd00::7');
   assert.equal(canonicalIp('10.0.0.1'), '10.0.0.1');
 });
+
+test('the system resolver answers from /etc/hosts (localhost), all addresses', async () => {
+  const { systemResolveHost } = await import('./peer-set.js');
+  const ips = await systemResolveHost('localhost');
+  assert.ok(ips.some((ip) => ip === '127.0.0.1' || ip === '::1'), ips.join(','));
+});

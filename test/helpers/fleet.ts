@@ -6,13 +6,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import type { ClusterOptions } from '../../proxy/cluster.js';
 import type { ServeHandle } from '../../proxy/main.js';
 import { issueTestServerCert } from './certs.js';
 import { freePort } from './free-port.js';
 import { httpGet } from './http-get.js';
-import { metricValue } from './iam-stack.js';
+import { connectPgClient, metricValue } from './iam-stack.js';
 import type { IamProxyConfig, IamStack } from './iam-stack.js';
 import { plainSocket, untilClosed, upgradeToTls } from './raw-pg-client.js';
 import { cancelPacket, i32 } from './raw-wire.js';
@@ -101,17 +101,7 @@ async function startReplica(opts: FleetOptions, host: string, port: number, all:
       const { body } = await httpGet(`http://127.0.0.1:${proxy.adminAddress.port}/metrics`);
       return metricValue(body, name, labels);
     },
-    async connect(password, user, database = 'dev') {
-      const client = new pg.Client({ host, port, user, database, password, ssl: { ca: opts.stack.caPem }, connectionTimeoutMillis: 45_000 });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-      } catch (err) {
-        await client.end().catch(() => {});
-        throw err;
-      }
-      return client;
-    },
+    connect: (password, user, database = 'dev') => connectPgClient({ host, port, user, database, password, ssl: { ca: opts.stack.caPem }, connectionTimeoutMillis: 45_000 }),
     stop: () => (stopped ??= stopProxy(proxy)),
   };
 }
