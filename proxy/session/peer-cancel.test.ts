@@ -152,3 +152,14 @@ test('on the wire: PROXY v2 LOCAL header then SSLRequest when trustedSources is 
     }
   }
 });
+
+test('a local address of the other IP family is not used (the kernel picks the source)', async () => {
+  const srv = await recordingServer(Buffer.from('N'));
+  try {
+    const send = createSendPeerCancel({ shouldSendProxyHeader: false, localAddress: '::1' });
+    await assert.rejects(send({ host: '127.0.0.1', port: srv.port }, markForwarded(pidOf(self)), key, 2000, silentLogger), /TLS/);
+    assert.equal((await srv.received).remoteAddress, '127.0.0.1');
+  } finally {
+    await srv.close();
+  }
+});

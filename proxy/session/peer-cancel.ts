@@ -3,6 +3,7 @@
  * whose pid names another replica of the current peer set is sent on once, over TLS, with the hop
  * flag set. Never to an address outside the peer set, never a second hop, never to itself.
  */
+import { isIP } from 'node:net';
 import type { Logger } from '../../auth/types.js';
 import { proxyV2LocalHeader } from '../protocol/proxy-header.js';
 import type { CancelResult } from './observer.js';
@@ -24,7 +25,7 @@ export type SendPeerCancelFn = (peer: { host: string; port: number }, pid: numbe
 export interface PeerDialOptions {
   /** Start with a PROXY v2 LOCAL header (when `proxyProtocol.trustedSources` is set, contract §9). */
   shouldSendProxyHeader: boolean;
-  /** Source IP of the connection (the listen IP when it is a specific one), so the peer recognises it. */
+  /** Source IP of the connection (the listen IP when it is a specific one), so the peer recognises it; used toward IP peers of its family. */
   localAddress?: string;
 }
 
@@ -37,7 +38,7 @@ export function createSendPeerCancel(dial: PeerDialOptions): SendPeerCancelFn {
     sendCancelRequest({ database: '', dbName: '', engine: 'postgres', host: peer.host, port: peer.port, tlsMode: 'require' }, pid, key, timeoutMs, logger, {
       allowPlaintext: false,
       ...(dial.shouldSendProxyHeader ? { preamble: proxyV2LocalHeader } : {}),
-      ...(dial.localAddress === undefined ? {} : { localAddress: dial.localAddress }),
+      ...(dial.localAddress !== undefined && isIP(dial.localAddress) === isIP(peer.host) ? { localAddress: dial.localAddress } : {}),
     });
 }
 
