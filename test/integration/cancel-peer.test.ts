@@ -11,6 +11,7 @@ import type { Fleet, Replica } from '../helpers/fleet.js';
 import { startIamStack } from '../helpers/iam-stack.js';
 import type { IamStack } from '../helpers/iam-stack.js';
 import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
+import { assertLogsHoldNoSecrets } from '../helpers/log-hygiene.js';
 import { i32 } from '../helpers/raw-wire.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -50,6 +51,8 @@ describe('cancel forwarding between three replicas (static peers)', () => {
     [a, b, c] = fleet.replicas as [Replica, Replica, Replica];
   });
   after(async () => {
+    // Tokens, DB passwords and key material never reach any replica's log.
+    for (const r of fleet?.replicas ?? []) assertLogsHoldNoSecrets(r.logs, stack.secrets);
     await fleet?.close();
     await stack?.close();
   });
