@@ -103,3 +103,13 @@ test('the system resolver answers from /etc/hosts (localhost), all addresses', a
   const ips = await systemResolveHost('localhost');
   assert.ok(ips.some((ip) => ip === '127.0.0.1' || ip === '::1'), ips.join(','));
 });
+
+test('a second name of this replica (same port, one of its addresses) is self, never a peer', async () => {
+  const dns = fakeResolver({ 'rsproxy-a': ['172.18.0.2'], 'peers.svc': ['172.18.0.2', '172.18.0.3'] });
+  const set = new PeerSet({ self: 'rsproxy-a:5439', peers: [], peerDns: 'peers.svc:5439', logger: silentLogger, resolveHost: dns.resolveHost });
+  await set.refresh();
+  assert.deepEqual(set.ownerOf(replicaTag('172.18.0.2:5439')), { kind: 'self' }, 'never forwarded to itself');
+  assert.equal(set.isPeerAddress('172.18.0.2'), false);
+  assert.equal(set.isPeerAddress('172.18.0.3'), true);
+  assert.equal(set.ownerOf(replicaTag('172.18.0.3:5439')).kind, 'peer');
+});

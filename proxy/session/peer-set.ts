@@ -63,6 +63,8 @@ export class PeerSet {
   private readonly resolveHost: ResolveHostFn;
   private members: Member[] = [];
   private byTag = new Map<number, string[]>();
+  /** Endpoints that are this replica: self, and any other name of it (same port, one of its addresses). */
+  private selfEndpoints = new Set<string>();
   private peerAddresses = new Set<string>();
   /** Last good answer per name, kept when a later lookup fails. */
   private readonly lastResolved = new Map<string, string[]>();
@@ -108,7 +110,7 @@ export class PeerSet {
     if (endpoints.length > 1) return { kind: 'ambiguous', endpoints };
     const endpoint = endpoints[0];
     if (endpoint === undefined) return { kind: 'unknown' };
-    if (endpoint === this.selfEndpoint) return { kind: 'self' };
+    if (this.selfEndpoints.has(endpoint)) return { kind: 'self' };
     const m = this.members.find((x) => x.endpoint === endpoint);
     return m === undefined ? { kind: 'unknown' } : { kind: 'peer', host: m.host, port: m.port, endpoint };
   }
@@ -156,11 +158,16 @@ export class PeerSet {
   private apply(members: Member[]): void {
     const byTag = new Map<number, string[]>();
     const peerAddresses = new Set<string>();
+    const self = members.find((m) => m.endpoint === this.selfEndpoint);
+    const selfEndpoints = new Set([this.selfEndpoint]);
     for (const m of members) {
       const tag = replicaTag(m.endpoint);
       byTag.set(tag, [...(byTag.get(tag) ?? []), m.endpoint]);
-      if (m.endpoint !== this.selfEndpoint) for (const a of m.addresses) peerAddresses.add(a);
+      // Named differently (a DNS answer for a self given by name): still this replica, never a peer.
+      if (self !== undefined && m.port === self.port && m.addresses.some((a) => self.addresses.includes(a))) selfEndpoints.add(m.endpoint);
+      if (!selfEndpoints.has(m.endpoint)) for (const a of m.addresses) peerAddresses.add(a);
     }
+    this.selfEndpoints = selfEndpoints;
     this.members = members;
     this.byTag = byTag;
     this.peerAddresses = peerAddresses;
