@@ -96,6 +96,14 @@ const rows: Array<[name: string, mutate: (o: Obj) => unknown, expected: string[]
   ['unknown key in proxyProtocol', (o) => setAt(o, 'proxyProtocol', { trusted: [] }), ['proxyProtocol.trusted: unknown key']],
   ['cluster.peers entry without port', (o) => setAt(o, 'cluster', { peers: ['10.0.0.7'] }), ['cluster.peers[0]: must be host:port with a port from 0 to 65535 (got "10.0.0.7")']],
   ['cluster.peerDns without port', (o) => setAt(o, 'cluster', { peerDns: 'rsproxy-peers.ns.svc' }), ['cluster.peerDns: must be name:port (got "rsproxy-peers.ns.svc")']],
+  ['cluster.peers without self (and no POD_IP)', (o) => setAt(o, 'cluster', { peers: ['10.0.0.7:5439'] }), ['cluster.self: required with cluster.peers or cluster.peerDns (host:port at which peers reach this replica; defaults to $POD_IP and the listen port, but POD_IP is not set)']],
+  ['cluster.peerDns without self (and no POD_IP)', (o) => setAt(o, 'cluster', { peerDns: 'rsproxy-peers.ns.svc:5439' }), ['cluster.self: required with cluster.peers or cluster.peerDns (host:port at which peers reach this replica; defaults to $POD_IP and the listen port, but POD_IP is not set)']],
+  ['cluster.self with port 0', (o) => setAt(o, 'cluster', { self: '10.0.0.6:0', peers: ['10.0.0.7:5439'] }), ['cluster.self: must be host:port with a port from 1 to 65535 (got "10.0.0.6:0")']],
+  [
+    'cluster with more connections than cancel-key session numbers',
+    (o) => (setAt(o, 'cluster', { self: '10.0.0.6:5439', peers: ['10.0.0.7:5439'] }), setAt(o, 'limits', { maxClientConnections: 40_000 })),
+    ['limits.maxClientConnections: at most 32768 with cluster (a cancel key holds 16 bits of session number per replica) (got 40000)'],
+  ],
   ['admin.listen equals listen', (o) => setAt(o, 'admin', { listen: '0.0.0.0:5439' }), ['admin.listen: must differ from listen (got "0.0.0.0:5439")']],
   ['tls missing', (o) => setAt(o, 'tls', undefined), ['tls: required; must be a mapping with certFile and keyFile (missing)']],
   ['tls.keyFile missing', (o) => setAt(o, 'tls.keyFile', undefined), ['tls.keyFile: required; must be a path to a PEM private key file (missing)']],
@@ -149,6 +157,22 @@ for (const [name, mutate, expected] of rows) {
     if (!r.ok) assert.deepEqual(r.errors, expected);
   });
 }
+
+test('cluster.self defaults to $POD_IP and the listen port, only when peers or peerDns are set', () => {
+  const withPeers = setAt(base(), 'cluster', { peerDns: 'rsproxy-peers.ns.svc:5439' });
+  setAt(withPeers, 'listen', '0.0.0.0:6543');
+  const r = resolveConfig(withPeers, { env: { POD_IP: '10.1.2.3' } });
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  assert.equal(r.config.cluster.self, '10.1.2.3:6543');
+  const v6 = resolveConfig(setAt(base(), 'cluster', { peers: ['[fd00::7]:5439'] }), { env: { POD_IP: 'fd00::6' } });
+  assert.ok(v6.ok && v6.config.cluster.self === '[fd00::6]:5439');
+  const explicit = resolveConfig(setAt(base(), 'cluster', { self: '10.9.9.9:5439', peers: ['10.0.0.7:5439'] }), { env: { POD_IP: '10.1.2.3' } });
+  assert.ok(explicit.ok && explicit.config.cluster.self === '10.9.9.9:5439', 'an explicit self wins');
+  const alone = resolveConfig(base(), { env: { POD_IP: '10.1.2.3' } });
+  assert.ok(alone.ok && alone.config.cluster.self === '', 'no cluster, no default');
+  const garbage = resolveConfig(setAt(base(), 'cluster', { peers: ['10.0.0.7:5439'] }), { env: { POD_IP: 'not an ip' } });
+  assert.ok(!garbage.ok && garbage.errors[0]?.startsWith('cluster.self: must be host:port'));
+});
 
 test('literal dbUser, dbGroups and dbName must pass the Redshift name rules', () => {
   const o = base();

@@ -186,7 +186,29 @@ export function crossCheck(c: ParsedConfig): { errors: string[]; warnings: strin
       }
     }
   });
+  checkCluster(c, errors);
   return { errors, warnings };
+}
+
+/** Most live sessions per replica with `cluster` set: half the 16-bit session numbers of a cluster cancel key. */
+export const maxClusterClientConnections = 32_768;
+
+function checkCluster(c: ParsedConfig, errors: string[]): void {
+  const { self, peers, peerDns } = c.cluster;
+  if (peers.length === 0 && peerDns === '') return;
+  if (self === '') errors.push('cluster.self: required with cluster.peers or cluster.peerDns (host:port at which peers reach this replica; defaults to $POD_IP and the listen port, but POD_IP is not set)');
+  else if (!listenPattern.test(self) || self.endsWith(':0')) errors.push(`cluster.self: must be host:port with a port from 1 to 65535 (got ${show(self)})`);
+  if (c.limits.maxClientConnections > maxClusterClientConnections) {
+    errors.push(`limits.maxClientConnections: at most ${maxClusterClientConnections} with cluster (a cancel key holds 16 bits of session number per replica) (got ${c.limits.maxClientConnections})`);
+  }
+}
+
+/** `cluster.self` defaults to $POD_IP and the listen port when peers or peerDns are set (contract.md §3). */
+function withClusterSelfDefault(c: ParsedConfig, env: ConfigSources['env']): ParsedConfig {
+  const podIp = env?.['POD_IP']?.trim() ?? '';
+  if (c.cluster.self !== '' || podIp === '' || (c.cluster.peers.length === 0 && c.cluster.peerDns === '')) return c;
+  const port = c.listen.slice(c.listen.lastIndexOf(':') + 1);
+  return { ...c, cluster: { ...c.cluster, self: `${podIp.includes(':') ? `[${podIp}]` : podIp}:${port}` } };
 }
 
 function normalise(p: ParsedConfig): RsproxyConfig {
@@ -229,10 +251,11 @@ export function resolveConfig(fileValue: unknown, sources: ConfigSources = {}): 
     }
     return { ok: false, errors, warnings };
   }
-  const cross = crossCheck(parsed.data);
+  const data = withClusterSelfDefault(parsed.data, sources.env);
+  const cross = crossCheck(data);
   warnings.push(...cross.warnings);
   if (cross.errors.length > 0) return { ok: false, errors: cross.errors, warnings };
-  return { ok: true, config: normalise(parsed.data), warnings };
+  return { ok: true, config: normalise(data), warnings };
 }
 
 /** Reads and validates a config file (YAML or JSON) with overrides. Never throws for bad input. */

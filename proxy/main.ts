@@ -4,6 +4,7 @@ import { systemClock } from '../auth/types.js';
 import type { AuthObserver, AuthOptions, Clock, Logger } from '../auth/types.js';
 import { createAwsAuthenticator, type AuthEnv, type AwsAuthenticator } from '../auth/index.js';
 import { startAdminServer, type AdminServer } from './admin-http.js';
+import { startCluster, type ClusterOptions } from './cluster.js';
 import { ConfigError, loadConfigFile, loadConfigOrThrow, parseHostPort, type ConfigFlags, type RsproxyConfig } from './config.js';
 import { createLogger, type LogDestination, type RootLogger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -44,6 +45,8 @@ export interface ServeOptions {
   stdout?: LogDestination;
   /** Builds the authenticator (default: the real AWS one; tests pass a fake). */
   createAuthenticator?: (config: AuthOptions, deps: { logger: Logger; observer: AuthObserver; clock: Clock; env: AuthEnv }) => AwsAuthenticator;
+  /** Peer resolution of `cluster` (default: the system resolver every 30 s; tests inject their own). */
+  cluster?: ClusterOptions;
 }
 
 /** A running proxy. */
@@ -80,7 +83,7 @@ function readTls(config: RsproxyConfig): ServerTlsOptions {
   return tls;
 }
 
-const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity'] as const;
+const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity', 'cluster'] as const;
 
 /** Starts the proxy and its admin server; throws ConfigError (exit 1) or RuntimeError (exit 2). */
 export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
@@ -93,7 +96,8 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   const metrics = createMetrics();
   const tls = readTls(config);
   const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
-  const server = new ProxyServer({ tls, limits: config.limits, authenticator, logger, observer: metrics });
+  const cluster = await startCluster(config, logger, opts.cluster);
+  const server = new ProxyServer({ tls, limits: config.limits, authenticator, logger, observer: metrics, ...(cluster === undefined ? {} : { peers: cluster.router }) });
 
   const listen = parseHostPort(config.listen);
   let proxyAddress: { host: string; port: number };
@@ -102,6 +106,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     proxyAddress = { host: a.address, port: a.port };
   } catch (err) {
     server.destroy();
+    cluster?.stop();
     authenticator.close();
     throw new RuntimeError(`cannot listen on ${config.listen}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
@@ -120,6 +125,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     });
   } catch (err) {
     server.destroy();
+    cluster?.stop();
     authenticator.close();
     throw new RuntimeError(`cannot listen on admin.listen ${config.admin.listen}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
@@ -135,6 +141,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     if (finished) return;
     finished = true;
     await admin.close();
+    cluster?.stop();
     // STS keep-alive sockets, SDK clients and cache purge timers would otherwise outlive the proxy.
     authenticator.close();
     logger.info({ event: 'stopped', exitCode }, 'rsproxy stopped');
@@ -182,7 +189,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     const needRestart = restartOnlyKeys.filter((k) => JSON.stringify(r.config[k]) !== JSON.stringify(config[k]));
     if (needRestart.length > 0) logger.warn({ event: 'reload_partial', keys: needRestart }, 'these keys change only on restart');
     logger.setLevel(r.config.log.level);
-    config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity };
+    config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity, cluster: config.cluster };
     logger.info({ event: 'reloaded', databases: Object.keys(config.databases), rules: config.rules.length }, 'config reloaded');
     return true;
   };

@@ -38,6 +38,8 @@ test('known label values start at zero', async () => {
   assert.equal(sample(body, 'rsproxy_logins_total{result="failed",reason="expired"}'), 0);
   assert.equal(sample(body, 'rsproxy_credential_cache_total{result="stale"}'), 0);
   assert.equal(sample(body, 'rsproxy_cancel_requests_total{result="unknown_key"}'), 0);
+  assert.equal(sample(body, 'rsproxy_cancel_requests_total{result="peer_forwarded"}'), 0);
+  assert.equal(sample(body, 'rsproxy_cancel_requests_total{result="peer_forward_failed"}'), 0);
 });
 
 test('observations land on the right series; unknown labels collapse to "other"', async () => {

@@ -22,7 +22,7 @@ export const metricLabels = {
   credentialResult: ['ok', 'throttled', 'unavailable', 'failed'],
   cacheResult: ['hit', 'miss', 'refresh', 'stale'],
   direction: ['client_to_upstream', 'upstream_to_client'],
-  cancelResult: ['forwarded', 'unknown_key', 'rate_limited', 'error'],
+  cancelResult: ['forwarded', 'unknown_key', 'rate_limited', 'error', 'peer_forwarded', 'peer_forward_failed'],
 } as const;
 
 /** Histogram buckets in seconds. */

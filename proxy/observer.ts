@@ -1,7 +1,7 @@
 /** SessionObserver: the events the client side emits for metrics (labels are closed sets). A leaf: metrics.ts implements it without importing the session. */
 
-/** Outcome label of a CancelRequest (contract.md §5, wire.md §12). */
-export type CancelResult = 'forwarded' | 'unknown_key' | 'rate_limited' | 'error';
+/** Outcome label of a CancelRequest (contract.md §5, §9, wire.md §12); the peer_* ones on the replica that forwards. */
+export type CancelResult = 'forwarded' | 'unknown_key' | 'rate_limited' | 'error' | 'peer_forwarded' | 'peer_forward_failed';
 
 /** Direction label of relayed bytes. */
 export type ByteDirection = 'client_to_upstream' | 'upstream_to_client';

@@ -10,6 +10,7 @@ import { CancelRegistry } from './session/cancel-registry.js';
 import { ClientSession } from './session/client-session.js';
 import type { SessionLimits } from './session/client-session.js';
 import { nullSessionObserver } from './session/observer.js';
+import type { PeerCancelRouter } from './session/peer-cancel.js';
 import type { SessionObserver } from './session/observer.js';
 import { SourceRateLimiter, sourceKey } from './session/source-rate-limiter.js';
 import { sendUpstreamCancel as realSendUpstreamCancel } from './session/upstream-cancel.js';
@@ -48,6 +49,8 @@ export interface ProxyServerOptions {
   cancelRatePerSecond?: number;
   /** Time source of the per-source connection rate limit (tests pass a fake). */
   nowMs?: () => number;
+  /** With `cluster` set: cancel keys name this replica, and cancels for other replicas are forwarded (contract.md §9). */
+  peers?: PeerCancelRouter;
 }
 
 /** Builds the client-facing TLS context; throws on a bad certificate or key. */
@@ -85,6 +88,7 @@ export class ProxyServer {
       logger: opts.logger,
       observer: this.observer,
       ...(opts.cancelRatePerSecond === undefined ? {} : { ratePerSecond: opts.cancelRatePerSecond }),
+      ...(opts.peers === undefined ? {} : { peers: opts.peers }),
     });
     this.sourceRate = new SourceRateLimiter({
       ratePerSecond: opts.limits.maxConnectionsPerSourcePerSecond ?? defaultMaxConnectionsPerSourcePerSecond,

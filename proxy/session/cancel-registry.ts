@@ -2,6 +2,8 @@
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Logger, UpstreamTarget } from '../../auth/types.js';
 import type { CancelResult, SessionObserver } from './observer.js';
+import type { PeerCancelRouter } from './peer-cancel.js';
+import { encodeReplicaPid, maxSessionNumber } from './replica-pid.js';
 import { SourceRateLimiter } from './source-rate-limiter.js';
 import type { SendUpstreamCancelFn } from './upstream-types.js';
 
@@ -39,6 +41,8 @@ export interface CancelRegistryOptions {
   /** Upstream cancel wait for EOF (default 5,000 ms). */
   upstreamTimeoutMs?: number;
   nowMs?: () => number;
+  /** With `cluster` set: pids carry this replica's tag, and keys held elsewhere go to the router. */
+  peers?: PeerCancelRouter;
 }
 
 /** Issues cancel keys and forwards valid CancelRequests to the right upstream session. */
@@ -68,11 +72,9 @@ export class CancelRegistry {
     return this.limiter.trackedSources;
   }
 
-  /** Issues a fresh proxy pid (1 … 2³¹−1, unique while live) and 4-byte key for an upstream session. */
+  /** Issues a fresh proxy pid (1 … 2³¹−1, or a cluster pid naming this replica; unique while live) and 4-byte key for an upstream session. */
   issue(target: UpstreamTarget, upstreamPid: number, upstreamKey: Buffer, sessionLogger: Logger = this.opts.logger): IssuedKey {
-    let pid: number;
-    do pid = randomInt(1, 2 ** 31);
-    while (this.entries.has(pid));
+    const pid = this.opts.peers === undefined ? this.freeRandomPid() : this.freeClusterPid(this.opts.peers.selfTag);
     const key = randomBytes(4);
     const entry: Entry = { key, target, upstreamPid, upstreamKey: Buffer.from(upstreamKey), sessionLogger };
     this.entries.set(pid, entry);
@@ -85,6 +87,23 @@ export class CancelRegistry {
     };
   }
 
+  private freeRandomPid(): number {
+    let pid: number;
+    do pid = randomInt(1, 2 ** 31);
+    while (this.entries.has(pid));
+    return pid;
+  }
+
+  /** A random free session number, then a scan once the space is crowded (config caps live sessions well below it). */
+  private freeClusterPid(tag: number): number {
+    for (let i = 0; i < 64; i++) {
+      const pid = encodeReplicaPid(tag, randomInt(1, maxSessionNumber + 1));
+      if (!this.entries.has(pid)) return pid;
+    }
+    for (let n = 1; n <= maxSessionNumber; n++) if (!this.entries.has(encodeReplicaPid(tag, n))) return encodeReplicaPid(tag, n);
+    throw new Error(`all ${maxSessionNumber} cancel-key session numbers are in use`);
+  }
+
   /** Handles one CancelRequest; never throws. The caller closes the client socket silently either way. */
   async handle(pid: number, key: Buffer, packetBytes: number, sourceAddress: string, logger: Logger = this.opts.logger): Promise<CancelResult> {
     const result = await this.route(pid, key, packetBytes, sourceAddress, logger);
@@ -93,8 +112,13 @@ export class CancelRegistry {
   }
 
   private async route(pid: number, key: Buffer, packetBytes: number, sourceAddress: string, logger: Logger): Promise<CancelResult> {
-    if (!this.limiter.take(sourceAddress).isAllowed) return 'rate_limited';
-    const entry = this.entries.get(pid);
+    const peers = this.opts.peers;
+    const isFromPeer = peers?.isFromPeer(sourceAddress) ?? false;
+    // A peer forwards cancels of many clients, each already limited on that peer.
+    if (!isFromPeer && !this.limiter.take(sourceAddress).isAllowed) return 'rate_limited';
+    const localPid = peers === undefined ? pid : peers.localPid(pid, isFromPeer);
+    const entry = localPid === undefined ? undefined : this.entries.get(localPid);
+    if (peers !== undefined && entry === undefined && packetBytes === cancelRequestBytes) return peers.route(pid, key, isFromPeer, logger);
     if (packetBytes !== cancelRequestBytes || entry === undefined || key.length !== entry.key.length || !timingSafeEqual(key, entry.key)) {
       logger.info({ event: 'cancel_unknown_key' }, 'cancel request with unknown key dropped');
       return 'unknown_key';

@@ -1,8 +1,12 @@
-/** Forwards a CancelRequest to the upstream on a new connection (wire.md §12). */
+/** Forwards a CancelRequest on a new connection: to the upstream (wire.md §12) or to a peer replica (contract.md §9). */
 import type { Logger, UpstreamTarget } from '../../auth/types.js';
 import { silentLogger } from '../../auth/types.js';
 import { cancelRequest } from '../protocol/upstream.js';
 import { dialUpstream } from './upstream-dial.js';
+import type { DialOptions } from './upstream-dial.js';
+
+/** How a cancel connection is dialed besides its target. */
+export type CancelDialOptions = Pick<DialOptions, 'allowPlaintext' | 'preamble' | 'localAddress'>;
 
 /** Sends the 16-byte CancelRequest over TLS per the target's mode (plaintext if the upstream answers 'N'), waits for EOF (bounded), closes. */
 export async function sendUpstreamCancel(
@@ -12,9 +16,14 @@ export async function sendUpstreamCancel(
   timeoutMs = 5000,
   logger: Logger = silentLogger,
 ): Promise<void> {
+  await sendCancelRequest(target, pid, key, timeoutMs, logger, { allowPlaintext: true });
+}
+
+/** Dials `target` (SSLRequest, TLS by its mode, after `dial.preamble` if any), writes the CancelRequest, waits for EOF (bounded), closes. */
+export async function sendCancelRequest(target: UpstreamTarget, pid: number, key: Buffer, timeoutMs: number, logger: Logger, dial: CancelDialOptions): Promise<void> {
   const packet = cancelRequest(pid, key);
   const deadlineMs = Date.now() + timeoutMs;
-  const { socket, isTls } = await dialUpstream(target, { deadlineMs, connectTimeoutMs: timeoutMs, logger, allowPlaintext: true });
+  const { socket, isTls } = await dialUpstream(target, { deadlineMs, connectTimeoutMs: timeoutMs, logger, ...dial });
   await new Promise<void>((resolve) => {
     const done = (): void => {
       clearTimeout(timer);

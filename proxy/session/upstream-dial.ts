@@ -15,6 +15,10 @@ export interface DialOptions {
   logger: Logger;
   /** Continue in plaintext when the upstream answers 'N' (cancel only; never for logins). */
   allowPlaintext?: boolean;
+  /** Bytes sent before the SSLRequest (a PROXY v2 LOCAL header toward a peer replica). */
+  preamble?: Buffer;
+  /** Source IP to connect from (a peer replica recognises its peers by source address). */
+  localAddress?: string;
 }
 
 /** A dialed upstream socket: TLS, or plaintext when allowed and the upstream refused TLS. Paused. */
@@ -79,7 +83,7 @@ export async function dialUpstream(target: UpstreamTarget, opts: DialOptions): P
     let phase: 'connect' | 'negotiate' | 'tls' = 'connect';
     let settled = false;
     let secure: tls.TLSSocket | undefined;
-    const raw = net.connect({ host: target.host, port: target.port });
+    const raw = net.connect({ host: target.host, port: target.port, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) });
 
     const fail = (err: UpstreamLoginError): void => {
       if (settled) return;
@@ -163,7 +167,7 @@ export async function dialUpstream(target: UpstreamTarget, opts: DialOptions): P
       phase = 'negotiate';
       raw.setNoDelay(true);
       raw.on('data', onAnswer);
-      raw.write(sslRequest);
+      raw.write(opts.preamble === undefined ? sslRequest : Buffer.concat([opts.preamble, sslRequest]));
     });
   });
 }

@@ -52,6 +52,16 @@ async function build(): Promise<TestPki> {
   return { caPem: ca.certPem, caKeyPem: ca.keyPem, serverCertPem: server.certPem, serverKeyPem: server.keyPem, dir, caFile, certFile, keyFile };
 }
 
+/** A server certificate of the test CA for `ipAddresses` (IP SANs) and localhost, written as files into the test PKI's directory. */
+export async function issueTestServerCert(ipAddresses: readonly string[]): Promise<{ certFile: string; keyFile: string }> {
+  const p = await getTestPki();
+  const cert = await generateServerCert({ certPem: p.caPem, keyPem: p.caKeyPem }, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: [...ipAddresses] });
+  const stem = join(p.dir, `server-${ipAddresses.join('_')}`);
+  writeFileSync(`${stem}.crt`, cert.certPem, { mode: 0o644 });
+  writeFileSync(`${stem}.key`, cert.keyPem, { mode: 0o600 });
+  return { certFile: `${stem}.crt`, keyFile: `${stem}.key` };
+}
+
 /** Returns the test PKI, generating it once per process. */
 export function getTestPki(): Promise<TestPki> {
   pki ??= build();

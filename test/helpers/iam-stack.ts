@@ -152,6 +152,19 @@ export const defaultPrincipals: readonly IamPrincipalSpec[] = [
   { name: 'ivan', arn: `arn:aws:sts::${iamAccountId}:assumed-role/Intern/ivan`, userId: 'AROAINTERNROLE000001:ivan' },
 ];
 
+/** A connected node-postgres client (its 'error' events swallowed); a failed connect leaves nothing open. */
+export async function connectPgClient(config: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(config);
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+  return client;
+}
+
 /** Sums the samples of `name` whose labels include every pair of `labels`. */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;
@@ -309,17 +322,7 @@ export async function startIamStack(opts: IamStackOptions = {}): Promise<IamStac
         if (fields[5] !== undefined) secrets.add(fields[5]);
         return token;
       },
-      async connect(password, user, database = 'dev') {
-        const client = new pg.Client(clientConfig(password, user, database));
-        client.on('error', () => {});
-        try {
-          await client.connect();
-        } catch (err) {
-          await client.end().catch(() => {});
-          throw err;
-        }
-        return client;
-      },
+      connect: (password, user, database = 'dev') => connectPgClient(clientConfig(password, user, database)),
       async connectUnderLoad(password, user, database = 'dev') {
         try {
           return await stack.connect(password, user, database);

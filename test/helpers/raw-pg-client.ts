@@ -33,10 +33,10 @@ export interface RawSession {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Opens a plaintext TCP socket to 127.0.0.1:port. */
-export function plainSocket(port: number): Promise<net.Socket> {
+/** Opens a plaintext TCP socket to host:port (default host 127.0.0.1). */
+export function plainSocket(port: number, host = '127.0.0.1'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port }, () => {
+    const s = net.connect({ host, port }, () => {
       s.removeListener('error', reject);
       resolve(s);
     });
@@ -48,7 +48,7 @@ export function plainSocket(port: number): Promise<net.Socket> {
 export const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 
 /** Sends an SSLRequest on `raw`, expects 'S', and completes a verified TLS handshake (servername localhost). */
-export async function upgradeToTls(raw: net.Socket, caPem: string): Promise<tls.TLSSocket> {
+export async function upgradeToTls(raw: net.Socket, caPem: string, verifyHost?: string): Promise<tls.TLSSocket> {
   raw.write(sslRequest);
   const answer = await new Promise<Buffer>((resolve, reject) => {
     raw.once('data', resolve);
@@ -56,7 +56,8 @@ export async function upgradeToTls(raw: net.Socket, caPem: string): Promise<tls.
   });
   if (answer.length !== 1 || answer[0] !== 0x53) throw new Error(`SSLRequest answered with ${answer.toString('hex')}`);
   return new Promise((resolve, reject) => {
-    const secure = tls.connect({ socket: raw, ca: caPem, servername: 'localhost' }, () => resolve(secure));
+    // verifyHost: an IP checked against the certificate's IP SANs (no SNI for IPs); else the name localhost.
+    const secure = tls.connect({ socket: raw, ca: caPem, ...(verifyHost === undefined ? { servername: 'localhost' } : { host: verifyHost }) }, () => resolve(secure));
     secure.once('error', reject);
   });
 }

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { runServe } from '../../proxy/main.js';
-import type { ServeHandle } from '../../proxy/main.js';
+import type { ServeHandle, ServeOptions } from '../../proxy/main.js';
 import { freePort } from './free-port.js';
 
 /** The plain-object config a stack writes as YAML (contract.md §3): the sections every stack has, plus any other. */
@@ -57,6 +57,8 @@ export interface ServeInProcessOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Keep at most this many log lines, dropping the oldest (default: keep all). */
   maxLogLines?: number;
+  /** Peer resolution injected into `cluster` (fleet tests). */
+  cluster?: ServeOptions['cluster'];
 }
 
 /** A proxy started by serveInProcess with its log lines (JSON strings, oldest first, from every attempt). */
@@ -81,7 +83,7 @@ export async function serveInProcess(opts: ServeInProcessOptions): Promise<InPro
     opts.config.admin.listen = `127.0.0.1:${await freePort()}`;
     writeFileSync(opts.configPath, stringify(opts.config));
     try {
-      return { proxy: await runServe({ configPath: opts.configPath, env: opts.env, stdout }), logs };
+      return { proxy: await runServe({ configPath: opts.configPath, env: opts.env, stdout, ...(opts.cluster === undefined ? {} : { cluster: opts.cluster }) }), logs };
     } catch (err) {
       if (attempt >= adminPortAttempts || !isAddressInUse(err)) throw err;
     }
