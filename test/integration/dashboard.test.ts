@@ -1,11 +1,11 @@
 /** deploy/grafana/rsproxy-dashboard.json: its shape, and every PromQL expression parses (promtool check rules). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { dashboardExprs, metricNamesIn, promtool, promtoolPath, readDashboard } from '../helpers/promtool.js';
+import { parse, stringify } from 'yaml';
+import { dashboardExprs, metricNamesIn, projectRoot, promtool, promtoolPath, readDashboard } from '../helpers/promtool.js';
 import { commandWorks, requireTool } from '../helpers/tools.js';
 
 const datasourceRef = { type: 'prometheus', uid: '${datasource}' };
@@ -98,4 +98,15 @@ test('every dashboard expression parses: promtool check rules on them as recordi
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the compose stack provisions Grafana with the dashboard and the compose Prometheus as default data source', () => {
+  const read = (...p: string[]) => parse(readFileSync(join(projectRoot, ...p), 'utf8')) as Record<string, unknown>;
+  const grafana = (read('docker-compose.yml').services as Record<string, { volumes: string[] }>).grafana!;
+  assert.ok(grafana.volumes.includes('./deploy/grafana/rsproxy-dashboard.json:/etc/grafana/dashboards/rsproxy-dashboard.json:ro'));
+  assert.ok(grafana.volumes.includes('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro'));
+  const providers = read('deploy', 'grafana', 'provisioning', 'dashboards', 'rsproxy.yaml').providers as Array<{ options: { path: string } }>;
+  assert.equal(providers[0]!.options.path, '/etc/grafana/dashboards');
+  const sources = read('deploy', 'grafana', 'provisioning', 'datasources', 'prometheus.yaml').datasources as Array<Record<string, unknown>>;
+  assert.deepEqual(sources.map((d) => [d.type, d.url, d.isDefault]), [['prometheus', 'http://prometheus:9090', true]]);
 });
