@@ -5,30 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { generate } from 'selfsigned';
 import type { AwsAuthenticator } from '../auth/index.js';
 import { AuthError, AuthErrorCode } from '../auth/errors.js';
 import { createMetrics } from './metrics.js';
 import { certificateNotAfterSeconds } from './metrics-ops.js';
 import { runServe } from './main.js';
 import { httpGet } from '../test/helpers/http-get.js';
+import { testServerCertExpiringAt as certExpiringAt } from '../test/helpers/certs.js';
 
 /** The value of one exposition line `series value`, or undefined. */
 function sample(body: string, series: string): number | undefined {
   const line = body.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
-/** A self-signed localhost certificate that expires at `notAfter` (whole seconds). */
-async function certExpiringAt(notAfter: Date): Promise<{ certPem: string; keyPem: string }> {
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate: new Date(Date.now() - 3600_000),
-    notAfterDate: notAfter,
-  } as Parameters<typeof generate>[1]);
-  return { certPem: pems.cert, keyPem: pems.private };
 }
 
 test('rsproxy_build_info carries the package.json version and the Node version, value 1', async () => {
