@@ -90,6 +90,16 @@ test('the PrometheusRule carries exactly the groups of the plain rules file', ()
   assert.deepEqual(crd.spec.groups, readAlertGroups(), 'deploy/kubernetes/prometheus-rule.yaml spec.groups must equal deploy/prometheus/rsproxy-alerts.yaml groups; edit both');
 });
 
+test('the PodMonitor scrapes the Deployment\'s pods on their admin port at /metrics', () => {
+  const monitor = parse(read('deploy', 'kubernetes', 'pod-monitor.yaml')) as { kind: string; spec: { selector: { matchLabels: unknown }; podMetricsEndpoints: Array<{ port: string; path: string }> } };
+  const deployment = parse(read('deploy', 'kubernetes', 'deployment.yaml')) as { spec: { template: { metadata: { labels: unknown }; spec: { containers: Array<{ ports: Array<{ name: string; containerPort: number }> }> } } } };
+  assert.equal(monitor.kind, 'PodMonitor');
+  assert.deepEqual(monitor.spec.selector.matchLabels, deployment.spec.template.metadata.labels);
+  const admin = deployment.spec.template.spec.containers[0]!.ports.find((p) => p.name === monitor.spec.podMetricsEndpoints[0]!.port);
+  assert.equal(admin?.containerPort, 9187, 'the admin port serves /metrics');
+  assert.equal(monitor.spec.podMetricsEndpoints[0]!.path, '/metrics');
+});
+
 test('deploy/prometheus.yml loads the rules file and the compose stack mounts it where the config looks', () => {
   const prom = parse(read('deploy', 'prometheus.yml')) as { rule_files?: string[] };
   assert.deepEqual(prom.rule_files, ['prometheus/rsproxy-alerts.yaml']);
