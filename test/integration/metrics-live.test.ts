@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { httpGet } from '../helpers/http-get.js';
-import { alertExprs, dashboardExprs, exposedMetricNames, metricNamesIn, promtool, promtoolPath } from '../helpers/promtool.js';
+import { alertExprs, dashboardExprs, exposedMetricNames, metricNamesIn, promtool, promtoolPath, readDashboard } from '../helpers/promtool.js';
 import { startStack } from '../helpers/stack.js';
 import { commandWorks, requireTool } from '../helpers/tools.js';
 
@@ -38,6 +38,11 @@ test('a live proxy: promtool check metrics is clean, and the dashboard and alert
     const names = metricNamesIn(expr);
     assert.ok(names.length >= 1, `${where}: no metric found in ${expr}`);
     for (const name of names) if (!exposed.has(name)) missing.push(`${where}: ${name}`);
+  }
+  // The job and instance variables list label values of a metric too (Grafana's label_values(), not PromQL).
+  for (const v of (readDashboard().templating as { list: Array<{ name: string; definition?: string }> }).list) {
+    const metric = /^label_values\(([A-Za-z_:][\w:]*)/.exec(v.definition ?? '')?.[1];
+    if (metric !== undefined && !exposed.has(metric)) missing.push(`variable ${v.name}: ${metric}`);
   }
   assert.deepEqual(missing, [], 'metrics named by the dashboard or the alert rules but not exposed by /metrics');
   // The check can fail: a made-up name is not exposed.
