@@ -8,6 +8,7 @@ import { startCluster, type ClusterOptions } from './cluster.js';
 import { ConfigError, loadConfigFile, loadConfigOrThrow, parseHostPort, type ConfigFlags, type RsproxyConfig } from './config.js';
 import { createLogger, type LogDestination, type RootLogger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { certificateNotAfterSeconds } from './metrics-ops.js';
 import { ProxyServer, createClientSecureContext, type ServerTlsOptions } from './server.js';
 
 /** Process exit codes (contract.md §2). */
@@ -65,7 +66,7 @@ export interface ServeHandle {
   readonly done: Promise<number>;
 }
 
-function readTls(config: RsproxyConfig): ServerTlsOptions {
+function readTls(config: RsproxyConfig): ServerTlsOptions & { notAfterSeconds: number } {
   const read = (key: 'certFile' | 'keyFile'): string => {
     const path = config.tls[key];
     try {
@@ -77,10 +78,10 @@ function readTls(config: RsproxyConfig): ServerTlsOptions {
   const tls: ServerTlsOptions = { certPem: read('certFile'), keyPem: read('keyFile'), minVersion: config.tls.minVersion };
   try {
     createClientSecureContext(tls);
+    return { ...tls, notAfterSeconds: certificateNotAfterSeconds(tls.certPem) };
   } catch (err) {
     throw new ConfigError([`tls: certificate or key not usable: ${err instanceof Error ? err.message : String(err)}`]);
   }
-  return tls;
 }
 
 const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity', 'cluster'] as const;
@@ -95,6 +96,8 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   for (const w of warnings) logger.warn({ event: 'config_warning', warning: w }, 'config warning');
   const metrics = createMetrics();
   const tls = readTls(config);
+  metrics.setTlsCertificateExpiry(tls.notAfterSeconds);
+  metrics.setClientConnectionsMax(config.limits.maxClientConnections);
   const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
   const cluster = await startCluster(config, logger, opts.cluster);
   const server = new ProxyServer({ tls, limits: config.limits, authenticator, logger, observer: metrics, ...(cluster === undefined ? {} : { peers: cluster.router }) });
@@ -113,6 +116,8 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
 
   let isStarted = false;
   let isDraining = false;
+  const isReady = (): boolean => isStarted && !isDraining && server.isListening;
+  metrics.setReadinessProbe(isReady);
   const adminListen = parseHostPort(config.admin.listen);
   let admin: AdminServer;
   try {
@@ -121,7 +126,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
       port: adminListen.port,
       registry: metrics.registry,
       logger,
-      health: { isStarted: () => isStarted, isReady: () => isStarted && !isDraining && server.isListening },
+      health: { isStarted: () => isStarted, isReady },
     });
   } catch (err) {
     server.destroy();
@@ -180,6 +185,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
       const next = { ...r.config, identity: config.identity };
       authenticator.reload(next);
       server.setTlsContext(nextTls);
+      metrics.setTlsCertificateExpiry(nextTls.notAfterSeconds);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [err instanceof Error ? err.message : String(err)];
       logger.error({ event: 'reload_rejected', problems }, 'new config rejected; keeping the old one');

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AuthObserver } from '../auth/types.js';
 import { authReason } from '../auth/errors.js';
 import type { ByteDirection, CancelResult, SessionObserver } from './observer.js';
+import { createOpsMetrics, dropMisnamedDefaultMetrics, type OpsMetrics } from './metrics-ops.js';
 
 /** Closed label sets; anything else is recorded as `other` so a bug cannot explode cardinality. */
 export const metricLabels = {
@@ -33,7 +34,7 @@ export const buckets = {
 } as const;
 
 /** The metrics of one proxy: a SessionObserver and an AuthObserver over one Registry. */
-export interface Metrics extends SessionObserver, AuthObserver {
+export interface Metrics extends SessionObserver, AuthObserver, OpsMetrics {
   readonly registry: Registry;
 }
 
@@ -43,6 +44,8 @@ const closed = (allowed: readonly string[], value: string): string => (allowed.i
 export function createMetrics(registry: Registry = new Registry()): Metrics {
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
+  dropMisnamedDefaultMetrics(registry);
+  const ops = createOpsMetrics(registry);
   const clientConnections = new Gauge({ name: 'rsproxy_client_connections', help: 'Open client connections.', registers });
   const logins = new Counter({
     name: 'rsproxy_logins_total',
@@ -96,6 +99,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
 
   return {
     registry,
+    ...ops,
     clientConnectionOpened: () => clientConnections.inc(),
     clientConnectionClosed: () => clientConnections.dec(),
     login(result: 'ok' | 'failed', reason: string, durationSeconds: number) {

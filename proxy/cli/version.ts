@@ -1,17 +1,9 @@
 /** `rsproxy version`: version, Node version, commit. */
 import { readFileSync } from 'node:fs';
+import { packageVersion } from '../build-info.js';
 import { parseCommandArgs } from './args.js';
 
 const root = new URL('../../../', import.meta.url);
-
-function readVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 // Build systems pass the commit in RSPROXY_COMMIT; a checkout can read .git without running git.
 function readCommit(env: NodeJS.ProcessEnv): string {
@@ -28,7 +20,7 @@ function readCommit(env: NodeJS.ProcessEnv): string {
 
 /** The three lines `rsproxy version` prints. */
 export function versionText(env: NodeJS.ProcessEnv = process.env): string {
-  return `rsproxy ${readVersion()}\nnode ${process.version}\ncommit ${readCommit(env)}\n`;
+  return `rsproxy ${packageVersion()}\nnode ${process.version}\ncommit ${readCommit(env)}\n`;
 }
 
 /** Runs `rsproxy version`. */

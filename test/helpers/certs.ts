@@ -3,7 +3,8 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { generateCa, generateServerCert } from '../../proxy/dev-certs.js';
+import { generate } from 'selfsigned';
+import { generateCa, generateServerCert, type PemPair } from '../../proxy/dev-certs.js';
 
 /** The per-process test PKI. Files live in `dir`; the key file is mode 0600. */
 export interface TestPki {
@@ -66,4 +67,23 @@ export async function issueTestServerCert(ipAddresses: readonly string[]): Promi
 export function getTestPki(): Promise<TestPki> {
   pki ??= build();
   return pki;
+}
+
+/** A localhost/127.0.0.1 server certificate (RSA-2048) signed by the test CA that expires exactly at `notAfter` (whole seconds). */
+export async function testServerCertExpiringAt(notAfter: Date): Promise<PemPair> {
+  const pki = await getTestPki();
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'rsa',
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate: new Date(Date.now() - 60 * 60 * 1000),
+    notAfterDate: notAfter,
+    ca: { key: pki.caKeyPem, cert: pki.caPem },
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+    ],
+  });
+  return { certPem: pems.cert, keyPem: pems.private };
 }

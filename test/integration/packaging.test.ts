@@ -88,7 +88,7 @@ test('example and compose configs pass the schema; only the compose stand-in war
 
 test('Kubernetes manifests have their required fields and agree with each other', () => {
   const m = manifests();
-  assert.deepEqual([...m.keys()].sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+  assert.deepEqual([...m.keys()].sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Service', 'ServiceAccount']);
   const dep = m.get('Deployment') as Obj;
   assert.equal(dep.apiVersion, 'apps/v1');
   const labels = at(dep, 'spec.template.metadata.labels');
