@@ -2,8 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { systemClock } from '../auth/types.js';
 import type { AuthObserver, AuthOptions, Clock, Logger } from '../auth/types.js';
-import { createAwsAuthenticator, type AuthEnv, type AwsAuthenticator } from '../auth/index.js';
+import { createAdmissionCheck, createAwsAuthenticator, type AuthEnv, type AwsAuthenticator } from '../auth/index.js';
 import { startAdminServer, type AdminServer } from './admin-http.js';
+import { AdminToken, readAdminToken } from './admin-token.js';
 import { ConfigError, loadConfigFile, loadConfigOrThrow, parseHostPort, type ConfigFlags, type RsproxyConfig } from './config.js';
 import { createLogger, type LogDestination, type RootLogger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -80,6 +81,14 @@ function readTls(config: RsproxyConfig): ServerTlsOptions {
   return tls;
 }
 
+function readTokenFile(path: string): AdminToken {
+  try {
+    return new AdminToken(readAdminToken(path));
+  } catch (err) {
+    throw new ConfigError([`admin.tokenFile: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+}
+
 const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity'] as const;
 
 /** Starts the proxy and its admin server; throws ConfigError (exit 1) or RuntimeError (exit 2). */
@@ -92,8 +101,11 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   for (const w of warnings) logger.warn({ event: 'config_warning', warning: w }, 'config warning');
   const metrics = createMetrics();
   const tls = readTls(config);
+  const tokenFile = config.admin.tokenFile;
+  const adminToken = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
   const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
   const server = new ProxyServer({ tls, limits: config.limits, authenticator, logger, observer: metrics });
+  const sessions = adminToken === undefined ? undefined : { token: adminToken, list: () => server.liveSessions.list(), end: (id: string) => server.endSession(id) };
 
   const listen = parseHostPort(config.listen);
   let proxyAddress: { host: string; port: number };
@@ -117,6 +129,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
       registry: metrics.registry,
       logger,
       health: { isStarted: () => isStarted, isReady: () => isStarted && !isDraining && server.isListening },
+      ...(sessions === undefined ? {} : { sessions }),
     });
   } catch (err) {
     server.destroy();
@@ -162,7 +175,19 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     );
   };
 
+  // The token rotates independently of the config: re-read on every reload, the old one kept if the file is bad.
+  const reloadAdminToken = (): void => {
+    if (tokenFile === undefined || adminToken === undefined) return;
+    try {
+      adminToken.set(readAdminToken(tokenFile));
+      logger.info({ event: 'admin_token_reloaded' }, 'admin token re-read');
+    } catch (err) {
+      logger.error({ event: 'admin_token_reload_failed', problem: err instanceof Error ? err.message : String(err) }, 'admin.tokenFile unusable; keeping the old token');
+    }
+  };
+
   const reload = async (): Promise<boolean> => {
+    reloadAdminToken();
     const r = loadConfigFile(opts.configPath, sources);
     if (!r.ok) {
       logger.error({ event: 'reload_rejected', problems: r.errors }, 'new config rejected; keeping the old one');
@@ -184,6 +209,9 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     logger.setLevel(r.config.log.level);
     config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity };
     logger.info({ event: 'reloaded', databases: Object.keys(config.databases), rules: config.rules.length }, 'config reloaded');
+    const isAdmitted = createAdmissionCheck(config);
+    const revoked = server.revokeSessions((s) => s.identity !== undefined && isAdmitted(s.identity, s.user, s.database));
+    if (revoked > 0) logger.info({ event: 'sessions_revoked', revoked }, 'sessions the new rules no longer admit were ended');
     return true;
   };
 
