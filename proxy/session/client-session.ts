@@ -295,7 +295,7 @@ export class ClientSession {
       params: this.params,
       progress: this.progress,
       loginDurationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
-      endReason: (endedBy) => (endedBy === 'local' ? (this.endReason ?? 'shutdown') : endedBy),
+      localEndReason: () => this.endReason ?? 'shutdown',
       onClose: () => {
         this.isRelayDone = true;
         this.untrack?.();

@@ -215,8 +215,8 @@ export interface StartRelayOptions {
   /** What the login learned (identity, timings), for the login_ok line. */
   progress?: LoginProgress;
   loginDurationSeconds: number;
-  /** Why the session ended, from the side that ended the relay first (default: 'local' counts as shutdown). */
-  endReason?: (endedBy: RelayStats['endedBy']) => SessionEndReason;
+  /** Why the session ended when the proxy ended it ('local'; default shutdown). */
+  localEndReason?: () => SessionEndReason;
   /** Called once both sockets are closed and the cancel key is released. */
   onClose: () => void;
 }
@@ -245,7 +245,7 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
     cancelUpstream: () => sendCancel(target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
     onClose: (stats) => {
       key.release();
-      const reason = opts.endReason?.(stats.endedBy) ?? (stats.endedBy === 'local' ? 'shutdown' : stats.endedBy);
+      const reason = sessionEndReason(stats, opts.localEndReason);
       log.info({ event: 'session_end', ...stats, reason }, 'session ended');
       opts.observer.sessionEnded(reason);
       opts.onClose();
@@ -255,6 +255,12 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
   relay.noteForwarded('toUpstream', opts.held);
   relay.start();
   return { relay, key };
+}
+
+/** The sessions_ended reason of a finished relay: a client's Terminate counts as the client's, even when the upstream closed first. */
+export function sessionEndReason(stats: RelayStats, localEndReason?: () => SessionEndReason): SessionEndReason {
+  if (stats.endedBy === 'local') return localEndReason?.() ?? 'shutdown';
+  return stats.isClientTerminate ? 'client' : stats.endedBy;
 }
 
 async function loginUpstream(req: LoginRequest, result: AuthResult, progress: LoginProgress): Promise<UpstreamSession> {

@@ -16,6 +16,8 @@ export interface RelayStats {
   upstreamToClientBytes: number;
   /** Which side ended first: 'client', 'upstream', or 'local' (close() called). */
   endedBy: 'client' | 'upstream' | 'local';
+  /** The last message the client sent was a Terminate: the upstream then closes first, at the client's request. */
+  isClientTerminate: boolean;
 }
 
 /** Options of a Relay. */
@@ -259,6 +261,7 @@ export class Relay {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.flushCounters();
-    this.opts.onClose({ clientToUpstreamBytes: this.c2u, upstreamToClientBytes: this.u2c, endedBy: this.endedBy ?? 'local' });
+    const isClientTerminate = this.toUpstream.lastType === terminateMessage[0] && this.toUpstream.isAtBoundary;
+    this.opts.onClose({ clientToUpstreamBytes: this.c2u, upstreamToClientBytes: this.u2c, endedBy: this.endedBy ?? 'local', isClientTerminate });
   }
 }
