@@ -50,3 +50,35 @@ shutdown: { drainSeconds: 0 }
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('admin.tokenFile that cannot be read at start is a config error (exit 1) naming the key and path', async () => {
+  const pki = await getTestPki();
+  const dir = mkdtempSync(join(tmpdir(), 'rsproxy-main-'));
+  try {
+    writeFileSync(join(dir, 'tls.crt'), pki.serverCertPem);
+    writeFileSync(join(dir, 'tls.key'), pki.serverKeyPem);
+    const configPath = join(dir, 'rsproxy.yaml');
+    const tokenPath = join(dir, 'missing-token');
+    writeFileSync(
+      configPath,
+      `listen: "127.0.0.1:0"
+admin: { listen: "127.0.0.1:0", tokenFile: ${tokenPath} }
+tls: { certFile: ${join(dir, 'tls.crt')}, keyFile: ${join(dir, 'tls.key')} }
+identity: { audience: "rsproxy:test", stsRegions: [us-east-1], allowedAccounts: ["123456789012"] }
+databases:
+  dev: { cluster: c1, region: us-east-1 }
+rules: []
+`,
+    );
+    await assert.rejects(
+      runServe({ configPath, env: {}, stdout: { write: () => true } }),
+      (err: Error & { problems?: string[]; exitCode?: number }) => {
+        assert.deepEqual(err.problems, [`admin.tokenFile: cannot read ${tokenPath} (ENOENT)`]);
+        assert.equal(err.exitCode, 1);
+        return true;
+      },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -83,3 +83,21 @@ test('limits.maxSessionSeconds: an idle session ends with 57P01 "session exceede
     await h.close();
   }
 });
+
+test('sessions_ended reasons: the upstream closing is upstream; a server close at the drain deadline is shutdown', async () => {
+  const h = await harness();
+  try {
+    const first = await loggedIn(h);
+    await waitUntil(() => h.backend.sockets.size === 1);
+    for (const s of h.backend.sockets) s.destroy();
+    await first.c.waitClose();
+    await waitUntil(() => h.events.includes('ended:upstream'));
+    const second = await loggedIn(h);
+    await h.server.close(0);
+    assert.equal((await expectFatal(second.c, '57P01')).M, 'terminating connection due to administrator command');
+    await waitUntil(() => h.events.includes('ended:shutdown'));
+    assert.deepEqual(h.events.filter((e) => e.startsWith('ended:')), ['ended:upstream', 'ended:shutdown']);
+  } finally {
+    await h.close();
+  }
+});
