@@ -9,12 +9,21 @@ import { AuthError, AuthErrorCode } from '../auth/errors.js';
 import { runServe } from './main.js';
 import { getTestPki } from '../test/helpers/certs.js';
 
-test('serve builds the mapper through AwsAuthenticator.reload(config) and closes the authenticator at shutdown', async () => {
+/** Runs `fn` with a temp directory holding the test certificate as tls.crt / tls.key; removes it afterwards. */
+async function withServeDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const pki = await getTestPki();
   const dir = mkdtempSync(join(tmpdir(), 'rsproxy-main-'));
   try {
     writeFileSync(join(dir, 'tls.crt'), pki.serverCertPem);
     writeFileSync(join(dir, 'tls.key'), pki.serverKeyPem);
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('serve builds the mapper through AwsAuthenticator.reload(config) and closes the authenticator at shutdown', async () => {
+  await withServeDir(async (dir) => {
     const configPath = join(dir, 'rsproxy.yaml');
     const config = (rulesLine: string) => `listen: "127.0.0.1:0"
 admin: { listen: "127.0.0.1:0" }
@@ -46,17 +55,11 @@ shutdown: { drainSeconds: 0 }
     handle.shutdown('SIGTERM');
     assert.equal(await handle.done, 143);
     assert.equal(closes, 1, 'the authenticator is closed at shutdown');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('admin.tokenFile that cannot be read at start is a config error (exit 1) naming the key and path', async () => {
-  const pki = await getTestPki();
-  const dir = mkdtempSync(join(tmpdir(), 'rsproxy-main-'));
-  try {
-    writeFileSync(join(dir, 'tls.crt'), pki.serverCertPem);
-    writeFileSync(join(dir, 'tls.key'), pki.serverKeyPem);
+  await withServeDir(async (dir) => {
     const configPath = join(dir, 'rsproxy.yaml');
     const tokenPath = join(dir, 'missing-token');
     writeFileSync(
@@ -78,7 +81,5 @@ rules: []
         return true;
       },
     );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

@@ -1,24 +1,12 @@
 /** What starts with a relayed session besides the relay: its /sessions registry entry and its age limit (contract.md §6, §10). */
-import type { Identity } from '../../auth/types.js';
 import { sessionTooOld } from '../errors.js';
-import type { ProxyError } from '../errors.js';
 import { liveSession } from './live-sessions.js';
-import type { LiveSessions } from './live-sessions.js';
-import type { SessionEndReason } from './observer.js';
+import type { LiveSessionSource, LiveSessions } from './live-sessions.js';
 import type { Relay } from './relay.js';
 import { armSessionAgeLimit } from './session-age-limit.js';
 
-/** Inputs of trackRelayedSession. */
-export interface RelayedSessionTracking {
-  connectionId: string;
-  clientAddress(): string;
-  identity: Identity | undefined;
-  /** Startup user and database. */
-  user: string;
-  database: string;
-  /** The upstream database user. */
-  dbUser: string;
-  startedAtMs: number;
+/** Inputs of trackRelayedSession: the registry entry's facts, the relay, and the limits. */
+export interface RelayedSessionTracking extends Omit<LiveSessionSource, 'counters'> {
   relay: Relay;
   /** Registry for /sessions and revocation (absent: not registered). */
   liveSessions?: LiveSessions | undefined;
@@ -26,8 +14,6 @@ export interface RelayedSessionTracking {
   maxSessionSeconds: number;
   /** Grace after the limit for a busy session (default 300 s). */
   maxSessionGraceMs?: number | undefined;
-  /** Ends the session (ClientSession.terminate). */
-  end(error: ProxyError, reason: SessionEndReason): void;
 }
 
 /** Registers the session and arms its age limit; the returned function undoes both (call it once the relay closed). */
