@@ -10,7 +10,7 @@ import { CancelRegistry } from './session/cancel-registry.js';
 import { ClientSession } from './session/client-session.js';
 import type { SessionLimits } from './session/client-session.js';
 import { LiveSessions } from './session/live-sessions.js';
-import type { LiveSessionFacts } from './session/live-sessions.js';
+import type { SessionAdmissionCheck } from './session/live-sessions.js';
 import { nullSessionObserver } from './session/observer.js';
 import type { SessionObserver } from './session/observer.js';
 import { SourceRateLimiter, sourceKey } from './session/source-rate-limiter.js';
@@ -64,7 +64,7 @@ export class ProxyServer {
   /** The cancel keys of this server's sessions. */
   readonly cancelRegistry: CancelRegistry;
   /** Sessions past login (admin /sessions, revocation on reload). */
-  readonly liveSessions = new LiveSessions();
+  readonly liveSessions: LiveSessions;
   private readonly opts: ProxyServerOptions;
   private readonly observer: SessionObserver;
   private readonly upstreamLogin: UpstreamLoginFn;
@@ -82,6 +82,13 @@ export class ProxyServer {
   constructor(opts: ProxyServerOptions) {
     this.opts = opts;
     this.observer = opts.observer ?? nullSessionObserver;
+    this.liveSessions = new LiveSessions((session) => {
+      opts.logger.warn(
+        { event: 'session_revoked', connectionId: session.connectionId, identity: session.identity?.canonicalArn, user: session.user, database: session.database },
+        'the reloaded rules no longer admit this session; ending it',
+      );
+      session.end(accessRevoked(), 'revoked');
+    });
     this.upstreamLogin = opts.upstreamLogin ?? realUpstreamLogin;
     this.secureContext = createClientSecureContext(opts.tls);
     this.authenticator = opts.authenticator;
@@ -165,19 +172,12 @@ export class ProxyServer {
     return true;
   }
 
-  /** After a reload: ends (57P01, running query cancelled) every live session `isAdmitted` now refuses; returns how many. */
-  revokeSessions(isAdmitted: (facts: LiveSessionFacts) => boolean): number {
-    let revoked = 0;
-    for (const session of this.liveSessions.all()) {
-      if (isAdmitted(session)) continue;
-      revoked++;
-      this.opts.logger.warn(
-        { event: 'session_revoked', connectionId: session.connectionId, identity: session.identity?.canonicalArn, user: session.user, database: session.database },
-        'the reloaded rules no longer admit this session; ending it',
-      );
-      session.end(accessRevoked(), 'revoked');
-    }
-    return revoked;
+  /**
+   * After a reload: ends (57P01, running query cancelled) every live session `isAdmitted` now refuses, and every
+   * login that completes later under rules it refuses; returns how many were ended now.
+   */
+  revokeSessions(isAdmitted: SessionAdmissionCheck): number {
+    return this.liveSessions.revoke(isAdmitted);
   }
 
   /** Destroys the listener and every connection now. */

@@ -101,3 +101,20 @@ test('sessions_ended reasons: the upstream closing is upstream; a server close a
     await h.close();
   }
 });
+
+test('a login still in progress during a revoking reload is ended as soon as it completes', async () => {
+  const h = await harness();
+  try {
+    h.auth.identity = aliceIdentity;
+    h.auth.delayMs = 300;
+    const pending = loggedIn(h);
+    await waitUntil(() => h.auth.requests.length === 1);
+    assert.equal(h.server.revokeSessions(() => false), 0, 'nothing relayed yet');
+    const { c, msgs } = await pending;
+    assert.equal(msgs.at(-1)?.type, 'Z', 'the login itself completes');
+    assert.equal((await expectFatal(c, '57P01')).M, 'access revoked by a configuration change');
+    await waitUntil(() => h.events.includes('ended:revoked'));
+  } finally {
+    await h.close();
+  }
+});

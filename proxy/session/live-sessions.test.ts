@@ -77,3 +77,20 @@ test('a session without a verified identity (test authenticators) shows an empty
   assert.equal(reg.list()[0]?.identity, '');
   assert.equal(reg.get('cccccccccccc')?.identity, undefined);
 });
+
+test('revoke: ends every session the check refuses, and keeps refusing sessions registered after it', () => {
+  const revoked: string[] = [];
+  const reg = new LiveSessions((s) => revoked.push(s.connectionId));
+  reg.add(liveSession(source('aaaaaaaaaaaa', 1).src));
+  reg.add(liveSession(source('bbbbbbbbbbbb', 2, { user: 'bob' }).src));
+  assert.deepEqual(revoked, [], 'no check before the first reload');
+  assert.equal(reg.revoke((s) => s.user === 'bob'), 1);
+  assert.deepEqual(revoked, ['aaaaaaaaaaaa']);
+  // A login mapped under the old rules that completes after the reload.
+  reg.add(liveSession(source('cccccccccccc', 3).src));
+  reg.add(liveSession(source('dddddddddddd', 4, { user: 'bob' }).src));
+  assert.deepEqual(revoked, ['aaaaaaaaaaaa', 'cccccccccccc']);
+  assert.equal(reg.revoke(() => true), 0);
+  reg.add(liveSession(source('eeeeeeeeeeee', 5).src));
+  assert.equal(revoked.length, 2, 'a later reload that admits everyone stops refusing');
+});

@@ -74,18 +74,44 @@ export function liveSession(src: LiveSessionSource): LiveSession {
   };
 }
 
-/** Sessions past login, by connection id. */
+/** Answers whether the current rules still admit a session. */
+export type SessionAdmissionCheck = (facts: LiveSessionFacts) => boolean;
+
+/** Sessions past login, by connection id, and the admission check of the latest reload. */
 export class LiveSessions {
   private readonly byId = new Map<string, LiveSession>();
+  private readonly onRevoked: (session: LiveSession) => void;
+  private check: SessionAdmissionCheck | undefined;
+
+  /** `onRevoked` ends a session the current rules refuse (and logs it). */
+  constructor(onRevoked: (session: LiveSession) => void = () => {}) {
+    this.onRevoked = onRevoked;
+  }
 
   /** Number of live sessions. */
   get size(): number {
     return this.byId.size;
   }
 
-  /** Registers a session (its connection id is unique per server). */
+  /**
+   * Registers a session (its connection id is unique per server). A login that was mapped under the old
+   * rules but finishes after a reload is checked here against the new ones, so it cannot slip through.
+   */
   add(session: LiveSession): void {
     this.byId.set(session.connectionId, session);
+    if (this.check !== undefined && !this.check(session)) this.onRevoked(session);
+  }
+
+  /** Installs the admission check of a reload and revokes every live session it refuses; returns how many. */
+  revoke(check: SessionAdmissionCheck): number {
+    this.check = check;
+    let revoked = 0;
+    for (const session of this.all()) {
+      if (check(session)) continue;
+      revoked++;
+      this.onRevoked(session);
+    }
+    return revoked;
   }
 
   /** Unregisters `session` (a no-op when another entry holds its id). */
