@@ -1,4 +1,5 @@
 /** The Authenticator: verify token → map identity → resolve endpoint → cached temporary credentials (contract.md §1, §3). */
+import { admitLogin } from './admission.js';
 import { createRoleCredentialSource, roleSessionName, type AssumeRoleApi, type RoleCredentials } from './assume-role.js';
 import { createRetrier, type BackoffOptions } from './backoff.js';
 import { CredentialCache, credentialKeyId, type CredentialKey, type FetchReason } from './credential-cache.js';
@@ -165,11 +166,8 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
       req.onTokenVerified?.();
       const verifiedMs = clock.nowMs();
       const { config, mapper } = state;
-      const login = mapper.map(identity, req.user, req.database);
-      const db = config.databases[login.database];
-      if (db === undefined) throw new AuthError(AuthErrorCode.NoRule, `rule ${login.ruleIndex} maps to unknown database "${login.database}"`);
+      const { login, db } = admitLogin(mapper, config.databases, identity, req.user, req.database);
       const t = targetRef(db);
-      if (t.kind === 'cluster' && login.dbUser === undefined) throw new AuthError(AuthErrorCode.NoRule, `rule ${login.ruleIndex} renders no dbUser for cluster database "${login.database}"`);
       const key = credentialKeyFor(login, db, config.credentials.durationSeconds, roleSessionName(identity));
 
       const timedOut = () => new AuthError(AuthErrorCode.CredentialsUnavailable, `credentials for ${t.id} were not ready before the login deadline`);

@@ -9,6 +9,9 @@ import { nullObserver, systemClock, type AuthObserver, type AuthOptions, type Au
 
 /** The Authenticator factory over injected ports, and its cache-key helpers. */
 export { createAuthenticator, credentialKeyFor, isKeyProducible, matchesReturnedUser } from './authenticator.js';
+/** The rule check of a login without AWS calls (revocation on reload). */
+export { createAdmissionCheck } from './admission.js';
+export type { AdmissionCheck } from './admission.js';
 /** Option and port types of the Authenticator and of the AWS APIs it calls. */
 export type { AuthenticatorOptions, ReloadableAuthenticator } from './authenticator.js';
 export type { AssumeRoleApi, AssumeRoleRequest, RoleCredentials } from './assume-role.js';

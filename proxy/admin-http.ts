@@ -1,8 +1,10 @@
-/** Admin HTTP server: GET /metrics, /livez, /readyz, /startupz (contract.md §6); everything else 404. */
+/** Admin HTTP server: GET /metrics, /livez, /readyz, /startupz, and /sessions when a token is set (contract.md §6); everything else 404. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../auth/types.js';
+import { handleSessionsRequest, isSessionsPath } from './admin-sessions.js';
+import type { AdminSessionsPort } from './admin-sessions.js';
 
 /** What the health endpoints read; main.ts flips these as the proxy starts and drains. */
 export interface HealthState {
@@ -19,6 +21,8 @@ export interface AdminServerOptions {
   registry: Registry;
   health: HealthState;
   logger: Logger;
+  /** `/sessions` (only with admin.tokenFile); absent: those paths are 404. */
+  sessions?: AdminSessionsPort;
 }
 
 /** A running admin server. */
@@ -29,8 +33,9 @@ export interface AdminServer {
 
 /** Builds the request handler (exported for tests without a socket). */
 export function createAdminServer(opts: Omit<AdminServerOptions, 'host' | 'port'>): Server {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+  const server = createServer({ maxHeaderSize: 8192 }, (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (isSessionsPath(path)) return handleSessionsRequest(req, res, path, opts.sessions, opts.logger);
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);

@@ -88,6 +88,18 @@ export function protocolViolation(what: string, opts: Opts = {}): ProxyError {
 export function shuttingDown(): ProxyError {
   return new ProxyError('PROXY_SHUTTING_DOWN', SqlState.AdminShutdown, 'terminating connection due to administrator command', 'shutting_down');
 }
+/** 57P01 ended by an operator (`DELETE /sessions/<id>`); like the three below, only ever sent to a relayed session (never a login failure). */
+export function terminatedByAdministrator(): ProxyError {
+  return new ProxyError('PROXY_SESSION_TERMINATED', SqlState.AdminShutdown, 'terminated by administrator', 'shutting_down');
+}
+/** 57P01 the reloaded rules no longer admit this session's identity, database and user. */
+export function accessRevoked(): ProxyError {
+  return new ProxyError('PROXY_ACCESS_REVOKED', SqlState.AdminShutdown, 'access revoked by a configuration change', 'shutting_down');
+}
+/** 57P01 the session is older than `limits.maxSessionSeconds`. */
+export function sessionTooOld(): ProxyError {
+  return new ProxyError('PROXY_SESSION_TOO_OLD', SqlState.AdminShutdown, 'session exceeded its maximum duration', 'shutting_down');
+}
 /** 0A000 `<what> is not supported` (or an exact PostgreSQL text when given). */
 export function unsupported(what: string, exactMessage?: string): ProxyError {
   return new ProxyError('PROXY_UNSUPPORTED', SqlState.FeatureNotSupported, exactMessage ?? `${what} is not supported`, 'protocol');

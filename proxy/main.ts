@@ -2,8 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { systemClock } from '../auth/types.js';
 import type { AuthObserver, AuthOptions, Clock, Logger } from '../auth/types.js';
-import { createAwsAuthenticator, type AuthEnv, type AwsAuthenticator } from '../auth/index.js';
+import { createAdmissionCheck, createAwsAuthenticator, type AuthEnv, type AwsAuthenticator } from '../auth/index.js';
 import { startAdminServer, type AdminServer } from './admin-http.js';
+import { AdminToken, readAdminToken } from './admin-token.js';
 import { startCluster, type ClusterOptions } from './cluster.js';
 import { ConfigError, loadConfigFile, loadConfigOrThrow, parseHostPort, type ConfigFlags, type RsproxyConfig } from './config.js';
 import { createLogger, type LogDestination, type RootLogger } from './log.js';
@@ -84,6 +85,14 @@ function readTls(config: RsproxyConfig): ServerTlsOptions & { notAfterSeconds: n
   }
 }
 
+function readTokenFile(path: string): AdminToken {
+  try {
+    return new AdminToken(readAdminToken(path));
+  } catch (err) {
+    throw new ConfigError([`admin.tokenFile: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+}
+
 const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity', 'cluster'] as const;
 
 /** Starts the proxy and its admin server; throws ConfigError (exit 1) or RuntimeError (exit 2). */
@@ -98,9 +107,12 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   const tls = readTls(config);
   metrics.setTlsCertificateExpiry(tls.notAfterSeconds);
   metrics.setClientConnectionsMax(config.limits.maxClientConnections);
+  const tokenFile = config.admin.tokenFile;
+  const adminToken = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
   const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
   const cluster = await startCluster(config, logger, opts.cluster);
   const server = new ProxyServer({ tls, limits: config.limits, authenticator, logger, observer: metrics, ...(cluster === undefined ? {} : { peers: cluster.router }) });
+  const sessions = adminToken === undefined ? undefined : { token: adminToken, list: () => server.liveSessions.list(), end: (id: string) => server.endSession(id) };
 
   const listen = parseHostPort(config.listen);
   let proxyAddress: { host: string; port: number };
@@ -127,6 +139,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
       registry: metrics.registry,
       logger,
       health: { isStarted: () => isStarted, isReady },
+      ...(sessions === undefined ? {} : { sessions }),
     });
   } catch (err) {
     server.destroy();
@@ -174,7 +187,19 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     );
   };
 
+  // The token rotates independently of the config: re-read on every reload, the old one kept if the file is bad.
+  const reloadAdminToken = (): void => {
+    if (tokenFile === undefined || adminToken === undefined) return;
+    try {
+      adminToken.set(readAdminToken(tokenFile));
+      logger.info({ event: 'admin_token_reloaded' }, 'admin token re-read');
+    } catch (err) {
+      logger.error({ event: 'admin_token_reload_failed', problem: err instanceof Error ? err.message : String(err) }, 'admin.tokenFile unusable; keeping the old token');
+    }
+  };
+
   const reload = async (): Promise<boolean> => {
+    reloadAdminToken();
     const r = loadConfigFile(opts.configPath, sources);
     if (!r.ok) {
       logger.error({ event: 'reload_rejected', problems: r.errors }, 'new config rejected; keeping the old one');
@@ -197,6 +222,9 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     logger.setLevel(r.config.log.level);
     config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity, cluster: config.cluster };
     logger.info({ event: 'reloaded', databases: Object.keys(config.databases), rules: config.rules.length }, 'config reloaded');
+    const isAdmitted = createAdmissionCheck(config);
+    const revoked = server.revokeSessions((s) => s.identity !== undefined && isAdmitted(s.identity, s.user, s.database));
+    if (revoked > 0) logger.info({ event: 'sessions_revoked', revoked }, 'sessions the new rules no longer admit were ended');
     return true;
   };
 

@@ -29,6 +29,7 @@ test('every contract.md §6 metric is registered with its type', async () => {
     rsproxy_upstream_connect_duration_seconds: 'histogram',
     rsproxy_bytes_total: 'counter',
     rsproxy_cancel_requests_total: 'counter',
+    rsproxy_sessions_ended_total: 'counter',
   };
   for (const [name, type] of Object.entries(want)) assert.ok(body.includes(`# TYPE ${name} ${type}\n`), `${name} ${type}`);
   assert.ok(body.includes('process_cpu_user_seconds_total'), 'default metrics');
@@ -41,6 +42,7 @@ test('known label values start at zero', async () => {
   assert.equal(sample(body, 'rsproxy_cancel_requests_total{result="unknown_key"}'), 0);
   assert.equal(sample(body, 'rsproxy_cancel_requests_total{result="peer_forwarded"}'), 0);
   assert.equal(sample(body, 'rsproxy_cancel_requests_total{result="peer_forward_failed"}'), 0);
+  for (const reason of ['client', 'upstream', 'revoked', 'max_age', 'admin', 'shutdown']) assert.equal(sample(body, `rsproxy_sessions_ended_total{reason="${reason}"}`), 0, reason);
 });
 
 test('observations land on the right series; unknown labels collapse to "other"', async () => {
@@ -58,6 +60,9 @@ test('observations land on the right series; unknown labels collapse to "other"'
   m.credentialCache('hit');
   m.cancel('forwarded');
   m.upstreamConnect(0.01);
+  m.sessionEnded('revoked');
+  m.sessionEnded('revoked');
+  m.sessionEnded('bogus' as 'client');
   const body = await text(m);
   assert.equal(sample(body, 'rsproxy_client_connections'), 1);
   assert.equal(sample(body, 'rsproxy_logins_total{result="failed",reason="expired"}'), 1);
@@ -70,6 +75,8 @@ test('observations land on the right series; unknown labels collapse to "other"'
   assert.equal(sample(body, 'rsproxy_credential_cache_total{result="hit"}'), 1);
   assert.equal(sample(body, 'rsproxy_cancel_requests_total{result="forwarded"}'), 1);
   assert.equal(sample(body, 'rsproxy_upstream_connect_duration_seconds_count'), 1);
+  assert.equal(sample(body, 'rsproxy_sessions_ended_total{reason="revoked"}'), 2);
+  assert.equal(sample(body, 'rsproxy_sessions_ended_total{reason="other"}'), 1);
 });
 
 test('two proxies in one process use separate registries', () => {

@@ -2,7 +2,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthObserver } from '../auth/types.js';
 import { authReason } from '../auth/errors.js';
-import type { ByteDirection, CancelResult, SessionObserver } from './observer.js';
+import { sessionEndReasons } from './observer.js';
+import type { ByteDirection, CancelResult, SessionEndReason, SessionObserver } from './observer.js';
 import { createOpsMetrics, dropMisnamedDefaultMetrics, type OpsMetrics } from './metrics-ops.js';
 
 /** Closed label sets; anything else is recorded as `other` so a bug cannot explode cardinality. */
@@ -24,6 +25,7 @@ export const metricLabels = {
   cacheResult: ['hit', 'miss', 'refresh', 'stale'],
   direction: ['client_to_upstream', 'upstream_to_client'],
   cancelResult: ['forwarded', 'unknown_key', 'rate_limited', 'error', 'peer_forwarded', 'peer_forward_failed'],
+  sessionEndReason: sessionEndReasons,
 } as const;
 
 /** Histogram buckets in seconds. */
@@ -87,6 +89,12 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
   });
   const bytes = new Counter({ name: 'rsproxy_bytes_total', help: 'Bytes relayed after login, by direction.', labelNames: ['direction'] as const, registers });
   const cancels = new Counter({ name: 'rsproxy_cancel_requests_total', help: 'CancelRequests by result.', labelNames: ['result'] as const, registers });
+  const sessionsEnded = new Counter({
+    name: 'rsproxy_sessions_ended_total',
+    help: 'Relayed sessions that ended, by reason (client, upstream, revoked, max_age, admin, shutdown).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
 
   // Known label values start at 0 so rate() and absent() work from the first scrape.
   logins.inc({ result: 'ok', reason: 'ok' }, 0);
@@ -96,6 +104,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
   for (const result of metricLabels.cacheResult) credentialCache.inc({ result }, 0);
   for (const direction of metricLabels.direction) bytes.inc({ direction }, 0);
   for (const result of metricLabels.cancelResult) cancels.inc({ result }, 0);
+  for (const reason of metricLabels.sessionEndReason) sessionsEnded.inc({ reason }, 0);
 
   return {
     registry,
@@ -112,6 +121,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     },
     cancel: (result: CancelResult) => cancels.inc({ result: closed(metricLabels.cancelResult, result) }),
     upstreamConnect: (durationSeconds: number) => upstreamConnect.observe(durationSeconds),
+    sessionEnded: (reason: SessionEndReason) => sessionsEnded.inc({ reason: closed(metricLabels.sessionEndReason, reason) }),
     stsRequest(result: string, durationSeconds: number) {
       sts.inc({ result: closed(metricLabels.stsResult, result) });
       stsDuration.observe(durationSeconds);

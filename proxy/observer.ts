@@ -6,6 +6,12 @@ export type CancelResult = 'forwarded' | 'unknown_key' | 'rate_limited' | 'error
 /** Direction label of relayed bytes. */
 export type ByteDirection = 'client_to_upstream' | 'upstream_to_client';
 
+/** Why a relayed session ended: label of rsproxy_sessions_ended_total (contract.md §10). */
+export type SessionEndReason = 'client' | 'upstream' | 'revoked' | 'max_age' | 'admin' | 'shutdown';
+
+/** Every SessionEndReason, for pre-initialised metric labels. */
+export const sessionEndReasons: readonly SessionEndReason[] = ['client', 'upstream', 'revoked', 'max_age', 'admin', 'shutdown'];
+
 /** Receives session events; metrics.ts implements it. Must never throw. */
 export interface SessionObserver {
   /** A client TCP connection was accepted. */
@@ -20,6 +26,8 @@ export interface SessionObserver {
   cancel(result: CancelResult): void;
   /** A successful upstream login took this long (connect through ReadyForQuery). */
   upstreamConnect(durationSeconds: number): void;
+  /** A session that got past login ended (once per relayed session). */
+  sessionEnded(reason: SessionEndReason): void;
 }
 
 /** An observer that records nothing. */
@@ -30,4 +38,5 @@ export const nullSessionObserver: SessionObserver = {
   bytes() {},
   cancel() {},
   upstreamConnect() {},
+  sessionEnded() {},
 };

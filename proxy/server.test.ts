@@ -150,7 +150,7 @@ test('per-source connection rate: over limits.maxConnectionsPerSourcePerSecond t
     limits: { maxClientConnections: 10, loginTimeoutMs: 3000, maxStartupBytes: 10_000, maxPasswordBytes: 8192, maxConnectionsPerSourcePerSecond: 2 },
     authenticator: new FixedPasswordAuthenticator(() => ({ database: 'dev', host: '127.0.0.1', port: 1, dbName: 'dev', engine: 'redshift', tlsMode: 'require' })),
     logger,
-    observer: { clientConnectionOpened() {}, clientConnectionClosed() {}, login: (r, reason) => void logins.push(`${r}:${reason}`), bytes() {}, cancel() {}, upstreamConnect() {} },
+    observer: { clientConnectionOpened() {}, clientConnectionClosed() {}, login: (r, reason) => void logins.push(`${r}:${reason}`), bytes() {}, cancel() {}, upstreamConnect() {}, sessionEnded() {} },
     nowMs: () => clock.ms,
   });
   const { port } = await server.listen('127.0.0.1', 0);

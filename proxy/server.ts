@@ -4,11 +4,13 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Authenticator, Logger } from '../auth/types.js';
-import { shuttingDown, tooManyConnections } from './errors.js';
+import { accessRevoked, shuttingDown, terminatedByAdministrator, tooManyConnections } from './errors.js';
 import type { ProxyError } from './errors.js';
 import { CancelRegistry } from './session/cancel-registry.js';
 import { ClientSession } from './session/client-session.js';
 import type { SessionLimits } from './session/client-session.js';
+import { LiveSessions } from './session/live-sessions.js';
+import type { SessionAdmissionCheck } from './session/live-sessions.js';
 import { nullSessionObserver } from './session/observer.js';
 import type { PeerCancelRouter } from './session/peer-cancel.js';
 import type { SessionObserver } from './session/observer.js';
@@ -51,6 +53,8 @@ export interface ProxyServerOptions {
   nowMs?: () => number;
   /** With `cluster` set: cancel keys name this replica, and cancels for other replicas are forwarded (contract.md §9). */
   peers?: PeerCancelRouter;
+  /** How long after limits.maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
+  maxSessionGraceMs?: number;
 }
 
 /** Builds the client-facing TLS context; throws on a bad certificate or key. */
@@ -62,6 +66,8 @@ export function createClientSecureContext(opts: ServerTlsOptions): tls.SecureCon
 export class ProxyServer {
   /** The cancel keys of this server's sessions. */
   readonly cancelRegistry: CancelRegistry;
+  /** Sessions past login (admin /sessions, revocation on reload). */
+  readonly liveSessions: LiveSessions;
   private readonly opts: ProxyServerOptions;
   private readonly observer: SessionObserver;
   private readonly upstreamLogin: UpstreamLoginFn;
@@ -79,6 +85,13 @@ export class ProxyServer {
   constructor(opts: ProxyServerOptions) {
     this.opts = opts;
     this.observer = opts.observer ?? nullSessionObserver;
+    this.liveSessions = new LiveSessions((session) => {
+      opts.logger.warn(
+        { event: 'session_revoked', connectionId: session.connectionId, identity: session.identity?.canonicalArn, user: session.user, database: session.database },
+        'the reloaded rules no longer admit this session; ending it',
+      );
+      session.end(accessRevoked(), 'revoked');
+    });
     this.upstreamLogin = opts.upstreamLogin ?? realUpstreamLogin;
     this.secureContext = createClientSecureContext(opts.tls);
     this.authenticator = opts.authenticator;
@@ -154,6 +167,23 @@ export class ProxyServer {
     this.destroy();
   }
 
+  /** Ends one live session for `DELETE /sessions/<id>` (57P01, running query cancelled); false when there is none. */
+  endSession(connectionId: string): boolean {
+    const session = this.liveSessions.get(connectionId);
+    if (session === undefined) return false;
+    this.opts.logger.info({ event: 'session_delete', connectionId, identity: session.identity?.canonicalArn }, 'session ended by an administrator');
+    session.end(terminatedByAdministrator(), 'admin');
+    return true;
+  }
+
+  /**
+   * After a reload: ends (57P01, running query cancelled) every live session `isAdmitted` now refuses, and every
+   * login that completes later under rules it refuses; returns how many were ended now.
+   */
+  revokeSessions(isAdmitted: SessionAdmissionCheck): number {
+    return this.liveSessions.revoke(isAdmitted);
+  }
+
   /** Destroys the listener and every connection now. */
   destroy(): void {
     this.beginDrain();
@@ -196,6 +226,9 @@ export class ProxyServer {
     const session: ClientSession = new ClientSession({
       socket,
       connectionId,
+      clientAddress: socket.remoteAddress ?? '',
+      liveSessions: this.liveSessions,
+      ...(this.opts.maxSessionGraceMs === undefined ? {} : { maxSessionGraceMs: this.opts.maxSessionGraceMs }),
       secureContext: this.secureContext,
       limits,
       authenticator: this.authenticator,

@@ -59,3 +59,14 @@ test('countedMessages counts headers of the given types only, across any split',
   none.feed(stream);
   assert.equal(none.countedMessages, 0);
 });
+
+test('lastType is the type byte of the last message header fed, across any split', () => {
+  const withTerminate = Buffer.concat([stream, message('X', Buffer.alloc(0))]);
+  for (let cut = 0; cut <= withTerminate.length; cut++) {
+    const tracker = new MessageBoundaryTracker();
+    tracker.feed(withTerminate.subarray(0, cut));
+    tracker.feed(withTerminate.subarray(cut));
+    assert.equal(String.fromCharCode(tracker.lastType), 'X', `cut at ${cut}`);
+  }
+  assert.equal(new MessageBoundaryTracker().lastType, 0);
+});

@@ -13,6 +13,7 @@ export class MessageBoundaryTracker {
   private isBroken = false;
   private readonly isCounted = new Uint8Array(256);
   private counted = 0;
+  private lastTypeValue = 0;
 
   /** `countedTypes`: message type characters whose headers countedMessages counts. */
   constructor(countedTypes = '') {
@@ -22,6 +23,11 @@ export class MessageBoundaryTracker {
   /** Messages of the counted types whose header has been fed. */
   get countedMessages(): number {
     return this.counted;
+  }
+
+  /** Type byte of the last message whose header has been fed (0 before any). */
+  get lastType(): number {
+    return this.lastTypeValue;
   }
 
   /** Advances over bytes that were forwarded. */
@@ -34,7 +40,8 @@ export class MessageBoundaryTracker {
         this.remainingBodyBytes -= skip;
         pos += skip;
       } else if (this.headerBytes === 0 && n - pos >= 5) {
-        this.counted += this.isCounted[chunk[pos]!]!;
+        this.lastTypeValue = chunk[pos]!;
+        this.counted += this.isCounted[this.lastTypeValue]!;
         this.startBody(chunk.readInt32BE(pos + 1));
         pos += 5;
       } else {
@@ -44,7 +51,8 @@ export class MessageBoundaryTracker {
         pos += take;
         if (this.headerBytes === 5) {
           this.headerBytes = 0;
-          this.counted += this.isCounted[this.header[0]!]!;
+          this.lastTypeValue = this.header[0]!;
+          this.counted += this.isCounted[this.lastTypeValue]!;
           this.startBody(this.header.readInt32BE(1));
         }
       }

@@ -9,8 +9,10 @@ import { PasswordPhase } from './authentication.js';
 import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
 import { authenticateAndLogin, loginFailure, reportLoginFailure, startRelay, toSessionError } from './login.js';
 import type { LoginProgress } from './login.js';
-import type { SessionObserver } from './observer.js';
+import type { LiveSessions } from './live-sessions.js';
+import type { SessionEndReason, SessionObserver } from './observer.js';
 import type { Relay } from './relay.js';
+import { trackRelayedSession } from './session-tracking.js';
 import { classifyStartupParameters } from './startup-params.js';
 import type { StartupParams } from './startup-params.js';
 import { initialPhase, step } from './state.js';
@@ -28,6 +30,8 @@ export interface SessionLimits {
   loginTimeoutMs: number;
   maxStartupBytes: number;
   maxPasswordBytes: number;
+  /** A relayed session older than this ends at its first idle moment; 0 or absent = no limit. */
+  maxSessionSeconds?: number;
 }
 
 /** Everything a ClientSession needs; the server builds one per accepted socket. */
@@ -48,10 +52,18 @@ export interface ClientSessionOptions {
   /** Called exactly once when the client connection is gone, and the upstream connection too if there was one. */
   onClose: () => void;
   nowMs?: () => number;
+  /** The client's address for /sessions (default socket.remoteAddress). */
+  clientAddress?: string;
+  /** Where the session registers itself once past login (admin /sessions, revocation on reload). */
+  liveSessions?: LiveSessions;
+  /** How long after maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
+  maxSessionGraceMs?: number;
 }
 
 /** Drives one client connection through the state machine of state.ts. */
 export class ClientSession {
+  /** The client's address: one place, so a PROXY protocol header can replace it before login. */
+  clientAddress: string;
   private readonly opts: ClientSessionOptions;
   private readonly log: Logger;
   private readonly nowMs: () => number;
@@ -68,6 +80,8 @@ export class ClientSession {
   private isFinished = false;
   private isRelayDone = false;
   private isCloseReported = false;
+  private endReason: SessionEndReason | undefined;
+  private untrack: (() => void) | undefined;
   private readonly progress: LoginProgress = {};
   private readonly onTlsData = (chunk: Buffer): void => this.handleTlsData(chunk);
 
@@ -77,6 +91,7 @@ export class ClientSession {
     this.nowMs = opts.nowMs ?? Date.now;
     this.acceptedAtMs = this.nowMs();
     this.client = opts.socket;
+    this.clientAddress = opts.clientAddress ?? opts.socket.remoteAddress ?? '';
     this.negotiation = new TlsNegotiation({
       socket: opts.socket,
       secureContext: opts.secureContext,
@@ -114,16 +129,17 @@ export class ClientSession {
     this.loginTimer.unref();
   }
 
-  /** Ends the session for shutdown: FATAL `error` during login, and while relaying when idle at a message boundary (else a plain close). */
-  terminate(error: ProxyError): void {
+  /** Ends the session (shutdown, admin, revocation, age): FATAL `error` during login, and while relaying when idle at a message boundary (else a plain close). */
+  terminate(error: ProxyError, reason: SessionEndReason = 'shutdown'): void {
     if (this.phaseValue.name !== 'Relaying') {
       this.dispatch({ type: 'Fail', error });
       return;
     }
+    this.endReason ??= reason;
     const farewell = backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint });
     const { isFarewellSent, isUpstreamCancelled } = this.relay?.closeWith(farewell) ?? { isFarewellSent: false, isUpstreamCancelled: false };
     this.log.info(
-      { event: 'session_terminated', reason: error.reason, isFarewellSent, isUpstreamCancelled },
+      { event: 'session_terminated', reason: error.reason, endReason: reason, code: error.code, isFarewellSent, isUpstreamCancelled },
       isUpstreamCancelled ? 'busy session closed; its upstream query cancelled' : isFarewellSent ? 'idle session told to go away' : 'session closed mid-message',
     );
   }
@@ -279,14 +295,30 @@ export class ClientSession {
       params: this.params,
       progress: this.progress,
       loginDurationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
+      localEndReason: () => this.endReason ?? 'shutdown',
       onClose: () => {
         this.isRelayDone = true;
+        this.untrack?.();
         this.reportClosed();
       },
     });
     this.relay = relay;
     this.cancelKey = key;
     this.passwordPhase = undefined;
+    this.untrack = trackRelayedSession({
+      connectionId: this.opts.connectionId,
+      clientAddress: () => this.clientAddress,
+      identity: this.progress.facts?.identity,
+      user: this.params?.user ?? '',
+      database: this.params?.database ?? '',
+      dbUser: this.progress.facts?.upstreamUser ?? '',
+      startedAtMs: this.nowMs(),
+      relay,
+      liveSessions: this.opts.liveSessions,
+      maxSessionSeconds: this.opts.limits.maxSessionSeconds ?? 0,
+      maxSessionGraceMs: this.opts.maxSessionGraceMs,
+      end: (error, reason) => this.terminate(error, reason),
+    });
   }
 
   private fail(err: unknown): void {

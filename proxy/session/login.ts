@@ -6,8 +6,9 @@ import type { ProxyError } from '../errors.js';
 import * as backend from '../protocol/backend.js';
 import { ProtocolError } from '../protocol/protocol-error.js';
 import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
-import type { SessionObserver } from './observer.js';
+import type { SessionEndReason, SessionObserver } from './observer.js';
 import { Relay } from './relay.js';
+import type { RelayStats } from './relay.js';
 import { upstreamParameters } from './startup-params.js';
 import type { StartupParams } from './startup-params.js';
 import type { Phase, SessionEvent } from './state.js';
@@ -214,6 +215,8 @@ export interface StartRelayOptions {
   /** What the login learned (identity, timings), for the login_ok line. */
   progress?: LoginProgress;
   loginDurationSeconds: number;
+  /** Why the session ended when the proxy ended it ('local'; default shutdown). */
+  localEndReason?: () => SessionEndReason;
   /** Called once both sockets are closed and the cancel key is released. */
   onClose: () => void;
 }
@@ -242,7 +245,9 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
     cancelUpstream: () => sendCancel(target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
     onClose: (stats) => {
       key.release();
-      log.info({ event: 'session_end', ...stats }, 'session ended');
+      const reason = sessionEndReason(stats, opts.localEndReason);
+      log.info({ event: 'session_end', ...stats, reason }, 'session ended');
+      opts.observer.sessionEnded(reason);
       opts.onClose();
     },
   });
@@ -250,6 +255,12 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
   relay.noteForwarded('toUpstream', opts.held);
   relay.start();
   return { relay, key };
+}
+
+/** The sessions_ended reason of a finished relay: a client's Terminate counts as the client's, even when the upstream closed first. */
+export function sessionEndReason(stats: RelayStats, localEndReason?: () => SessionEndReason): SessionEndReason {
+  if (stats.endedBy === 'local') return localEndReason?.() ?? 'shutdown';
+  return stats.isClientTerminate ? 'client' : stats.endedBy;
 }
 
 async function loginUpstream(req: LoginRequest, result: AuthResult, progress: LoginProgress): Promise<UpstreamSession> {

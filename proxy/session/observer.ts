@@ -1,3 +1,3 @@
 /** The session's observer port; it lives in the leaf proxy/observer.ts so metrics.ts need not import the session. */
-export { nullSessionObserver } from '../observer.js';
-export type { ByteDirection, CancelResult, SessionObserver } from '../observer.js';
+export { nullSessionObserver, sessionEndReasons } from '../observer.js';
+export type { ByteDirection, CancelResult, SessionEndReason, SessionObserver } from '../observer.js';

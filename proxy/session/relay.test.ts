@@ -334,3 +334,54 @@ test('noteForwarded: a partial login leftover keeps the client side off a bounda
   assert.equal(relay.closeWith(farewell).isFarewellSent, false);
   assert.equal((await clientGot).length, 0);
 });
+
+test('whenIdle: called at once when idle, else only after the last ReadyForQuery has been forwarded to the client', async () => {
+  const { clientApp, upstreamApp, relay, closes } = await setup();
+  let idleNow = 0;
+  relay.whenIdle(() => idleNow++);
+  assert.equal(idleNow, 1, 'no query running: at once');
+  const query = msg('Q', 'select pg_sleep(5)\0');
+  clientApp.write(query);
+  await collect(upstreamApp, query.length);
+  const seenByClient: number[] = [];
+  let received = 0;
+  clientApp.on('data', (c: Buffer) => (received += c.length));
+  relay.whenIdle(() => seenByClient.push(received));
+  const rows = Buffer.concat([msg('T', Buffer.alloc(20)), msg('D', Buffer.alloc(30))]);
+  upstreamApp.write(rows);
+  await until(() => received === rows.length);
+  assert.equal(seenByClient.length, 0, 'still busy: no ReadyForQuery yet');
+  const end = Buffer.concat([msg('C', 'SELECT 1\0'), msg('Z', 'I')]);
+  upstreamApp.write(end);
+  await until(() => seenByClient.length === 1);
+  await until(() => received === rows.length + end.length);
+  // The farewell written from the callback would follow the ReadyForQuery in the socket's queue.
+  assert.equal(relay.isUpstreamBusy, false);
+  clientApp.destroy();
+  upstreamApp.destroy();
+  await until(() => closes.length === 1);
+});
+
+test('whenIdle: the returned function stops waiting, and closeWith drops a waiter', async () => {
+  const spy = cancelSpy();
+  const { clientApp, upstreamApp, relay, closes } = await setup({ cancelUpstream: spy.cancelUpstream });
+  const query = msg('Q', 'select 1\0');
+  clientApp.write(Buffer.concat([query, query]));
+  await collect(upstreamApp, query.length * 2);
+  let calls = 0;
+  const stop = relay.whenIdle(() => calls++);
+  stop();
+  const answer = Buffer.concat([msg('C', 'SELECT 1\0'), msg('Z', 'I')]);
+  upstreamApp.write(answer);
+  await collect(clientApp, answer.length);
+  relay.whenIdle(() => calls++);
+  relay.closeWith(farewell);
+  upstreamApp.write(answer);
+  await until(() => closes.length === 1 || upstreamApp.destroyed);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(calls, 0);
+  upstreamApp.destroy();
+  await until(() => closes.length === 1);
+  assert.equal(relay.whenIdle(() => calls++)(), undefined);
+  assert.equal(calls, 0, 'never called once the relay has closed');
+});

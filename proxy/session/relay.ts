@@ -16,6 +16,8 @@ export interface RelayStats {
   upstreamToClientBytes: number;
   /** Which side ended first: 'client', 'upstream', or 'local' (close() called). */
   endedBy: 'client' | 'upstream' | 'local';
+  /** The last message the client sent was a Terminate: the upstream then closes first, at the client's request. */
+  isClientTerminate: boolean;
 }
 
 /** Options of a Relay. */
@@ -64,6 +66,8 @@ export class Relay {
   private readonly toUpstream = new MessageBoundaryTracker('QSF');
   private isClosing = false;
   private pendingShutdownCancel: Promise<void> | undefined;
+  // Set only while someone waits for an idle moment (maxSessionSeconds): the hot path then pays one field test per chunk.
+  private idleWaiter: (() => void) | undefined;
 
   constructor(opts: RelayOptions) {
     this.opts = opts;
@@ -98,6 +102,7 @@ export class Relay {
       if (upstream.destroyed || this.isClosing) return;
       this.toUpstream.feed(chunk);
       if (!upstream.write(chunk)) client.pause();
+      if (this.idleWaiter !== undefined) this.checkIdle();
     });
     upstream.on('drain', () => client.resume());
     upstream.on('data', (chunk: Buffer) => {
@@ -106,6 +111,8 @@ export class Relay {
       if (client.destroyed || this.isClosing) return;
       this.toClient.feed(chunk);
       if (!client.write(chunk)) upstream.pause();
+      // After the write: whatever ended the query (its ReadyForQuery) is queued for the client before a farewell.
+      if (this.idleWaiter !== undefined) this.checkIdle();
     });
     client.on('drain', () => upstream.resume());
 
@@ -156,6 +163,23 @@ export class Relay {
   }
 
   /**
+   * Calls `onIdle` once, at the first moment no query is running: now if idle, else right after the chunk that
+   * brings the last ReadyForQuery (or completes a half-sent client message) has been forwarded. Returns a function
+   * that stops waiting. One waiter at a time; a later call replaces it. Never called once the relay is closing.
+   */
+  whenIdle(onIdle: () => void): () => void {
+    if (this.isClosing || this.isFinished) return () => {};
+    if (!this.isUpstreamBusy) {
+      onIdle();
+      return () => {};
+    }
+    this.idleWaiter = onIdle;
+    return () => {
+      if (this.idleWaiter === onIdle) this.idleWaiter = undefined;
+    };
+  }
+
+  /**
    * Ends the session for shutdown. When the bytes sent to the client end at a message boundary it gets
    * `farewell` (FATAL 57P01), as PostgreSQL itself would send; the upstream gets a Terminate when the
    * client's bytes end at a boundary, else it is just closed. A busy upstream also gets a CancelRequest:
@@ -165,6 +189,7 @@ export class Relay {
     const { client, upstream, cancelUpstream } = this.opts;
     if (this.isClosing) return { isFarewellSent: false, isUpstreamCancelled: false };
     this.isClosing = true;
+    this.idleWaiter = undefined;
     this.endedBy ??= 'local';
     const isUpstreamCancelled = this.isUpstreamBusy && !this.isUpstreamClosed && cancelUpstream !== undefined;
     if (isUpstreamCancelled) {
@@ -183,6 +208,13 @@ export class Relay {
     this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? 5000);
     this.lingerTimer.unref();
     return { isFarewellSent: canSay, isUpstreamCancelled };
+  }
+
+  private checkIdle(): void {
+    if (this.isUpstreamBusy) return;
+    const waiter = this.idleWaiter;
+    this.idleWaiter = undefined;
+    if (!this.isClosing) waiter?.();
   }
 
   private sideEnded(side: 'client' | 'upstream'): void {
@@ -224,10 +256,12 @@ export class Relay {
   private maybeFinish(): void {
     if (this.isFinished || !this.isClientClosed || !this.isUpstreamClosed || this.pendingShutdownCancel !== undefined) return;
     this.isFinished = true;
+    this.idleWaiter = undefined;
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.flushCounters();
-    this.opts.onClose({ clientToUpstreamBytes: this.c2u, upstreamToClientBytes: this.u2c, endedBy: this.endedBy ?? 'local' });
+    const isClientTerminate = this.toUpstream.lastType === terminateMessage[0] && this.toUpstream.isAtBoundary;
+    this.opts.onClose({ clientToUpstreamBytes: this.c2u, upstreamToClientBytes: this.u2c, endedBy: this.endedBy ?? 'local', isClientTerminate });
   }
 }

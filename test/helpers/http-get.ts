@@ -5,6 +5,7 @@ import http from 'node:http';
 export interface HttpAnswer {
   status: number;
   body: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 /** GETs `target` (a URL, or request options such as a signed Host header), without keep-alive; rejects after `timeoutMs`. */
@@ -16,7 +17,7 @@ export function httpGet(target: string | http.RequestOptions, timeoutMs = 5000):
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
       res.on('error', reject);
     });
     req.on('error', reject);

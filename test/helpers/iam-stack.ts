@@ -102,7 +102,11 @@ export interface IamStack {
   proxyPort: number;
   adminUrl: string;
   caPem: string;
+  /** CA file of the proxy's and PostgreSQL's certificates (for psql's sslrootcert). */
+  caFile: string;
   config: IamProxyConfig;
+  /** The YAML file the proxy reads; write `config` there and call proxy.reload() to change it live. */
+  configPath: string;
   principals: ReadonlyMap<string, IamPrincipal>;
   /** Proxy JSON log lines, oldest first. */
   logs: string[];
@@ -297,7 +301,9 @@ export async function startIamStack(opts: IamStackOptions = {}): Promise<IamStac
       proxyPort: running.proxyAddress.port,
       adminUrl,
       caPem: pki.caPem,
+      caFile: pki.caFile,
       config,
+      configPath,
       principals,
       logs,
       secrets,

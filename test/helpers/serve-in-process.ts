@@ -16,7 +16,7 @@ export interface ProxyConfigBase {
   identity: Record<string, unknown>;
   databases: Record<string, Record<string, unknown>>;
   rules: Array<Record<string, unknown>>;
-  admin: { listen: string };
+  admin: { listen: string; tokenFile?: string };
   log: { level: string };
   [key: string]: unknown;
 }

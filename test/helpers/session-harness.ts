@@ -45,6 +45,7 @@ export async function harness(overrides: Omit<Partial<ProxyServerOptions>, 'limi
     bytes: (direction, n) => events.push(`bytes:${direction}:${n}`),
     cancel: (result) => events.push(`cancel:${result}`),
     upstreamConnect: () => events.push('upstreamConnect'),
+    sessionEnded: (reason) => events.push(`ended:${reason}`),
   };
   const { limits, ...rest } = overrides;
   const server = new ProxyServer({

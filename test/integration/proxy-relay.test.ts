@@ -2,7 +2,6 @@
 import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { getTestPki } from '../helpers/certs.js';
 import { pgAvailable, requirePg, startPgCluster } from '../helpers/pg-cluster.js';
@@ -10,40 +9,18 @@ import type { PgCluster } from '../helpers/pg-cluster.js';
 import { startProxyFixture } from '../helpers/proxy-fixture.js';
 import type { ProxyFixture } from '../helpers/proxy-fixture.js';
 import { rawConnect } from '../helpers/raw-pg-client.js';
-import { requireTool, commandWorks } from '../helpers/tools.js';
+import { hasPsql, runPsql } from '../helpers/psql.js';
+import type { PsqlResult } from '../helpers/psql.js';
+import { requireTool } from '../helpers/tools.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-
-const hasPsql = commandWorks('psql');
 
 function requirePsql(t: TestContext): boolean {
   return requireTool(t, 'psql', hasPsql);
 }
 
-interface PsqlResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs real psql against the proxy (verify-full against the test CA, name checked as localhost). */
+/** Runs real psql against the fixture's proxy. */
 function psql(fx: ProxyFixture, caFile: string, args: string[], stdin = ''): Promise<PsqlResult> {
-  const conninfo = `host=localhost hostaddr=127.0.0.1 port=${fx.port} user=${fx.clientUser} dbname=${fx.clientDatabase} sslmode=verify-full sslrootcert=${caFile}`;
-  const child = spawn('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-d', conninfo, ...args], {
-    env: { ...process.env, PGPASSWORD: fx.clientPassword, PGCONNECT_TIMEOUT: '10' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  child.stdin.end(stdin);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runPsql({ port: fx.port, user: fx.clientUser, database: fx.clientDatabase, password: fx.clientPassword, caFile }, args, stdin);
 }
 
 /** Parsed JSON log lines of a fixture. */
