@@ -80,7 +80,7 @@ function readTls(config: RsproxyConfig): ServerTlsOptions {
   return tls;
 }
 
-const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity'] as const;
+const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity', 'proxyProtocol'] as const;
 
 /** Starts the proxy and its admin server; throws ConfigError (exit 1) or RuntimeError (exit 2). */
 export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
@@ -93,7 +93,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   const metrics = createMetrics();
   const tls = readTls(config);
   const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
-  const server = new ProxyServer({ tls, limits: config.limits, authenticator, logger, observer: metrics });
+  const server = new ProxyServer({ tls, limits: config.limits, authenticator, logger, observer: metrics, trustedSources: config.proxyProtocol.trustedSources });
 
   const listen = parseHostPort(config.listen);
   let proxyAddress: { host: string; port: number };
@@ -182,7 +182,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     const needRestart = restartOnlyKeys.filter((k) => JSON.stringify(r.config[k]) !== JSON.stringify(config[k]));
     if (needRestart.length > 0) logger.warn({ event: 'reload_partial', keys: needRestart }, 'these keys change only on restart');
     logger.setLevel(r.config.log.level);
-    config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity };
+    config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity, proxyProtocol: config.proxyProtocol };
     logger.info({ event: 'reloaded', databases: Object.keys(config.databases), rules: config.rules.length }, 'config reloaded');
     return true;
   };

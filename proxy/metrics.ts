@@ -23,6 +23,7 @@ export const metricLabels = {
   cacheResult: ['hit', 'miss', 'refresh', 'stale'],
   direction: ['client_to_upstream', 'upstream_to_client'],
   cancelResult: ['forwarded', 'unknown_key', 'rate_limited', 'error'],
+  proxyHeaderReason: ['signature', 'version', 'command', 'family', 'length', 'address', 'format', 'oversize', 'untrusted', 'timeout', 'closed'],
 } as const;
 
 /** Histogram buckets in seconds. */
@@ -84,6 +85,12 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
   });
   const bytes = new Counter({ name: 'rsproxy_bytes_total', help: 'Bytes relayed after login, by direction.', labelNames: ['direction'] as const, registers });
   const cancels = new Counter({ name: 'rsproxy_cancel_requests_total', help: 'CancelRequests by result.', labelNames: ['result'] as const, registers });
+  const proxyHeaderRejected = new Counter({
+    name: 'rsproxy_proxy_protocol_rejected_total',
+    help: 'Connections closed by the PROXY protocol gate, by reason (bad header, header from an untrusted address, none in time).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
 
   // Known label values start at 0 so rate() and absent() work from the first scrape.
   logins.inc({ result: 'ok', reason: 'ok' }, 0);
@@ -93,6 +100,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
   for (const result of metricLabels.cacheResult) credentialCache.inc({ result }, 0);
   for (const direction of metricLabels.direction) bytes.inc({ direction }, 0);
   for (const result of metricLabels.cancelResult) cancels.inc({ result }, 0);
+  for (const reason of metricLabels.proxyHeaderReason) proxyHeaderRejected.inc({ reason }, 0);
 
   return {
     registry,
@@ -108,6 +116,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     },
     cancel: (result: CancelResult) => cancels.inc({ result: closed(metricLabels.cancelResult, result) }),
     upstreamConnect: (durationSeconds: number) => upstreamConnect.observe(durationSeconds),
+    proxyHeaderRejected: (reason: string) => proxyHeaderRejected.inc({ reason: closed(metricLabels.proxyHeaderReason, reason) }),
     stsRequest(result: string, durationSeconds: number) {
       sts.inc({ result: closed(metricLabels.stsResult, result) });
       stsDuration.observe(durationSeconds);

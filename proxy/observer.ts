@@ -20,6 +20,8 @@ export interface SessionObserver {
   cancel(result: CancelResult): void;
   /** A successful upstream login took this long (connect through ReadyForQuery). */
   upstreamConnect(durationSeconds: number): void;
+  /** The PROXY protocol gate closed a connection; `reason` is a closed set (proxy/session/proxy-header-reader.ts). */
+  proxyHeaderRejected?(reason: string): void;
 }
 
 /** An observer that records nothing. */

@@ -34,6 +34,12 @@ export interface SessionLimits {
 export interface ClientSessionOptions {
   socket: net.Socket;
   connectionId: string;
+  /** The client's address: from a trusted PROXY header, else the TCP peer (default `socket.remoteAddress`). */
+  clientAddress?: string;
+  /** The balancer that sent the PROXY header naming clientAddress (logged beside it). */
+  proxiedBy?: string;
+  /** When the socket was accepted, if earlier than now (a PROXY header was read first): the login timeout counts from here. */
+  acceptedAtMs?: number;
   secureContext: tls.SecureContext;
   limits: SessionLimits;
   authenticator: Authenticator;
@@ -54,6 +60,8 @@ export interface ClientSessionOptions {
 export class ClientSession {
   private readonly opts: ClientSessionOptions;
   private readonly log: Logger;
+  /** The client's address (after PROXY protocol): logs, cancel rate limit, the admin session list. */
+  readonly clientAddress: string;
   private readonly nowMs: () => number;
   private readonly acceptedAtMs: number;
   private readonly negotiation: TlsNegotiation;
@@ -73,12 +81,14 @@ export class ClientSession {
 
   constructor(opts: ClientSessionOptions) {
     this.opts = opts;
-    this.log = opts.logger.child({ connectionId: opts.connectionId });
+    this.clientAddress = opts.clientAddress ?? opts.socket.remoteAddress ?? 'unknown';
+    this.log = opts.logger.child({ connectionId: opts.connectionId, clientAddress: this.clientAddress, ...(opts.proxiedBy === undefined ? {} : { proxiedBy: opts.proxiedBy }) });
     this.nowMs = opts.nowMs ?? Date.now;
-    this.acceptedAtMs = this.nowMs();
+    this.acceptedAtMs = opts.acceptedAtMs ?? this.nowMs();
     this.client = opts.socket;
     this.negotiation = new TlsNegotiation({
       socket: opts.socket,
+      clientAddress: this.clientAddress,
       secureContext: opts.secureContext,
       maxStartupBytes: opts.limits.maxStartupBytes,
       cancelRegistry: opts.cancelRegistry,
@@ -110,7 +120,8 @@ export class ClientSession {
     raw.on('error', (err) => this.onSocketError(err));
     raw.on('close', () => this.finish());
     this.negotiation.start();
-    this.loginTimer = setTimeout(() => this.dispatch({ type: 'LoginTimeout' }), this.opts.limits.loginTimeoutMs);
+    const remainingMs = Math.max(0, this.opts.limits.loginTimeoutMs - (this.nowMs() - this.acceptedAtMs));
+    this.loginTimer = setTimeout(() => this.dispatch({ type: 'LoginTimeout' }), remainingMs);
     this.loginTimer.unref();
   }
 
