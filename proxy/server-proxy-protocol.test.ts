@@ -8,7 +8,7 @@ import { nullSessionObserver } from './observer.js';
 import { ProxyServer } from './server.js';
 import type { ServerLimits } from './server.js';
 import { getTestPki } from '../test/helpers/certs.js';
-import { proxyV1, proxyV2, startHeaderForwarder } from '../test/helpers/proxy-header.js';
+import { probeConnection, proxyV1, proxyV2, startHeaderForwarder } from '../test/helpers/proxy-header.js';
 import { FakeBackend, FixedPasswordAuthenticator, fakeUpstreamLogin, sslRequest, testPassword } from '../test/helpers/session-fakes.js';
 
 type Line = { level: string } & Record<string, unknown>;
@@ -47,25 +47,7 @@ async function setup(opts: { trustedSources: string[]; limits?: Partial<ServerLi
   return { server, port, lines, rejected, pgLogin, loginLines, close: async () => (server.destroy(), await backend.close()) };
 }
 
-/** Connects from `localAddress`, writes `bytes`, and resolves with what came back before the server closed (or 'open' after `waitMs`). */
-function probe(port: number, bytes: Buffer[], opts: { localAddress?: string; gapMs?: number; waitMs?: number } = {}): Promise<Buffer | 'open'> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const s = net.connect({ host: '127.0.0.1', port, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) });
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('error', () => {});
-    const timer = setTimeout(() => (s.destroy(), resolve('open')), opts.waitMs ?? 2000);
-    s.on('close', () => (clearTimeout(timer), resolve(Buffer.concat(chunks))));
-    s.on('connect', async () => {
-      for (const b of bytes) {
-        if (s.destroyed) return;
-        s.write(b);
-        if (opts.gapMs !== undefined) await new Promise((r) => setTimeout(r, opts.gapMs));
-      }
-    });
-  });
-}
-
+const probe = probeConnection;
 const v2From = (address: string, port = 40001) => proxyV2({ source: { address, port }, destination: { address: '10.0.0.5', port: 5439 } });
 
 test('trusted balancer: v1 and v2 headers name the client in the login line; LOCAL and v1 UNKNOWN keep the balancer', async () => {

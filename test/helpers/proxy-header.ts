@@ -102,3 +102,25 @@ export async function startHeaderForwarder(opts: { targetPort: number; localAddr
   };
   return { port: (server.address() as net.AddressInfo).port, close, [Symbol.asyncDispose]: close };
 }
+
+/**
+ * Connects to 127.0.0.1:port (from `localAddress`), writes `bytes` (with `gapMs` between them), and resolves
+ * with every byte received if the server closed, or 'open' if it still held the connection after `waitMs`.
+ */
+export function probeConnection(port: number, bytes: Buffer[], opts: { localAddress?: string; gapMs?: number; waitMs?: number } = {}): Promise<Buffer | 'open'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect({ host: '127.0.0.1', port, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) });
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', () => {});
+    const timer = setTimeout(() => (s.destroy(), resolve('open')), opts.waitMs ?? 2000);
+    s.on('close', () => (clearTimeout(timer), resolve(Buffer.concat(chunks))));
+    s.on('connect', async () => {
+      for (const b of bytes) {
+        if (s.destroyed) return;
+        s.write(b);
+        if (opts.gapMs !== undefined) await new Promise((r) => setTimeout(r, opts.gapMs));
+      }
+    });
+  });
+}
