@@ -193,6 +193,12 @@ export class ProxyServer {
   private gate(socket: net.Socket, connectionId: string): void {
     const { limits, logger } = this.opts;
     const peer = socket.remoteAddress;
+    // No address means the peer already reset the connection (a balancer's probe): trusting or refusing it is moot.
+    if (peer === undefined) {
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
     if (this.sessions.size + this.gated.size >= 2 * limits.maxClientConnections) {
       socket.on('error', () => {});
       socket.destroy();
