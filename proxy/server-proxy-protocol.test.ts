@@ -154,3 +154,18 @@ test('maxConnectionsPerSourcePerSecond counts the header address, not the balanc
     await s.close();
   }
 });
+
+test('without trustedSources nothing changes: a PROXY header is not read, it is a bad startup packet (08P01), and the peer is the client', async () => {
+  const s = await setup({ trustedSources: [] });
+  try {
+    const answer = await probe(s.port, [v2From('198.51.100.7')]);
+    assert.ok(answer !== 'open' && answer[0] === 'E'.charCodeAt(0), 'an ErrorResponse');
+    assert.match(answer.toString('latin1'), /08P01/);
+    assert.deepEqual(s.rejected, []);
+    await s.pgLogin(s.port);
+    assert.equal(s.loginLines().at(-1)?.clientAddress, '127.0.0.1');
+    assert.equal(s.loginLines().at(-1)?.proxiedBy, undefined);
+  } finally {
+    await s.close();
+  }
+});
