@@ -19,7 +19,7 @@ function bindingLogger(lines: Line[], bindings: Record<string, unknown> = {}): L
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (b) => bindingLogger(lines, { ...bindings, ...b }) };
 }
 
-async function setup(opts: { trustedSources: string[]; limits?: Partial<ServerLimits>; nowMs?: () => number }) {
+async function setup(opts: { trustedSources: string[]; limits?: Partial<ServerLimits>; nowMs?: () => number; listenHost?: string }) {
   const pki = await getTestPki();
   const backend = await FakeBackend.start();
   const { login } = fakeUpstreamLogin(() => backend.port);
@@ -36,7 +36,7 @@ async function setup(opts: { trustedSources: string[]; limits?: Partial<ServerLi
     trustedSources: opts.trustedSources,
     ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }),
   });
-  const { port } = await server.listen('127.0.0.1', 0);
+  const { port } = await server.listen(opts.listenHost ?? '127.0.0.1', 0);
   const pgLogin = async (viaPort: number): Promise<void> => {
     const client = new pg.Client({ host: '127.0.0.1', port: viaPort, user: 'alice', database: 'dev', password: testPassword, ssl: { ca: pki.caPem, servername: 'localhost' } });
     await client.connect();
@@ -165,6 +165,21 @@ test('without trustedSources nothing changes: a PROXY header is not read, it is 
     await s.pgLogin(s.port);
     assert.equal(s.loginLines().at(-1)?.clientAddress, '127.0.0.1');
     assert.equal(s.loginLines().at(-1)?.proxiedBy, undefined);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d: an IPv4 trusted CIDR still matches them', async () => {
+  const s = await setup({ trustedSources: ['127.0.0.1/32'], listenHost: '::' });
+  try {
+    await using fwd = await startHeaderForwarder({ targetPort: s.port, header: () => v2From('198.51.100.8') });
+    await s.pgLogin(fwd.port);
+    assert.equal(s.loginLines().at(-1)?.clientAddress, '198.51.100.8');
+    assert.equal(s.loginLines().at(-1)?.proxiedBy, '::ffff:127.0.0.1');
+    // And an untrusted IPv4 peer on the same listener is still untrusted.
+    assert.deepEqual(await probe(s.port, [v2From('198.51.100.9')], { localAddress: '127.0.0.5' }), Buffer.alloc(0));
+    assert.deepEqual(s.rejected, ['untrusted']);
   } finally {
     await s.close();
   }
