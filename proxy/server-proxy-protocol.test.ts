@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import pg from 'pg';
 import type { Logger } from '../auth/types.js';
+import { metricLabels } from './metrics.js';
 import { nullSessionObserver } from './observer.js';
+import { ProxyHeaderRejectReason } from './protocol/proxy-header.js';
+import { proxyGateRejectReasons } from './session/proxy-header-reader.js';
 import { ProxyServer } from './server.js';
 import type { ServerLimits } from './server.js';
 import { getTestPki } from '../test/helpers/certs.js';
@@ -183,4 +186,9 @@ test('a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d: an IPv4 trusted C
   } finally {
     await s.close();
   }
+});
+
+test('the reason label set of rsproxy_proxy_protocol_rejected_total is exactly the gate\'s reasons, decoder reasons included', () => {
+  assert.deepEqual([...metricLabels.proxyHeaderReason], [...proxyGateRejectReasons]);
+  for (const reason of Object.values(ProxyHeaderRejectReason)) assert.ok(proxyGateRejectReasons.includes(reason), reason);
 });
