@@ -24,6 +24,8 @@ export interface HaproxyFrontend {
   name: string;
   /** `roundrobin` spreads; `source` pins a client address to one replica (so a cancel lands where its session is). */
   balance: 'roundrobin' | 'source' | 'first';
+  /** Overrides HaproxyOptions.proxyProtocol for this frontend. */
+  proxyProtocol?: 'send-proxy-v2' | 'send-proxy';
 }
 
 /** Options of startHaproxy. */
@@ -62,9 +64,9 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
   const dir = mkdtempSync(join(tmpdir(), 'rsproxy-haproxy-'));
   const ports: Record<string, number> = {};
   const checkMs = opts.checkIntervalMs ?? 1000;
-  const sendProxy = opts.proxyProtocol ?? 'send-proxy-v2';
   const lines = ['global', '  maxconn 512', 'defaults', '  mode tcp', '  timeout connect 2s', '  timeout client 120s', '  timeout server 120s'];
   for (const f of opts.frontends) {
+    const sendProxy = f.proxyProtocol ?? opts.proxyProtocol ?? 'send-proxy-v2';
     ports[f.name] = await freePort();
     lines.push(`listen ${f.name}`, `  bind 127.0.0.1:${ports[f.name]}`, `  balance ${f.balance}`);
     opts.backendPorts.forEach((p, i) => {

@@ -52,6 +52,7 @@ describe('HAProxy (send-proxy-v2) in front of two replicas', () => {
         { name: 'spread', balance: 'roundrobin' },
         // Until cancels are forwarded between replicas, a cancel must reach its session's replica: `balance source` pins 127.0.0.1 to one.
         { name: 'pinned', balance: 'source' },
+        { name: 'v1', balance: 'roundrobin', proxyProtocol: 'send-proxy' },
       ],
       checkIntervalMs: 300,
     });
@@ -89,6 +90,17 @@ describe('HAProxy (send-proxy-v2) in front of two replicas', () => {
     // HAProxy's health checks (v2 LOCAL headers) pass and are never counted as refusals.
     assert.deepEqual(replicaLogs().flat().filter((r) => r.event === 'proxy_header_rejected'), []);
     assert.doesNotMatch(haproxy.output(), /is DOWN/);
+  });
+
+  test('HAProxy send-proxy (v1 text header): psql logs in and the replica names the client', async (t) => {
+    if (!requirePg(t) || !requireTool(t, 'haproxy', haproxyAvailable()) || !requireTool(t, 'psql', commandWorks('psql'))) return;
+    const before = replicaLogs().flat().filter((r) => r.event === 'login_ok').length;
+    const r = await run('psql', [conninfo(haproxy.ports['v1']!), '-XAtc', 'SELECT 7'], await stack.mintToken(), 30_000);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.out.trim(), '7');
+    const logins = replicaLogs().flat().filter((l) => l.event === 'login_ok');
+    assert.equal(logins.length, before + 1);
+    for (const line of logins) assert.deepEqual([line.clientAddress, line.proxiedBy], ['127.0.0.1', balancerAddress]);
   });
 
   test('a cancel through HAProxy (balance source: the same replica) cancels pg_sleep with 57014 within 2 s', async (t) => {
