@@ -1,7 +1,7 @@
 /**
  * The real HAProxy in front of two rsproxy replicas with `send-proxy-v2` (issue 13): psql and pgbench log
- * in through it, the replicas log the client's address rather than HAProxy's, HAProxy's LOCAL health
- * checks pass, and a cancel through it works. HAProxy connects from 127.0.0.7, the only trusted source.
+ * in through it, the replicas log the client's address rather than HAProxy's, HAProxy's health checks
+ * (LOCAL header, then a reset) are never refused, and a cancel through it works. HAProxy connects from 127.0.0.7, the only trusted source.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
