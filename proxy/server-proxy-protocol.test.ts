@@ -192,3 +192,19 @@ test('the reason label set of rsproxy_proxy_protocol_rejected_total is exactly t
   assert.deepEqual([...metricLabels.proxyHeaderReason], [...proxyGateRejectReasons]);
   for (const reason of Object.values(ProxyHeaderRejectReason)) assert.ok(proxyGateRejectReasons.includes(reason), reason);
 });
+
+test('the login timeout counts from accept, not from the end of a slow header', async () => {
+  const s = await setup({ trustedSources: ['127.0.0.1/32'], limits: { loginTimeoutMs: 1000 } });
+  try {
+    const header = v2From('198.51.100.30');
+    const startedMs = Date.now();
+    // Half the header now, the rest after 900 ms, then silence: the session has ~100 ms left, not a fresh second.
+    const answer = await probe(s.port, [header.subarray(0, 10), header.subarray(10)], { gapMs: 900, waitMs: 5000 });
+    const elapsedMs = Date.now() - startedMs;
+    assert.notEqual(answer, 'open');
+    assert.ok(elapsedMs >= 950 && elapsedMs < 1600, `closed after ${elapsedMs} ms`);
+    assert.deepEqual(s.rejected, []);
+  } finally {
+    await s.close();
+  }
+});
