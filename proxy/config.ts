@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { AuthOptions, DatabaseOptions, RuleOptions } from '../auth/types.js';
 import { validateDbGroup, validateDbName, validateDbUser } from '../auth/redshift-names.js';
+import { parseCidr } from './protocol/ip-address.js';
 import { configSchema, listenPattern, scalarKeys, type ParsedConfig, type ScalarKey } from './config-schema.js';
 
 export { scalarKeys, type ScalarKey } from './config-schema.js';
@@ -135,6 +136,11 @@ export function crossCheck(c: ParsedConfig): { errors: string[]; warnings: strin
     errors.push(`credentials.refreshBeforeSeconds: must be less than credentials.durationSeconds (${c.credentials.durationSeconds}) (got ${c.credentials.refreshBeforeSeconds})`);
   }
   if (c.listen === c.admin.listen && !c.listen.endsWith(':0')) errors.push(`admin.listen: must differ from listen (got ${show(c.admin.listen)})`);
+  // The schema's pattern only shapes the text; a trusted CIDR must also be an exact network.
+  c.proxyProtocol.trustedSources.forEach((text, i) => {
+    const r = parseCidr(text);
+    if ('problem' in r) errors.push(`proxyProtocol.trustedSources[${i}]: ${r.problem} (got ${show(text)})`);
+  });
   const dbKeys = Object.keys(c.databases);
   for (const [key, db] of Object.entries(c.databases)) {
     const at = `databases.${key}`;

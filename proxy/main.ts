@@ -93,7 +93,7 @@ function readTokenFile(path: string): AdminToken {
   }
 }
 
-const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity', 'cluster'] as const;
+const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity', 'cluster', 'proxyProtocol'] as const;
 
 /** Starts the proxy and its admin server; throws ConfigError (exit 1) or RuntimeError (exit 2). */
 export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
@@ -111,7 +111,15 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   const adminToken = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
   const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
   const cluster = await startCluster(config, logger, opts.cluster);
-  const server = new ProxyServer({ tls, limits: config.limits, authenticator, logger, observer: metrics, ...(cluster === undefined ? {} : { peers: cluster.router }) });
+  const server = new ProxyServer({
+    tls,
+    limits: config.limits,
+    authenticator,
+    logger,
+    observer: metrics,
+    trustedSources: config.proxyProtocol.trustedSources,
+    ...(cluster === undefined ? {} : { peers: cluster.router }),
+  });
   const sessions = adminToken === undefined ? undefined : { token: adminToken, list: () => server.liveSessions.list(), end: (id: string) => server.endSession(id) };
 
   const listen = parseHostPort(config.listen);
@@ -220,7 +228,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     const needRestart = restartOnlyKeys.filter((k) => JSON.stringify(r.config[k]) !== JSON.stringify(config[k]));
     if (needRestart.length > 0) logger.warn({ event: 'reload_partial', keys: needRestart }, 'these keys change only on restart');
     logger.setLevel(r.config.log.level);
-    config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity, cluster: config.cluster };
+    config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity, cluster: config.cluster, proxyProtocol: config.proxyProtocol };
     logger.info({ event: 'reloaded', databases: Object.keys(config.databases), rules: config.rules.length }, 'config reloaded');
     const isAdmitted = createAdmissionCheck(config);
     const revoked = server.revokeSessions((s) => s.identity !== undefined && isAdmitted(s.identity, s.user, s.database));

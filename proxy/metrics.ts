@@ -26,6 +26,7 @@ export const metricLabels = {
   direction: ['client_to_upstream', 'upstream_to_client'],
   cancelResult: ['forwarded', 'unknown_key', 'rate_limited', 'error', 'peer_forwarded', 'peer_forward_failed'],
   sessionEndReason: sessionEndReasons,
+  proxyHeaderReason: ['signature', 'version', 'command', 'family', 'length', 'address', 'format', 'oversize', 'untrusted', 'timeout', 'closed'],
 } as const;
 
 /** Histogram buckets in seconds. */
@@ -95,6 +96,12 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     labelNames: ['reason'] as const,
     registers,
   });
+  const proxyHeaderRejected = new Counter({
+    name: 'rsproxy_proxy_protocol_rejected_total',
+    help: 'Connections closed by the PROXY protocol gate, by reason (bad header, header from an untrusted address, none in time).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
 
   // Known label values start at 0 so rate() and absent() work from the first scrape.
   logins.inc({ result: 'ok', reason: 'ok' }, 0);
@@ -105,6 +112,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
   for (const direction of metricLabels.direction) bytes.inc({ direction }, 0);
   for (const result of metricLabels.cancelResult) cancels.inc({ result }, 0);
   for (const reason of metricLabels.sessionEndReason) sessionsEnded.inc({ reason }, 0);
+  for (const reason of metricLabels.proxyHeaderReason) proxyHeaderRejected.inc({ reason }, 0);
 
   return {
     registry,
@@ -122,6 +130,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     cancel: (result: CancelResult) => cancels.inc({ result: closed(metricLabels.cancelResult, result) }),
     upstreamConnect: (durationSeconds: number) => upstreamConnect.observe(durationSeconds),
     sessionEnded: (reason: SessionEndReason) => sessionsEnded.inc({ reason: closed(metricLabels.sessionEndReason, reason) }),
+    proxyHeaderRejected: (reason: string) => proxyHeaderRejected.inc({ reason: closed(metricLabels.proxyHeaderReason, reason) }),
     stsRequest(result: string, durationSeconds: number) {
       sts.inc({ result: closed(metricLabels.stsResult, result) });
       stsDuration.observe(durationSeconds);

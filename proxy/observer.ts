@@ -28,6 +28,8 @@ export interface SessionObserver {
   upstreamConnect(durationSeconds: number): void;
   /** A session that got past login ended (once per relayed session). */
   sessionEnded(reason: SessionEndReason): void;
+  /** The PROXY protocol gate closed a connection; `reason` is a closed set (proxy/session/proxy-header-reader.ts). */
+  proxyHeaderRejected?(reason: string): void;
 }
 
 /** An observer that records nothing. */

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Authenticator, Logger } from '../auth/types.js';
 import { accessRevoked, shuttingDown, terminatedByAdministrator, tooManyConnections } from './errors.js';
 import type { ProxyError } from './errors.js';
+import { CidrSet } from './protocol/ip-address.js';
 import { CancelRegistry } from './session/cancel-registry.js';
 import { ClientSession } from './session/client-session.js';
 import type { SessionLimits } from './session/client-session.js';
@@ -14,6 +15,8 @@ import type { SessionAdmissionCheck } from './session/live-sessions.js';
 import { nullSessionObserver } from './session/observer.js';
 import type { PeerCancelRouter } from './session/peer-cancel.js';
 import type { SessionObserver } from './session/observer.js';
+import { readProxyHeader, screenForProxyHeader } from './session/proxy-header-reader.js';
+import type { ProxyGate, ProxyGateOutcome } from './session/proxy-header-reader.js';
 import { SourceRateLimiter, sourceKey } from './session/source-rate-limiter.js';
 import { sendUpstreamCancel as realSendUpstreamCancel } from './session/upstream-cancel.js';
 import { upstreamLogin as realUpstreamLogin } from './session/upstream-login.js';
@@ -55,6 +58,8 @@ export interface ProxyServerOptions {
   peers?: PeerCancelRouter;
   /** How long after limits.maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
   maxSessionGraceMs?: number;
+  /** `proxyProtocol.trustedSources`: CIDRs whose connections must open with a PROXY header (default none: no header is read). */
+  trustedSources?: readonly string[];
 }
 
 /** Builds the client-facing TLS context; throws on a bad certificate or key. */
@@ -76,6 +81,10 @@ export class ProxyServer {
   private readonly admitted = new Set<ClientSession>();
   private readonly server: net.Server;
   private readonly sourceRate: SourceRateLimiter;
+  private readonly trustedSources: CidrSet;
+  /** Sockets still in the PROXY header gate (no session yet). */
+  private readonly gated = new Map<net.Socket, ProxyGate>();
+  private readonly headerWarnedAtMs = new Map<string, number>();
   private secureContext: tls.SecureContext;
   private authenticator: Authenticator;
   private isDrainingValue = false;
@@ -107,6 +116,7 @@ export class ProxyServer {
       ratePerSecond: opts.limits.maxConnectionsPerSourcePerSecond ?? defaultMaxConnectionsPerSourcePerSecond,
       ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }),
     });
+    this.trustedSources = new CidrSet(opts.trustedSources ?? []);
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => opts.logger.error({ event: 'listener_error', err: err.message }, 'listener error'));
   }
@@ -187,6 +197,7 @@ export class ProxyServer {
   /** Destroys the listener and every connection now. */
   destroy(): void {
     this.beginDrain();
+    for (const gate of this.gated.values()) gate.abort();
     for (const s of this.sessions) s.destroy();
   }
 
@@ -204,16 +215,74 @@ export class ProxyServer {
   }
 
   private accept(socket: net.Socket): void {
-    const { limits, logger } = this.opts;
     const connectionId = randomBytes(6).toString('hex');
+    if (this.trustedSources.size === 0) {
+      this.startSession(socket, connectionId, socket.remoteAddress, undefined, undefined);
+      return;
+    }
+    this.gate(socket, connectionId);
+  }
+
+  /** PROXY protocol on: a trusted peer must send a header, which then names the client; anyone else must not. */
+  private gate(socket: net.Socket, connectionId: string): void {
+    const { limits, logger } = this.opts;
+    const peer = socket.remoteAddress;
+    // No address means the peer already reset the connection (a balancer's probe): trusting or refusing it is moot.
+    if (peer === undefined) {
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    if (this.sessions.size + this.gated.size >= 2 * limits.maxClientConnections) {
+      socket.on('error', () => {});
+      socket.destroy();
+      logger.warn({ event: 'connection_refused', reason: 'hard_cap', connectionId }, 'connection closed at accept: too many sockets');
+      return;
+    }
+    const acceptedAtMs = Date.now();
+    const isTrusted = this.trustedSources.has(peer);
+    const onOutcome = (outcome: ProxyGateOutcome): void => {
+      this.gated.delete(socket);
+      if (!outcome.isAccepted) {
+        this.refuseHeader(socket, connectionId, peer, outcome.reason, isTrusted);
+        return;
+      }
+      const header = outcome.header;
+      if (header?.kind === 'proxied') this.startSession(socket, connectionId, header.source.address, acceptedAtMs, peer);
+      else this.startSession(socket, connectionId, peer, acceptedAtMs, undefined);
+    };
+    const gate = isTrusted ? readProxyHeader(socket, limits.loginTimeoutMs, onOutcome) : screenForProxyHeader(socket, limits.loginTimeoutMs, onOutcome);
+    if (!socket.destroyed) this.gated.set(socket, gate);
+  }
+
+  /** Closes a connection the PROXY gate refused: no reply, the TCP peer's address logged (never the header's), a reason counted. */
+  private refuseHeader(socket: net.Socket, connectionId: string, peerAddress: string | undefined, reason: string, isTrusted: boolean): void {
+    socket.on('error', () => {});
+    socket.destroy();
+    // An untrusted client that leaves before sending anything has not offered a header at all.
+    if (!isTrusted && reason === 'closed') return;
+    this.observer.proxyHeaderRejected?.(reason);
+    const now = Date.now();
+    // At most one warning per reason every 10 s, so a broken or hostile balancer cannot flood the log.
+    const isWarn = now - (this.headerWarnedAtMs.get(reason) ?? 0) >= 10_000;
+    if (isWarn) this.headerWarnedAtMs.set(reason, now);
+    this.opts.logger[isWarn ? 'warn' : 'debug'](
+      { event: 'proxy_header_rejected', reason, connectionId, peerAddress, isTrustedPeer: isTrusted },
+      isTrusted ? 'connection closed: no valid PROXY protocol header from a trusted load balancer' : 'connection closed: PROXY protocol header from an untrusted address',
+    );
+  }
+
+  /** The accept path proper: per-source rate (on the client's address, which a PROXY header may have given), socket cap, session. */
+  private startSession(socket: net.Socket, connectionId: string, clientAddress: string | undefined, acceptedAtMs: number | undefined, proxiedBy: string | undefined): void {
+    const { limits, logger } = this.opts;
     // No login happened, so neither refusal below touches rsproxy_logins_total; the source address is logged, never a label.
-    const verdict = this.sourceRate.take(sourceKey(socket.remoteAddress));
+    const verdict = this.sourceRate.take(sourceKey(clientAddress));
     if (!verdict.isAllowed) {
       socket.on('error', () => {});
       socket.destroy();
       // Only the first refusal of a streak at warn, so a flood cannot flood the log too.
       const level = verdict.refusedInARow === 1 ? 'warn' : 'debug';
-      logger[level]({ event: 'connection_refused', reason: 'source_rate', connectionId, remoteAddress: socket.remoteAddress, refusedInARow: verdict.refusedInARow }, 'connection closed at accept: too many connections from this source');
+      logger[level]({ event: 'connection_refused', reason: 'source_rate', connectionId, remoteAddress: clientAddress, refusedInARow: verdict.refusedInARow }, 'connection closed at accept: too many connections from this source');
       return;
     }
     if (this.sessions.size >= 2 * limits.maxClientConnections) {
@@ -226,9 +295,11 @@ export class ProxyServer {
     const session: ClientSession = new ClientSession({
       socket,
       connectionId,
-      clientAddress: socket.remoteAddress ?? '',
+      clientAddress: clientAddress ?? socket.remoteAddress ?? '',
       liveSessions: this.liveSessions,
       ...(this.opts.maxSessionGraceMs === undefined ? {} : { maxSessionGraceMs: this.opts.maxSessionGraceMs }),
+      ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }),
+      ...(proxiedBy === undefined ? {} : { proxiedBy }),
       secureContext: this.secureContext,
       limits,
       authenticator: this.authenticator,

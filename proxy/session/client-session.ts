@@ -38,6 +38,12 @@ export interface SessionLimits {
 export interface ClientSessionOptions {
   socket: net.Socket;
   connectionId: string;
+  /** The client's address: from a trusted PROXY header, else the TCP peer (default `socket.remoteAddress`). */
+  clientAddress?: string;
+  /** The balancer that sent the PROXY header naming clientAddress (logged beside it). */
+  proxiedBy?: string;
+  /** When the socket was accepted, if earlier than now (a PROXY header was read first): the login timeout counts from here. */
+  acceptedAtMs?: number;
   secureContext: tls.SecureContext;
   limits: SessionLimits;
   authenticator: Authenticator;
@@ -52,8 +58,6 @@ export interface ClientSessionOptions {
   /** Called exactly once when the client connection is gone, and the upstream connection too if there was one. */
   onClose: () => void;
   nowMs?: () => number;
-  /** The client's address for /sessions (default socket.remoteAddress). */
-  clientAddress?: string;
   /** Where the session registers itself once past login (admin /sessions, revocation on reload). */
   liveSessions?: LiveSessions;
   /** How long after maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
@@ -62,10 +66,10 @@ export interface ClientSessionOptions {
 
 /** Drives one client connection through the state machine of state.ts. */
 export class ClientSession {
-  /** The client's address: one place, so a PROXY protocol header can replace it before login. */
-  clientAddress: string;
   private readonly opts: ClientSessionOptions;
   private readonly log: Logger;
+  /** The client's address (after PROXY protocol): logs, cancel rate limit, /sessions. */
+  readonly clientAddress: string;
   private readonly nowMs: () => number;
   private readonly acceptedAtMs: number;
   private readonly negotiation: TlsNegotiation;
@@ -87,13 +91,14 @@ export class ClientSession {
 
   constructor(opts: ClientSessionOptions) {
     this.opts = opts;
-    this.log = opts.logger.child({ connectionId: opts.connectionId });
+    this.clientAddress = opts.clientAddress ?? opts.socket.remoteAddress ?? 'unknown';
+    this.log = opts.logger.child({ connectionId: opts.connectionId, clientAddress: this.clientAddress, ...(opts.proxiedBy === undefined ? {} : { proxiedBy: opts.proxiedBy }) });
     this.nowMs = opts.nowMs ?? Date.now;
-    this.acceptedAtMs = this.nowMs();
+    this.acceptedAtMs = opts.acceptedAtMs ?? this.nowMs();
     this.client = opts.socket;
-    this.clientAddress = opts.clientAddress ?? opts.socket.remoteAddress ?? '';
     this.negotiation = new TlsNegotiation({
       socket: opts.socket,
+      clientAddress: this.clientAddress,
       secureContext: opts.secureContext,
       maxStartupBytes: opts.limits.maxStartupBytes,
       cancelRegistry: opts.cancelRegistry,
@@ -125,7 +130,8 @@ export class ClientSession {
     raw.on('error', (err) => this.onSocketError(err));
     raw.on('close', () => this.finish());
     this.negotiation.start();
-    this.loginTimer = setTimeout(() => this.dispatch({ type: 'LoginTimeout' }), this.opts.limits.loginTimeoutMs);
+    const remainingMs = Math.max(0, this.opts.limits.loginTimeoutMs - (this.nowMs() - this.acceptedAtMs));
+    this.loginTimer = setTimeout(() => this.dispatch({ type: 'LoginTimeout' }), remainingMs);
     this.loginTimer.unref();
   }
 

@@ -27,6 +27,8 @@ export interface NegotiationHost {
 export interface TlsNegotiationOptions {
   /** The accepted TCP socket. */
   socket: net.Socket;
+  /** The client's address (after PROXY protocol); the cancel rate limit counts per this source. */
+  clientAddress?: string;
   secureContext: tls.SecureContext;
   maxStartupBytes: number;
   cancelRegistry: CancelRegistry;
@@ -73,7 +75,7 @@ export class TlsNegotiation {
   async handleCancel(): Promise<void> {
     const req = this.pendingCancel;
     if (req === undefined) return;
-    const source = this.opts.socket.remoteAddress ?? 'unknown';
+    const source = this.opts.clientAddress ?? this.opts.socket.remoteAddress ?? 'unknown';
     const result = await this.opts.cancelRegistry.handle(req.pid, req.key, req.packetBytes, source, this.opts.logger);
     this.opts.logger.debug({ event: 'cancel_request', result }, 'cancel request handled');
   }

@@ -57,6 +57,15 @@ export interface StackOptions {
   maxLogLines?: number;
   /** Edits the generated config before it is written (extra rules, databases, limits…). */
   configure?: (config: StackProxyConfig) => void;
+  /** More proxies on the same config, upstream and emulator: a fleet of 1 + extraReplicas (default 0). */
+  extraReplicas?: number;
+}
+
+/** A further proxy of the stack (same config, own ports and logs). */
+export interface StackReplica {
+  proxy: ServeHandle;
+  port: number;
+  logs: string[];
 }
 
 /** Options of StackHandle.mintToken. */
@@ -92,6 +101,8 @@ export interface StackHandle {
   mintToken(opts?: MintOptions): Promise<string>;
   /** Proxy log lines (JSON strings), newest last. */
   logs: string[];
+  /** The extra replicas (StackOptions.extraReplicas), in start order. */
+  replicas: StackReplica[];
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -184,6 +195,14 @@ export async function startStack(opts: StackOptions = {}): Promise<StackHandle> 
 
     const { proxy: running, logs } = await serveInProcess({ config, configPath, env, maxLogLines: opts.maxLogLines ?? 2000 });
     cleanups.push(() => stopProxy(running));
+    const replicas: StackReplica[] = [];
+    for (let i = 0; i < (opts.extraReplicas ?? 0); i++) {
+      // serveInProcess writes a fresh admin port into the config it is given, so each replica gets its own copy.
+      const replicaConfig = { ...config, admin: { ...config.admin } };
+      const r = await serveInProcess({ config: replicaConfig, configPath: join(dir, `rsproxy-${i + 2}.yaml`), env, maxLogLines: opts.maxLogLines ?? 2000 });
+      cleanups.push(() => stopProxy(r.proxy));
+      replicas.push({ proxy: r.proxy, port: r.proxy.proxyAddress.port, logs: r.logs });
+    }
 
     const clientCredentials: StackCredentials = { accessKeyId: client.accessKeyId, secretAccessKey: client.secretAccessKey, sessionToken: client.sessionToken };
     const longCredentials: StackCredentials = { accessKeyId: longClient.accessKeyId, secretAccessKey: longClient.secretAccessKey, sessionToken: longClient.sessionToken };
@@ -206,6 +225,7 @@ export async function startStack(opts: StackOptions = {}): Promise<StackHandle> 
       mintToken: (mintOpts) =>
         mintToken({ audience: stackAudience, region: stackRegion, credentials: mintOpts?.long === true ? longCredentials : clientCredentials }),
       logs,
+      replicas,
       close,
       [Symbol.asyncDispose]: close,
     };

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { parseConfigText, resolveConfig } from '../../proxy/config.js';
+import { CidrSet } from '../../proxy/protocol/ip-address.js';
 
 // dist/test/integration/packaging.test.js → project root is three levels up.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -41,7 +42,8 @@ function manifests(): Map<string, Obj> {
       assert.equal(typeof obj.kind, 'string', `${name}: kind`);
       assert.equal(typeof at(obj, 'metadata.name'), 'string', `${name}: metadata.name`);
       assert.equal(at(obj, 'metadata.namespace'), 'rsproxy', `${name}: metadata.namespace`);
-      out.set(String(obj.kind), obj);
+      // The headless peer Service is the second Service; key it apart from the load balancer's.
+      out.set(obj.kind === 'Service' && at(obj, 'spec.clusterIP') === 'None' ? 'Service (headless)' : String(obj.kind), obj);
     }
   }
   return out;
@@ -78,6 +80,9 @@ test('example and compose configs pass the schema; only the compose stand-in war
     'deploy/compose/rsproxy.yaml': [
       "databases.dev.upstreamTls.mode: require encrypts without verifying the upstream's certificate (tests only); use verify-full in production",
     ],
+    'deploy/compose/rsproxy-fleet.yaml': [
+      "databases.dev.upstreamTls.mode: require encrypts without verifying the upstream's certificate (tests only); use verify-full in production",
+    ],
   };
   for (const [file, warnings] of Object.entries(expectedWarnings)) {
     const r = resolveConfig(parseConfigText(readFileSync(join(root, file), 'utf8'), file));
@@ -88,7 +93,7 @@ test('example and compose configs pass the schema; only the compose stand-in war
 
 test('Kubernetes manifests have their required fields and agree with each other', () => {
   const m = manifests();
-  assert.deepEqual([...m.keys()].sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Service', 'ServiceAccount']);
+  assert.deepEqual([...m.keys()].sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Service', 'Service (headless)', 'ServiceAccount']);
   const dep = m.get('Deployment') as Obj;
   assert.equal(dep.apiVersion, 'apps/v1');
   const labels = at(dep, 'spec.template.metadata.labels');
@@ -147,4 +152,53 @@ test('Dockerfile: multi-stage, production deps, non-root, ports, health check', 
   assert.match(d, /^EXPOSE 5439 9187$/m);
   assert.match(d, /^HEALTHCHECK .*\n?.*\/livez/m);
   assert.match(readFileSync(join(root, '.dockerignore'), 'utf8'), /^node_modules$/m);
+});
+
+test('Kubernetes fleet shape: NLB with PROXY v2 and ip targets, trusted CIDR, headless peer Service, POD_IP (issue 13)', () => {
+  const m = manifests();
+  const svc = m.get('Service') as Obj;
+  const annotations = at(svc, 'metadata.annotations') as Obj;
+  assert.equal(annotations['service.beta.kubernetes.io/aws-load-balancer-proxy-protocol'], '*');
+  assert.equal(annotations['service.beta.kubernetes.io/aws-load-balancer-nlb-target-type'], 'ip');
+  const peers = m.get('Service (headless)') as Obj;
+  const dep = m.get('Deployment') as Obj;
+  assert.equal(at(peers, 'spec.clusterIP'), 'None');
+  assert.equal(at(peers, 'spec.publishNotReadyAddresses'), true, 'a draining replica stays resolvable for its sessions\' cancels');
+  assert.deepEqual(at(peers, 'spec.selector'), at(dep, 'spec.template.metadata.labels'));
+  assert.deepEqual((at(peers, 'spec.ports') as Obj[]).map((p) => [p.port, p.targetPort]), [[5439, 'postgres']]);
+
+  const r = resolveConfig(parseConfigText(String((at(m.get('ConfigMap'), 'data') as Obj)['rsproxy.yaml']), 'configmap'));
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  assert.equal(r.config.cluster.peerDns, `${String(at(peers, 'metadata.name'))}.${String(at(peers, 'metadata.namespace'))}.svc.cluster.local:${r.config.listen.split(':').pop()}`);
+  assert.equal(r.config.cluster.self, '', 'self comes from $POD_IP');
+  assert.ok(r.config.proxyProtocol.trustedSources.length > 0, 'trustedSources set: the NLB sends PROXY v2');
+  const c = (at(dep, 'spec.template.spec.containers') as Obj[])[0] as Obj;
+  const podIp = (c.env as Obj[]).find((e) => e.name === 'POD_IP');
+  assert.equal(at(podIp, 'valueFrom.fieldRef.fieldPath'), 'status.podIP');
+  assert.equal(at(m.get('PodDisruptionBudget'), 'spec.maxUnavailable'), 1);
+});
+
+test('compose fleet profile: two replicas behind HAProxy with PROXY v2, trusted subnet covers HAProxy and peers', async (t) => {
+  const compose = parseConfigText(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as Obj;
+  const services = compose.services as Obj;
+  for (const s of ['rsproxy-a', 'rsproxy-b', 'haproxy']) assert.deepEqual(at(services, `${s}.profiles`), ['fleet'], s);
+  const fleet = resolveConfig(parseConfigText(readFileSync(join(root, 'deploy', 'compose', 'rsproxy-fleet.yaml'), 'utf8'), 'fleet'));
+  assert.ok(fleet.ok, fleet.ok ? '' : fleet.errors.join('\n'));
+  const trusted = new CidrSet(fleet.config.proxyProtocol.trustedSources);
+  const ipOf = (s: string): string => String(at(services, `${s}.networks.fleet.ipv4_address`));
+  for (const s of ['haproxy', 'rsproxy-a', 'rsproxy-b']) assert.ok(trusted.has(ipOf(s)), `${s} (${ipOf(s)}) is trusted`);
+  for (const s of ['rsproxy-a', 'rsproxy-b']) {
+    assert.equal(at(services, `${s}.environment.POD_IP`), ipOf(s), `${s}: POD_IP is its own address`);
+    assert.deepEqual(at(services, `${s}.networks.fleet.aliases`), [fleet.config.cluster.peerDns.split(':')[0]], `${s}: answers the peer name`);
+  }
+  const cfg = readFileSync(join(root, 'deploy', 'compose', 'haproxy.cfg'), 'utf8');
+  for (const s of ['rsproxy-a', 'rsproxy-b']) assert.match(cfg, new RegExp(`server ${s} ${ipOf(s).replace(/\./g, '\\.')}:5439 send-proxy-v2 `));
+  if (requireTool('/usr/sbin/haproxy', t)) {
+    const r = await run('/usr/sbin/haproxy', ['-c', '-f', 'deploy/compose/haproxy.cfg']);
+    assert.equal(r.code, 0, r.out);
+  }
+  if (requireTool('/usr/bin/docker-compose', t)) {
+    const r = await run('/usr/bin/docker-compose', ['-f', 'docker-compose.yml', '--profile', 'fleet', 'config', '-q']);
+    assert.equal(r.code, 0, r.out);
+  }
 });
