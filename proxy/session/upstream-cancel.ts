@@ -1,20 +1,30 @@
 /** Forwards a CancelRequest to the upstream on a new connection (wire.md §12). */
-import type { Logger, UpstreamTarget } from '../../auth/types.js';
+import type { Logger } from '../../auth/types.js';
 import { silentLogger } from '../../auth/types.js';
 import { cancelRequest } from '../protocol/upstream.js';
 import { dialUpstream } from './upstream-dial.js';
+import type { DialTarget } from './upstream-dial.js';
 
 /** Sends the 16-byte CancelRequest over TLS per the target's mode (plaintext if the upstream answers 'N'), waits for EOF (bounded), closes. */
 export async function sendUpstreamCancel(
-  target: UpstreamTarget,
+  target: DialTarget,
   pid: number,
   key: Buffer,
   timeoutMs = 5000,
   logger: Logger = silentLogger,
 ): Promise<void> {
-  const packet = cancelRequest(pid, key);
+  await sendCancelPacket(target, cancelRequest(pid, key), { timeoutMs, logger, allowPlaintext: true });
+}
+
+/** Sends a whole CancelRequest packet as given (any key length) on a new connection, waits for EOF (bounded), closes. */
+export async function sendCancelPacket(
+  target: DialTarget,
+  packet: Buffer,
+  opts: { timeoutMs: number; logger: Logger; allowPlaintext: boolean },
+): Promise<void> {
+  const { timeoutMs, logger } = opts;
   const deadlineMs = Date.now() + timeoutMs;
-  const { socket, isTls } = await dialUpstream(target, { deadlineMs, connectTimeoutMs: timeoutMs, logger, allowPlaintext: true });
+  const { socket, isTls } = await dialUpstream(target, { deadlineMs, connectTimeoutMs: timeoutMs, logger, allowPlaintext: opts.allowPlaintext });
   await new Promise<void>((resolve) => {
     const done = (): void => {
       clearTimeout(timer);

@@ -17,6 +17,9 @@ export interface DialOptions {
   allowPlaintext?: boolean;
 }
 
+/** Where and how to dial: an UpstreamTarget, or any host/port with a TLS mode (`rsproxy tunnel` dials the proxy itself). */
+export type DialTarget = Pick<UpstreamTarget, 'host' | 'port' | 'tlsMode' | 'caFile'>;
+
 /** A dialed upstream socket: TLS, or plaintext when allowed and the upstream refused TLS. Paused. */
 export type DialedSocket = { isTls: true; socket: tls.TLSSocket } | { isTls: false; socket: net.Socket };
 
@@ -40,7 +43,7 @@ function secureContextFor(caPem: string): tls.SecureContext {
 }
 
 /** TLS client options for the target's `upstreamTls` mode. */
-export async function upstreamTlsOptions(target: UpstreamTarget): Promise<tls.ConnectionOptions> {
+export async function upstreamTlsOptions(target: DialTarget): Promise<tls.ConnectionOptions> {
   const opts: tls.ConnectionOptions = { host: target.host, minVersion: 'TLSv1.2' };
   // SNI only for DNS names (RFC 6066 forbids IP literals).
   if (net.isIP(target.host) === 0) opts.servername = target.host;
@@ -69,7 +72,7 @@ export async function upstreamTlsOptions(target: UpstreamTarget): Promise<tls.Co
 }
 
 /** Connects to the target and negotiates TLS; rejects with UpstreamLoginError. The socket is paused. */
-export async function dialUpstream(target: UpstreamTarget, opts: DialOptions): Promise<DialedSocket> {
+export async function dialUpstream(target: DialTarget, opts: DialOptions): Promise<DialedSocket> {
   const tlsOptions = await upstreamTlsOptions(target);
   const remainingMs = opts.deadlineMs - Date.now();
   if (remainingMs <= 0) throw new UpstreamLoginError(UpstreamLoginErrorCode.Timeout, 'login deadline passed before connecting upstream');
