@@ -40,11 +40,11 @@ test('token without --audience is a usage error', async () => {
 });
 
 test('only the listed commands dispatch; helper modules with or without run() are unknown commands', async () => {
-  for (const cmd of ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'check-config', 'version']) {
+  for (const cmd of ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'tunnel', 'check-config', 'version']) {
     const r = await rsproxy([cmd, '--help']);
     assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
   }
-  for (const cmd of ['demo-stack', 'client-options', 'credentials-errors', 'constructor', 'toString', '__proto__']) {
+  for (const cmd of ['demo-stack', 'client-options', 'credentials-errors', 'tunnel-tokens', 'constructor', 'toString', '__proto__']) {
     const r = await rsproxy([cmd]);
     assert.equal(r.code, 1, `${cmd}: ${r.stderr}`);
     assert.match(r.stderr, /unknown command/);
