@@ -6,7 +6,7 @@ import { jdbcUrl, libpqKeywordValue, odbcConnectionString } from '../conn-string
 import type { ConnectionParams } from '../conn-strings.js';
 import { startTunnelListener, parseLoopbackListen } from '../session/tunnel-listener.js';
 import type { TunnelListenAddress } from '../session/tunnel-listener.js';
-import type { TunnelRemote } from '../session/tunnel-session.js';
+import type { TunnelRemote } from '../session/tunnel-startup.js';
 import { parseCommandArgs, stringOption, UsageError } from './args.js';
 import type { ParsedArgs } from './args.js';
 import { audienceOf, portOf, regionOf, RuntimeError, tlsOptionSpecs } from './client-options.js';

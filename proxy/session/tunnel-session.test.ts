@@ -13,8 +13,9 @@ import type { StartupMessage } from '../protocol/frontend.js';
 import { StartupFramer } from '../protocol/startup-framer.js';
 import { startTunnelListener } from './tunnel-listener.js';
 import type { TunnelListener } from './tunnel-listener.js';
-import { dialFailureReason, tunnelStartupParameters } from './tunnel-session.js';
-import type { TunnelDialFn } from './tunnel-session.js';
+import { dialFailureReason, remoteLoginStep, tunnelStartupParameters } from './tunnel-startup.js';
+import type { TunnelDialFn } from './tunnel-startup.js';
+import type { Frame } from '../protocol/framer.js';
 import { UpstreamLoginError, UpstreamLoginErrorCode } from './upstream-error.js';
 
 const token = 'rsp1.eu-west-1.20261124T101500Z.ASIAEXAMPLEEXAMPLE12.secret-signature';
@@ -254,4 +255,18 @@ test('startup parameters: --user/--dbname replace the client\'s, others pass in 
   });
   const plain: StartupMessage = { kind: 'StartupMessage', majorVersion: 3, minorVersion: 0, parameters: [['user', 'bob'], ['_pq_.compression', 'on']] };
   assert.deepEqual(tunnelStartupParameters(plain, {}), { parameters: [['user', 'bob']], unsupportedOptions: ['_pq_.compression'], shouldNegotiate: false });
+});
+
+test('remoteLoginStep: the password only for a cleartext request before it; Ok after it; other methods are not an rsproxy', () => {
+  const frame = (raw: Buffer): Frame => ({ type: raw[0] ?? 0, body: raw.subarray(5), raw });
+  const cleartext = frame(typed('R', i32(3)));
+  assert.deepEqual(remoteLoginStep('awaitingAuthRequest', cleartext), { kind: 'sendPassword' });
+  assert.deepEqual(remoteLoginStep('awaitingAuthResult', cleartext), { kind: 'notRsproxy', detail: 'it asked for authentication method 3' });
+  assert.deepEqual(remoteLoginStep('awaitingAuthResult', frame(authOk)), { kind: 'loggedIn' });
+  assert.deepEqual(remoteLoginStep('awaitingAuthRequest', frame(typed('R', Buffer.concat([i32(5), Buffer.from([1, 2, 3, 4])])))), { kind: 'notRsproxy', detail: 'it asked for authentication method 5' });
+  assert.deepEqual(remoteLoginStep('awaitingAuthRequest', frame(typed('R', Buffer.concat([i32(10), cstr('SCRAM-SHA-256'), Buffer.from([0])])))), { kind: 'notRsproxy', detail: 'it asked for authentication method 10' });
+  assert.deepEqual(remoteLoginStep('awaitingAuthRequest', frame(typed('Z', Buffer.from('I')))), { kind: 'notRsproxy', detail: 'unexpected message type 0x5a during login' });
+  assert.deepEqual(remoteLoginStep('awaitingAuthResult', frame(typed('E', Buffer.from('SFATAL\0C28P01\0Mno\0\0')))), { kind: 'refused', sqlstate: '28P01', message: 'no' });
+  assert.deepEqual(remoteLoginStep('awaitingAuthRequest', frame(typed('N', Buffer.from('SNOTICE\0Mhi\0\0')))), { kind: 'forward' });
+  assert.throws(() => remoteLoginStep('awaitingAuthRequest', frame(typed('R', Buffer.from([0, 0])))), /truncated/);
 });

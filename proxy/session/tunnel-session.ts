@@ -7,38 +7,21 @@ import * as tls from 'node:tls';
 import type * as net from 'node:net';
 import { AwsCredentialsError } from '../../auth/errors.js';
 import type { Logger } from '../../auth/types.js';
-import { ProxyError, internal, protocolViolation, tunnelNoCredentials, tunnelNotAnRsproxy, tunnelRemoteFailed, unsupported } from '../errors.js';
+import { ProxyError, internal, protocolViolation, shuttingDown, tunnelNoCredentials, tunnelNotAnRsproxy, tunnelRemoteFailed, unsupported } from '../errors.js';
 import * as backend from '../protocol/backend.js';
-import { BackendCode } from '../protocol/codes.js';
 import { MessageFramer } from '../protocol/framer.js';
 import { decodeStartupPacket } from '../protocol/frontend.js';
 import type { StartupMessage, StartupPacket } from '../protocol/frontend.js';
 import { ProtocolError } from '../protocol/protocol-error.js';
 import { StartupFramer } from '../protocol/startup-framer.js';
-import { parseAuthenticationRequest, parseErrorFields, passwordMessage, startupMessage } from '../protocol/upstream.js';
+import { passwordMessage, startupMessage } from '../protocol/upstream.js';
 import { nullSessionObserver } from './observer.js';
 import { Relay } from './relay.js';
 import { sendCancelPacket } from './upstream-cancel.js';
 import { dialUpstream } from './upstream-dial.js';
-import type { DialOptions, DialTarget, DialedSocket } from './upstream-dial.js';
-import { UpstreamLoginError, UpstreamLoginErrorCode } from './upstream-error.js';
-
-/** Where the tunnel logs in: the proxy's host and port, and how its certificate is checked. */
-export type TunnelRemote = DialTarget;
-
-/** The port that supplies tokens; rejects with AwsCredentialsError when the local credentials cannot sign. */
-export interface TunnelTokenSource {
-  token(): Promise<{ token: string; isReused: boolean }>;
-}
-
-/** Startup parameters the tunnel replaces (`--user`, `--dbname`). */
-export interface TunnelOverrides {
-  user?: string;
-  database?: string;
-}
-
-/** Dials the remote: dialUpstream, or a fake in unit tests. */
-export type TunnelDialFn = (target: DialTarget, opts: DialOptions) => Promise<DialedSocket>;
+import type { DialedSocket } from './upstream-dial.js';
+import { dialFailureReason, remoteLoginStep, tunnelStartupParameters } from './tunnel-startup.js';
+import type { TunnelDialFn, TunnelOverrides, TunnelRemote, TunnelTokenSource } from './tunnel-startup.js';
 
 /** Everything one TunnelSession needs; the listener builds one per accepted socket. */
 export interface TunnelSessionOptions {
@@ -63,39 +46,8 @@ export interface TunnelSessionOptions {
 const maxStartupBytes = 10_000;
 const maxRemoteLoginMessageBytes = 64 * 1024;
 const maxHeldClientBytes = 1024 * 1024;
-const protocolExtensionPrefix = '_pq_.';
 
 type Phase = 'startup' | 'connecting' | 'awaitingAuthRequest' | 'awaitingAuthResult' | 'relaying' | 'closing';
-
-/** The client's startup parameters as sent to the remote: user/database overridden, `_pq_.*` dropped (the tunnel speaks 3.0 upstream). */
-export function tunnelStartupParameters(packet: StartupMessage, overrides: TunnelOverrides): { parameters: Array<readonly [string, string]>; unsupportedOptions: string[]; shouldNegotiate: boolean } {
-  const parameters: Array<readonly [string, string]> = [];
-  const unsupportedOptions: string[] = [];
-  let hasOtherOption = false;
-  for (const [key, value] of packet.parameters) {
-    if (key.startsWith(protocolExtensionPrefix)) {
-      unsupportedOptions.push(key);
-      if (key !== '_pq_.compression') hasOtherOption = true;
-    } else if (key === 'user' && overrides.user !== undefined) continue;
-    else if (key === 'database' && overrides.database !== undefined) continue;
-    else parameters.push([key, value] as const);
-  }
-  if (overrides.user !== undefined) parameters.unshift(['user', overrides.user] as const);
-  if (overrides.database !== undefined) parameters.splice(overrides.user === undefined ? 0 : 1, 0, ['database', overrides.database] as const);
-  // As the proxy itself does: a lone _pq_.compression is dropped silently (Redshift JDBC cannot handle 'v').
-  return { parameters, unsupportedOptions, shouldNegotiate: packet.minorVersion > 0 || hasOtherOption };
-}
-
-/** The client-facing reason of a failed dial: the OS or TLS message, without the proxy's own wording. */
-export function dialFailureReason(err: unknown): string {
-  if (err instanceof UpstreamLoginError) {
-    const cause = err.cause instanceof Error ? err.cause.message : undefined;
-    if (err.code === UpstreamLoginErrorCode.Tls && cause !== undefined) return `TLS failed: ${cause}`;
-    if (err.code === UpstreamLoginErrorCode.Connect && cause !== undefined) return cause;
-    return err.message.replace(/^upstream /, '');
-  }
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Drives one local connection from its first byte to the end of the relay. */
 export class TunnelSession {
@@ -140,7 +92,7 @@ export class TunnelSession {
 
   /** Ends the session for shutdown: FATAL 57P01 to the client where the stream allows it, Terminate to the remote. */
   terminate(): void {
-    const farewell = new ProxyError('PROXY_TUNNEL_SHUTTING_DOWN', '57P01', 'terminating connection: rsproxy tunnel is shutting down', 'shutting_down');
+    const farewell = shuttingDown();
     if (this.relay !== undefined) {
       const { sqlstate, clientMessage } = farewell;
       this.relay.closeWith(backend.errorResponse({ severity: 'FATAL', sqlstate, message: clientMessage }));
@@ -277,31 +229,29 @@ export class TunnelSession {
       framer.push(chunk);
       for (let frame = framer.next(); frame !== undefined; frame = framer.next()) {
         if (this.phase !== 'awaitingAuthRequest' && this.phase !== 'awaitingAuthResult') return;
-        if (frame.type === BackendCode.ErrorResponse) {
-          // The remote's own error (28P01, 57P01, 53300…) reaches the client verbatim.
-          const fields = parseErrorFields(frame.body);
-          this.log.info({ event: 'login_refused', sqlstate: fields.sqlstate, user: this.user, database: this.database }, `${this.hostPort} refused the login: ${fields.sqlstate ?? '?'} ${fields.message ?? ''}`);
-          this.phase = 'closing';
-          this.upstream?.destroy();
-          this.client.write(Buffer.from(frame.raw));
-          this.closeClient();
-          return;
+        const step = remoteLoginStep(this.phase === 'awaitingAuthRequest' ? 'awaitingAuthRequest' : 'awaitingAuthResult', frame);
+        switch (step.kind) {
+          case 'forward':
+            this.client.write(Buffer.from(frame.raw));
+            continue;
+          case 'sendPassword':
+            this.upstream?.write(passwordMessage(this.token ?? ''));
+            this.token = undefined;
+            this.phase = 'awaitingAuthResult';
+            continue;
+          case 'refused':
+            // The remote's own error (28P01, 57P01, 53300…) reaches the client verbatim.
+            this.log.info({ event: 'login_refused', sqlstate: step.sqlstate, user: this.user, database: this.database }, `${this.hostPort} refused the login: ${step.sqlstate} ${step.message}`);
+            this.phase = 'closing';
+            this.upstream?.destroy();
+            this.client.write(Buffer.from(frame.raw));
+            this.closeClient();
+            return;
+          case 'notRsproxy':
+            return this.fail(tunnelNotAnRsproxy(this.hostPort, { detail: step.detail }));
+          case 'loggedIn':
+            return this.startRelay(Buffer.concat([frame.raw, framer.takeLeftover()]));
         }
-        if (frame.type === BackendCode.NoticeResponse || frame.type === BackendCode.NegotiateProtocolVersion) {
-          this.client.write(Buffer.from(frame.raw));
-          continue;
-        }
-        if (frame.type !== BackendCode.Authentication) return this.fail(tunnelNotAnRsproxy(this.hostPort, { detail: `unexpected message type 0x${frame.type.toString(16)} during login` }));
-        const request = parseAuthenticationRequest(frame.body);
-        if (this.phase === 'awaitingAuthRequest' && request.kind === 'cleartext') {
-          this.upstream?.write(passwordMessage(this.token ?? ''));
-          this.token = undefined;
-          this.phase = 'awaitingAuthResult';
-          continue;
-        }
-        if (request.kind !== 'ok') return this.fail(tunnelNotAnRsproxy(this.hostPort, { detail: `it asked for authentication method ${request.code}` }));
-        this.startRelay(Buffer.concat([frame.raw, framer.takeLeftover()]));
-        return;
       }
     } catch (err) {
       this.fail(err instanceof ProtocolError ? tunnelNotAnRsproxy(this.hostPort, { cause: err }) : err);
