@@ -102,6 +102,8 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 
 /** Runs the tunnel until SIGINT/SIGTERM (exit 0); 1 on usage errors, 2 when the AWS credentials are unusable at start. */
 export async function run(argv: string[]): Promise<number> {
+  // From the start: a signal during start-up also ends in a clean exit 0, not the default 143.
+  const signalled = waitForSignal();
   const args = parseCommandArgs(argv, optionSpecs);
   const remote = remoteOf(args);
   const listen = listenOf(args);
@@ -143,7 +145,6 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     throw new RuntimeError(`cannot listen on ${listen.kind === 'unix' ? listen.dir : `${listen.host}:${listen.port}`}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  const signalled = waitForSignal();
   process.stdout.write(`${tunnelLines(listen, listener.address, listener.port, remote, { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { dbName }) }, isLocalTls).join('\n')}\n`);
   const sig = await signalled;
   logger.info({}, `${sig}: closing ${listener.sessionCount} connection(s) and exiting`);
