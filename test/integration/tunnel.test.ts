@@ -158,6 +158,21 @@ describe('rsproxy tunnel', { skip: !pgAvailable() && process.env['CI'] !== 'true
     printed.push(...tun.stdout, ...tun.stderr);
   });
 
+  test('--local-tls: psql with the printed sslmode=require line logs in over TLS to the tunnel', async (t) => {
+    const s = ready(t);
+    if (s === undefined || !requireTool(t, 'psql', onPath('psql'))) return;
+    const tun = await tunnel(tunnelArgs(s, ['--local-tls']), principalEnv(s, 'alice').env);
+    const conninfo = /^psql: {2}psql "(.*)"$/.exec(tun.stdout.find((l) => l.startsWith('psql:')) ?? '')?.[1] ?? '';
+    assert.match(conninfo, /sslmode='require'$/);
+    const r = await run('psql', ['-X', '-w', '-At', '-c', 'select current_user', conninfo], { PATH: process.env['PATH'] ?? '', HOME: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), mappedUser);
+    // libpq's own view: the connection to the tunnel is encrypted.
+    const ssl = await run('psql', ['-X', '-w', '-c', '\\conninfo', conninfo], { PATH: process.env['PATH'] ?? '', HOME: dir });
+    assert.match(ssl.stdout, /SSL connection \(protocol: TLSv1\.[23]/);
+    printed.push(...tun.stdout, ...tun.stderr);
+  });
+
   test('20 connections within the reuse window cost the proxy exactly one STS call', async (t) => {
     const s = ready(t);
     if (s === undefined) return;
