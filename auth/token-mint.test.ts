@@ -72,3 +72,21 @@ test('createCredentialSource rereads the credentials file on each call: a remove
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('createCredentialSource: credentials past their expiration are refused, naming when they expired', async () => {
+  const keys = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_CREDENTIAL_EXPIRATION', 'AWS_PROFILE'];
+  const saved = new Map(keys.map((k) => [k, process.env[k]] as const));
+  try {
+    for (const k of keys) delete process.env[k];
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'ASIAEXAMPLEEXAMPLE12', AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: 'IQoJ', AWS_CREDENTIAL_EXPIRATION: '2026-01-01T00:00:00Z' });
+    const source = createCredentialSource({ clock: { nowMs: () => Date.UTC(2026, 5, 1) } });
+    await assert.rejects(source(), (err: unknown) => err instanceof AwsCredentialsError && err.reason === 'the credentials expired at 2026-01-01T00:00:00.000Z');
+    const fresh = createCredentialSource({ clock: { nowMs: () => Date.UTC(2025, 11, 31) } });
+    assert.equal((await fresh()).expiresAtMs, Date.UTC(2026, 0, 1));
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});

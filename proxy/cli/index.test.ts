@@ -58,3 +58,21 @@ test('usage lists the utilities\' TLS, driver and token flags and their environm
     assert.ok(r.stdout.includes(needle), `usage lacks ${needle}`);
   }
 });
+
+test('tunnel usage errors exit 1 before any AWS access: bad --audience, --sslmode, --token-reuse-seconds, --listen, no --host', async () => {
+  const base = ['tunnel', '--host', 'rsproxy.example.com', '--audience', 'rsproxy:prod', '--region', 'eu-west-1'];
+  const cases: Array<[string[], RegExp]> = [
+    [[...base.filter((a) => a !== '--host' && a !== 'rsproxy.example.com')], /--host is required/],
+    [[...base, '--audience', 'has space'], /--audience: must match/],
+    [[...base, '--sslmode', 'disable'], /--sslmode: must be one of verify-full, verify-ca, require/],
+    [[...base, '--token-reuse-seconds', '241'], /--token-reuse-seconds: must be an integer 0\.\.240/],
+    [[...base, '--listen', '0.0.0.0:5439'], /--listen must be a loopback address/],
+    [[...base, '--listen', 'localhost'], /--listen must be HOST:PORT/],
+    [[...base, '--unix-socket', '/tmp', '--listen', '127.0.0.1:0'], /--unix-socket needs a --listen port other than 0/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await rsproxy(args);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+});

@@ -1,6 +1,6 @@
 /** `rsproxy tunnel --host H …`: a loopback listener that logs every local connection in to the proxy at H with a token (contract.md §8). */
 import { AwsCredentialsError } from '../../auth/errors.js';
-import { createCredentialSource, mintToken } from '../../auth/token-mint.js';
+import { audiencePattern, createCredentialSource, mintToken } from '../../auth/token-mint.js';
 import type { Logger } from '../../auth/types.js';
 import { jdbcUrl, libpqKeywordValue, odbcConnectionString } from '../conn-strings.js';
 import type { ConnectionParams } from '../conn-strings.js';
@@ -108,6 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   const remote = remoteOf(args);
   const listen = listenOf(args);
   const audience = audienceOf(args);
+  if (!audiencePattern.test(audience)) throw new UsageError(`--audience: must match ${audiencePattern.source} (got "${audience.slice(0, 40)}")`);
   const region = regionOf(args);
   const reuseSeconds = reuseSecondsOf(args);
   const user = stringOption(args, 'user');
