@@ -17,6 +17,7 @@ import type { BenchOptions } from './args.js';
 import { summarize, timeLogin } from './login-latency.js';
 import type { LatencyStats, LoginTarget } from './login-latency.js';
 import { pgbenchInit, pgbenchSelectOnly } from './pgbench.js';
+import { procCpuMicros } from './proc-cpu.js';
 import type { PgTarget, PgbenchResult, QueryMode } from './pgbench.js';
 
 const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
@@ -27,7 +28,12 @@ interface TpsRow {
   target: 'proxy' | 'tunnel';
   mode: QueryMode;
   result: PgbenchResult;
+  /** CPU the tunnel process spent per transaction (tunnel rows; /proc), a figure the machine's load does not skew. */
+  tunnelCpuUsPerTx?: number;
 }
+
+/** CPU time of the tunnel child so far (µs), or undefined off Linux. */
+const tunnelCpu = (tunnel: TunnelProcess): number | undefined => (tunnel.child.pid === undefined ? undefined : procCpuMicros(tunnel.child.pid));
 
 async function startBenchTunnel(stack: StackHandle, dir: string): Promise<TunnelProcess> {
   const credentialsFile = join(dir, 'credentials');
@@ -39,7 +45,7 @@ async function startBenchTunnel(stack: StackHandle, dir: string): Promise<Tunnel
 }
 
 /** Warm logins, the two targets interleaved so that drift of the machine hits both alike. */
-async function loginLatency(stack: StackHandle, tunnel: TunnelProcess, opts: BenchOptions): Promise<Array<{ name: string; stats: LatencyStats }>> {
+async function loginLatency(stack: StackHandle, tunnel: TunnelProcess, opts: BenchOptions): Promise<{ rows: Array<{ name: string; stats: LatencyStats }>; tunnelCpuMsPerLogin?: number }> {
   const token = await stack.mintToken();
   const pasted: LoginTarget = { host: '127.0.0.1', port: stack.proxyPort, user: stack.dbUser, database: stack.database, caPem: stack.caPem, password: token };
   const viaTunnel: LoginTarget = { host: '127.0.0.1', port: tunnel.port, user: stack.dbUser, database: stack.database, caPem: undefined, password: '' };
@@ -48,14 +54,19 @@ async function loginLatency(stack: StackHandle, tunnel: TunnelProcess, opts: Ben
   await timeLogin(viaTunnel);
   const a: number[] = [];
   const b: number[] = [];
+  const cpuBefore = tunnelCpu(tunnel);
   for (let i = 0; i < opts.logins; i++) {
     a.push(await timeLogin(pasted));
     b.push(await timeLogin(viaTunnel));
   }
-  return [
+  // The tunnel's sessions finish closing just after the client's end().
+  await new Promise((r) => setTimeout(r, 200));
+  const cpuAfter = tunnelCpu(tunnel);
+  const rows = [
     { name: 'pasted token, straight to the proxy', stats: summarize(a) },
     { name: 'through the tunnel (no password)', stats: summarize(b) },
   ];
+  return cpuBefore === undefined || cpuAfter === undefined ? { rows } : { rows, tunnelCpuMsPerLogin: (cpuAfter - cpuBefore) / 1000 / opts.logins };
 }
 
 async function throughput(stack: StackHandle, tunnel: TunnelProcess, opts: BenchOptions, log: (s: string) => void): Promise<TpsRow[]> {
@@ -69,23 +80,31 @@ async function throughput(stack: StackHandle, tunnel: TunnelProcess, opts: Bench
   const rows: TpsRow[] = [];
   for (const mode of opts.modes) {
     const runs = new Map<string, PgbenchResult[]>();
+    let tunnelCpuUs: number | undefined = 0;
     for (let round = 1; round <= opts.rounds; round++) {
       for (const t of targets) {
         log(`pgbench -S -M ${mode} -c ${opts.clients} -T ${opts.seconds} → ${t.name} (round ${round}/${opts.rounds})…`);
+        const cpuBefore = t.name === 'tunnel' ? tunnelCpu(tunnel) : undefined;
         const result = await pgbenchSelectOnly(t, { mode, clients: opts.clients, threads: Math.min(opts.threads, opts.clients), seconds: opts.seconds });
+        if (t.name === 'tunnel') {
+          const cpuAfter = tunnelCpu(tunnel);
+          tunnelCpuUs = tunnelCpuUs === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : tunnelCpuUs + cpuAfter - cpuBefore;
+        }
         runs.set(t.name, [...(runs.get(t.name) ?? []), result]);
       }
     }
     for (const [name, results] of runs) {
+      const transactions = results.reduce((s, r) => s + r.transactions, 0);
       rows.push({
         target: name as TpsRow['target'],
         mode,
         result: {
           tps: mean(results.map((r) => r.tps)),
           latencyAvgMs: mean(results.map((r) => r.latencyAvgMs)),
-          transactions: results.reduce((s, r) => s + r.transactions, 0),
+          transactions,
           failedTransactions: results.reduce((s, r) => s + r.failedTransactions, 0),
         },
+        ...(name === 'tunnel' && tunnelCpuUs !== undefined && transactions > 0 ? { tunnelCpuUsPerTx: tunnelCpuUs / transactions } : {}),
       });
     }
   }
@@ -104,7 +123,7 @@ async function main(): Promise<void> {
     await stack.pg.query('GRANT pg_read_all_data TO alice');
     tunnel = await startBenchTunnel(stack, dir);
     log('login latency…');
-    const logins = await loginLatency(stack, tunnel, opts);
+    const { rows: logins, tunnelCpuMsPerLogin } = await loginLatency(stack, tunnel, opts);
     const tps = await throughput(stack, tunnel, opts, log);
     const out = [
       `rsproxy tunnel bench: ${opts.logins} warm logins each (interleaved); pgbench -S scale 1, ${opts.clients} clients, ${opts.seconds} s per run, ${opts.rounds} round(s), loopback`,
@@ -116,8 +135,9 @@ async function main(): Promise<void> {
     if (pasted !== undefined && viaTunnel !== undefined) {
       out.push(`tunnel overhead (warm): median ${fmt(viaTunnel.medianMs - pasted.medianMs)} ms, p95 ${fmt(viaTunnel.p95Ms - pasted.p95Ms)} ms`);
     }
-    out.push('', `${'target'.padEnd(9)}${'mode'.padEnd(10)}${'tps'.padStart(10)}${'lat ms'.padStart(9)}`);
-    for (const r of tps) out.push(`${r.target.padEnd(9)}${r.mode.padEnd(10)}${fmt(r.result.tps, 1).padStart(10)}${fmt(r.result.latencyAvgMs, 3).padStart(9)}`);
+    if (tunnelCpuMsPerLogin !== undefined) out.push(`tunnel CPU per login: ${fmt(tunnelCpuMsPerLogin)} ms`);
+    out.push('', `${'target'.padEnd(9)}${'mode'.padEnd(10)}${'tps'.padStart(10)}${'lat ms'.padStart(9)}${'tunnel CPU us/tx'.padStart(18)}`);
+    for (const r of tps) out.push(`${r.target.padEnd(9)}${r.mode.padEnd(10)}${fmt(r.result.tps, 1).padStart(10)}${fmt(r.result.latencyAvgMs, 3).padStart(9)}${(r.tunnelCpuUsPerTx === undefined ? '' : fmt(r.tunnelCpuUsPerTx, 1)).padStart(18)}`);
     out.push('');
     for (const mode of opts.modes) {
       const proxy = tps.find((r) => r.target === 'proxy' && r.mode === mode)?.result.tps ?? Number.NaN;
@@ -125,7 +145,7 @@ async function main(): Promise<void> {
       out.push(`ratio ${mode.padEnd(9)} tunnel/proxy = ${fmt(tun / proxy)}`);
     }
     process.stdout.write(`${out.join('\n')}\n`);
-    if (opts.jsonFile !== undefined) writeFileSync(opts.jsonFile, `${JSON.stringify({ options: opts, logins, tps }, null, 2)}\n`);
+    if (opts.jsonFile !== undefined) writeFileSync(opts.jsonFile, `${JSON.stringify({ options: opts, logins, tunnelCpuMsPerLogin, tps }, null, 2)}\n`);
   } finally {
     await tunnel?.stop('SIGTERM');
     await stack.close();

@@ -16,7 +16,8 @@ const tunnelJs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'benc
 
 interface TunnelBenchJson {
   logins: Array<{ name: string; stats: { count: number; medianMs: number; p95Ms: number } }>;
-  tps: Array<{ target: string; mode: string; result: { tps: number; transactions: number; failedTransactions: number } }>;
+  tunnelCpuMsPerLogin?: number;
+  tps: Array<{ target: string; mode: string; result: { tps: number; transactions: number; failedTransactions: number }; tunnelCpuUsPerTx?: number }>;
 }
 
 test('bench/tunnel.js: a 1-second run measures logins through the tunnel and with a pasted token, and pgbench through both', { timeout: 180_000 }, async (t) => {
@@ -30,6 +31,7 @@ test('bench/tunnel.js: a 1-second run measures logins through the tunnel and wit
     });
     assert.match(stdout, /^tunnel overhead \(warm\): median -?[\d.]+ ms, p95 -?[\d.]+ ms$/m);
     assert.match(stdout, /^ratio simple {4}tunnel\/proxy = [\d.]+$/m);
+    assert.match(stdout, /^tunnel CPU per login: [\d.]+ ms$/m);
     const json = JSON.parse(readFileSync(jsonFile, 'utf8')) as TunnelBenchJson;
     assert.deepEqual(json.logins.map((l) => [l.name, l.stats.count]), [
       ['pasted token, straight to the proxy', 4],
@@ -39,7 +41,9 @@ test('bench/tunnel.js: a 1-second run measures logins through the tunnel and wit
     for (const row of json.tps) {
       assert.ok(row.result.transactions > 0 && row.result.tps > 0, `${row.target} ran transactions`);
       assert.equal(row.result.failedTransactions, 0, row.target);
+      assert.equal(row.tunnelCpuUsPerTx === undefined, row.target === 'proxy', `${row.target}: tunnel CPU measured for the tunnel row only`);
     }
+    assert.ok((json.tunnelCpuMsPerLogin ?? 0) > 0, 'the tunnel spent CPU on its logins');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
