@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { TunnelSession } from './tunnel-session.js';
+import { createTlsSessionStore } from './upstream-dial.js';
 import type { TunnelSessionOptions } from './tunnel-session.js';
 
 /** Where the tunnel listens: a loopback TCP address, or libpq's socket name `DIR/.s.PGSQL.<port>`. */
@@ -84,10 +85,13 @@ export async function startTunnelListener(opts: TunnelListenerOptions): Promise<
   const { listen, localTls, closeGraceMs = 3000, ...shared } = opts;
   const secureContext = localTls === undefined ? undefined : tls.createSecureContext({ cert: localTls.certPem, key: localTls.keyPem, minVersion: 'TLSv1.2' });
   const sessions = new Set<TunnelSession>();
+  // Every connection dials the same proxy: resuming its TLS session skips the certificate exchange and signature.
+  const tlsSessions = createTlsSessionStore();
   const idle: Array<() => void> = [];
   let nextId = 1;
   const server = net.createServer((socket) => {
     const session: TunnelSession = new TunnelSession({
+      tlsSessions,
       ...shared,
       ...(secureContext === undefined ? {} : { localTls: secureContext }),
       socket,

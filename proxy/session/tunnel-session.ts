@@ -19,7 +19,7 @@ import { nullSessionObserver } from './observer.js';
 import { Relay } from './relay.js';
 import { sendCancelPacket } from './upstream-cancel.js';
 import { dialUpstream } from './upstream-dial.js';
-import type { DialedSocket } from './upstream-dial.js';
+import type { DialedSocket, TlsSessionStore } from './upstream-dial.js';
 import { dialFailureReason, remoteLoginStep, tunnelStartupParameters } from './tunnel-startup.js';
 import type { TunnelDialFn, TunnelOverrides, TunnelRemote, TunnelTokenSource } from './tunnel-startup.js';
 
@@ -37,6 +37,8 @@ export interface TunnelSessionOptions {
   /** Login deadline from accept to AuthenticationOk (default 30,000 ms). */
   loginTimeoutMs?: number;
   dial?: TunnelDialFn;
+  /** TLS sessions to resume toward the remote (shared by the listener's sessions). */
+  tlsSessions?: TlsSessionStore;
   /** Forwards a CancelRequest packet (default: over a new TLS connection to the remote). */
   sendCancel?: (packet: Buffer) => Promise<void>;
   /** Called exactly once, when both sockets are gone. */
@@ -186,7 +188,7 @@ export class TunnelSession {
     const dial = this.opts.dial ?? dialUpstream;
     const deadlineMs = Date.now() + (this.opts.loginTimeoutMs ?? 30_000);
     // Token and dial run together; a credentials failure wins, as it is the one the user can fix.
-    const dialing = dial(this.opts.remote, { deadlineMs, logger: this.log });
+    const dialing = dial(this.opts.remote, { deadlineMs, logger: this.log, ...(this.opts.tlsSessions === undefined ? {} : { tlsSessions: this.opts.tlsSessions }) });
     dialing.catch(() => {});
     try {
       const { token, isReused } = await this.opts.tokens.token();

@@ -15,6 +15,20 @@ export interface DialOptions {
   logger: Logger;
   /** Continue in plaintext when the upstream answers 'N' (cancel only; never for logins). */
   allowPlaintext?: boolean;
+  /** Resume TLS sessions from this store (`rsproxy tunnel`: the proxy issues tickets; PostgreSQL does not). */
+  tlsSessions?: TlsSessionStore;
+}
+
+/** The last TLS session per dial target and TLS settings, so the next dial resumes it instead of a full handshake. */
+export interface TlsSessionStore {
+  get(key: string): Buffer | undefined;
+  set(key: string, session: Buffer): void;
+}
+
+/** A TlsSessionStore in memory (one entry per key). */
+export function createTlsSessionStore(): TlsSessionStore {
+  const sessions = new Map<string, Buffer>();
+  return { get: (key) => sessions.get(key), set: (key, session) => void sessions.set(key, session) };
 }
 
 /** Where and how to dial: an UpstreamTarget, or any host/port with a TLS mode (`rsproxy tunnel` dials the proxy itself). */
@@ -146,7 +160,11 @@ export async function dialUpstream(target: DialTarget, opts: DialOptions): Promi
         return;
       }
       phase = 'tls';
-      const t = tls.connect({ ...tlsOptions, socket: raw });
+      // A session verified under one mode or CA must never be resumed under another.
+      const sessionKey = `${target.host}:${target.port}:${target.tlsMode}:${target.caFile ?? ''}`;
+      const session = opts.tlsSessions?.get(sessionKey);
+      const t = tls.connect({ ...tlsOptions, socket: raw, ...(session === undefined ? {} : { session }) });
+      if (opts.tlsSessions !== undefined) t.on('session', (s: Buffer) => opts.tlsSessions?.set(sessionKey, s));
       secure = t;
       t.on('error', (cause) => {
         if (settled) log.debug({ err: cause.message }, 'upstream TLS socket error');
