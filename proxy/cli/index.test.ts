@@ -69,6 +69,7 @@ test('tunnel usage errors exit 1 before any AWS access: bad --audience, --sslmod
     [[...base, '--listen', '0.0.0.0:5439'], /--listen must be a loopback address/],
     [[...base, '--listen', 'localhost'], /--listen must be HOST:PORT/],
     [[...base, '--unix-socket', '/tmp', '--listen', '127.0.0.1:0'], /--unix-socket needs a --listen port other than 0/],
+    [[...base, '--sslrootcert', '/nonexistent/ca.pem'], /--sslrootcert: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/],
   ];
   for (const [args, message] of cases) {
     const r = await rsproxy(args);

@@ -1,4 +1,5 @@
 /** `rsproxy tunnel --host H …`: a loopback listener that logs every local connection in to the proxy at H with a token (contract.md §8). */
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { AwsCredentialsError } from '../../auth/errors.js';
 import { audiencePattern, createCredentialSource, mintToken } from '../../auth/token-mint.js';
 import type { Logger } from '../../auth/types.js';
@@ -54,6 +55,13 @@ function remoteOf(args: ParsedArgs): TunnelRemote {
     throw new UsageError(`--sslmode: must be one of ${remoteTlsModes.join(', ')} (the proxy always requires TLS; got "${mode.slice(0, 20)}")`);
   }
   const caFile = stringOption(args, 'sslrootcert');
+  if (caFile !== undefined) {
+    try {
+      accessSync(caFile, fsConstants.R_OK);
+    } catch (err) {
+      throw new UsageError(`--sslrootcert: cannot read ${caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
   return { host, port: portOf(args), tlsMode: mode as TunnelRemote['tlsMode'], ...(caFile === undefined ? {} : { caFile }) };
 }
 

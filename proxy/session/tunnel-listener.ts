@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { TunnelSession } from './tunnel-session.js';
-import { createTlsSessionStore } from './upstream-dial.js';
+import { createTlsSessionStore, upstreamTlsOptions } from './upstream-dial.js';
 import type { TunnelSessionOptions } from './tunnel-session.js';
 
 /** Where the tunnel listens: a loopback TCP address, or libpq's socket name `DIR/.s.PGSQL.<port>`. */
@@ -87,11 +87,14 @@ export async function startTunnelListener(opts: TunnelListenerOptions): Promise<
   const sessions = new Set<TunnelSession>();
   // Every connection dials the same proxy: resuming its TLS session skips the certificate exchange and signature.
   const tlsSessions = createTlsSessionStore();
+  // Read --sslrootcert and build the TLS context once, at start (a bad file fails here, not per connection).
+  const remoteTlsOptions = await upstreamTlsOptions(shared.remote);
   const idle: Array<() => void> = [];
   let nextId = 1;
   const server = net.createServer((socket) => {
     const session: TunnelSession = new TunnelSession({
       tlsSessions,
+      remoteTlsOptions,
       ...shared,
       ...(secureContext === undefined ? {} : { localTls: secureContext }),
       socket,

@@ -39,6 +39,8 @@ export interface TunnelSessionOptions {
   dial?: TunnelDialFn;
   /** TLS sessions to resume toward the remote (shared by the listener's sessions). */
   tlsSessions?: TlsSessionStore;
+  /** TLS client options toward the remote, computed once by the listener (default: per dial). */
+  remoteTlsOptions?: tls.ConnectionOptions;
   /** Forwards a CancelRequest packet (default: over a new TLS connection to the remote). */
   sendCancel?: (packet: Buffer) => Promise<void>;
   /** Called exactly once, when both sockets are gone. */
@@ -188,7 +190,13 @@ export class TunnelSession {
     const dial = this.opts.dial ?? dialUpstream;
     const deadlineMs = Date.now() + (this.opts.loginTimeoutMs ?? 30_000);
     // Token and dial run together; a credentials failure wins, as it is the one the user can fix.
-    const dialing = dial(this.opts.remote, { deadlineMs, logger: this.log, ...(this.opts.tlsSessions === undefined ? {} : { tlsSessions: this.opts.tlsSessions }) });
+    const { tlsSessions, remoteTlsOptions } = this.opts;
+    const dialing = dial(this.opts.remote, {
+      deadlineMs,
+      logger: this.log,
+      ...(tlsSessions === undefined ? {} : { tlsSessions }),
+      ...(remoteTlsOptions === undefined ? {} : { tlsOptions: remoteTlsOptions }),
+    });
     dialing.catch(() => {});
     try {
       const { token, isReused } = await this.opts.tokens.token();
@@ -280,7 +288,7 @@ export class TunnelSession {
       observer: nullSessionObserver,
       logger: this.log,
       onClose: (stats) => {
-        this.log.info({ event: 'closed', ...stats }, `connection closed (${stats.clientToUpstreamBytes} bytes sent, ${stats.upstreamToClientBytes} received)`);
+        this.log.debug({ event: 'closed', ...stats }, `connection closed (${stats.clientToUpstreamBytes} bytes sent, ${stats.upstreamToClientBytes} received)`);
         this.reportClosed();
       },
     });

@@ -15,6 +15,8 @@ export interface DialOptions {
   logger: Logger;
   /** Continue in plaintext when the upstream answers 'N' (cancel only; never for logins). */
   allowPlaintext?: boolean;
+  /** upstreamTlsOptions(target) computed once by the caller (`rsproxy tunnel` dials one target: no CA file read per dial). */
+  tlsOptions?: tls.ConnectionOptions;
   /** Resume TLS sessions from this store (`rsproxy tunnel`: the proxy issues tickets; PostgreSQL does not). */
   tlsSessions?: TlsSessionStore;
 }
@@ -87,7 +89,7 @@ export async function upstreamTlsOptions(target: DialTarget): Promise<tls.Connec
 
 /** Connects to the target and negotiates TLS; rejects with UpstreamLoginError. The socket is paused. */
 export async function dialUpstream(target: DialTarget, opts: DialOptions): Promise<DialedSocket> {
-  const tlsOptions = await upstreamTlsOptions(target);
+  const tlsOptions = opts.tlsOptions ?? (await upstreamTlsOptions(target));
   const remainingMs = opts.deadlineMs - Date.now();
   if (remainingMs <= 0) throw new UpstreamLoginError(UpstreamLoginErrorCode.Timeout, 'login deadline passed before connecting upstream');
   const log = opts.logger;
