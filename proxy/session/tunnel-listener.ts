@@ -89,6 +89,8 @@ export async function startTunnelListener(opts: TunnelListenerOptions): Promise<
   const tlsSessions = createTlsSessionStore();
   // Read --sslrootcert and build the TLS context once, at start (a bad file fails here, not per connection).
   const remoteTlsOptions = await upstreamTlsOptions(shared.remote);
+  // Without --sslrootcert there is no cached context: build the public-roots one once, not per connection.
+  remoteTlsOptions.secureContext ??= tls.createSecureContext({ minVersion: 'TLSv1.2' });
   const idle: Array<() => void> = [];
   let nextId = 1;
   const server = net.createServer((socket) => {
