@@ -67,3 +67,25 @@ export class AuthError extends Error {
 export function isAuthError(err: unknown): err is AuthError {
   return err instanceof AuthError;
 }
+
+/**
+ * The AWS credentials of the local user (default chain or a named profile) cannot sign a token: none
+ * found, expired, or an SSO session that has ended. `fix` tells the user what to run.
+ */
+export class AwsCredentialsError extends Error {
+  override readonly name = 'AwsCredentialsError';
+  readonly code = 'AUTH_AWS_CREDENTIALS_UNUSABLE';
+  /** The profile that was tried (`default` when none was named). */
+  readonly profile: string;
+  /** What is wrong, from the SDK (never a secret). */
+  readonly reason: string;
+  /** What the user should do, e.g. `run "aws sso login --profile dev", then connect again`. */
+  readonly fix: string;
+
+  constructor(profile: string, reason: string, fix: string, options?: { cause?: unknown }) {
+    super(`no usable AWS credentials (profile ${profile}): ${reason}`, options);
+    this.profile = profile;
+    this.reason = reason;
+    this.fix = fix;
+  }
+}

@@ -4,8 +4,11 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { credentialsFix, effectiveProfile, isSsoProfile } from './aws-profile.js';
+import { AwsCredentialsError } from './errors.js';
 import { stsApiVersion, stsHost } from './sts-request.js';
-import type { Partition } from './types.js';
+import type { Clock, Partition } from './types.js';
+import { systemClock } from './types.js';
 
 /** AWS credentials used to sign a token. */
 export interface SigningCredentials {
@@ -88,4 +91,58 @@ export async function mintTokenFromChain(opts: { audience: string; region: strin
   const mint: MintTokenOptions = { audience: opts.audience, region: opts.region, credentials };
   if (opts.partition !== undefined) mint.partition = opts.partition;
   return mintToken(mint);
+}
+
+/** Signing credentials plus when they expire (absent for long-term keys). */
+export interface ResolvedCredentials extends SigningCredentials {
+  expiresAtMs?: number;
+}
+
+/** Options of createCredentialSource. */
+export interface CredentialSourceOptions {
+  /** A named profile; default: the SDK's default chain (AWS_PROFILE, env keys, files, SSO, container, instance role). */
+  profile?: string;
+  /** Expiring credentials are reused until this long before they expire (default 5 minutes). */
+  refreshBeforeMs?: number;
+  clock?: Clock;
+  env?: NodeJS.ProcessEnv;
+}
+
+const defaultRefreshBeforeMs = 5 * 60_000;
+
+/**
+ * A function that resolves the user's AWS credentials, for a long-running process (`rsproxy tunnel`).
+ * Expiring credentials (SSO, assumed roles, instance and container roles) are reused until they near
+ * expiry; anything else is resolved again on each call with a fresh provider that rereads the shared
+ * files, so a failure is never pinned: once the user fixes it (`aws sso login`, a rewritten credentials
+ * file), the next call works. Rejects with AwsCredentialsError naming the profile and the fix.
+ */
+export function createCredentialSource(opts: CredentialSourceOptions = {}): () => Promise<ResolvedCredentials> {
+  const clock = opts.clock ?? systemClock;
+  const env = opts.env ?? process.env;
+  const refreshBeforeMs = opts.refreshBeforeMs ?? defaultRefreshBeforeMs;
+  let cached: ResolvedCredentials | undefined;
+  return async () => {
+    if (cached?.expiresAtMs !== undefined && cached.expiresAtMs - refreshBeforeMs > clock.nowMs()) return cached;
+    cached = undefined;
+    const profile = effectiveProfile(opts.profile, env);
+    const fail = (reason: string, cause?: unknown): AwsCredentialsError =>
+      new AwsCredentialsError(profile, reason, credentialsFix(profile, isSsoProfile(profile, env)), { cause });
+    let resolved: Awaited<ReturnType<ReturnType<typeof fromNodeProviderChain>>>;
+    try {
+      // A new chain per resolution: the SDK's chain memoizes credentials, and its file reader caches file contents.
+      resolved = await fromNodeProviderChain({ ...(opts.profile === undefined ? {} : { profile: opts.profile }), ignoreCache: true })();
+    } catch (err) {
+      // The SDK's messages name the missing source (profile, SSO session); they never contain secrets.
+      throw fail(err instanceof Error ? err.message : String(err), err);
+    }
+    const creds: ResolvedCredentials = { accessKeyId: resolved.accessKeyId, secretAccessKey: resolved.secretAccessKey };
+    if (resolved.sessionToken !== undefined && resolved.sessionToken !== '') creds.sessionToken = resolved.sessionToken;
+    if (resolved.expiration !== undefined) {
+      creds.expiresAtMs = resolved.expiration.getTime();
+      if (creds.expiresAtMs <= clock.nowMs()) throw fail(`the credentials expired at ${resolved.expiration.toISOString()}`);
+      cached = creds;
+    }
+    return creds;
+  };
 }

@@ -7,7 +7,8 @@ export interface LoginTarget {
   port: number;
   user: string;
   database: string;
-  caPem: string;
+  /** CA to verify the server with; undefined = no TLS (a local `rsproxy tunnel`). */
+  caPem: string | undefined;
   password: string | (() => Promise<string>);
 }
 
@@ -42,7 +43,7 @@ export function summarize(samplesMs: readonly number[]): LatencyStats {
 /** Times one login (connect to ReadyForQuery); the close is not timed. */
 export async function timeLogin(t: LoginTarget): Promise<number> {
   const password = typeof t.password === 'string' ? t.password : await t.password();
-  const client = new pg.Client({ host: t.host, port: t.port, user: t.user, database: t.database, password, ssl: { ca: t.caPem }, connectionTimeoutMillis: 15_000 });
+  const client = new pg.Client({ host: t.host, port: t.port, user: t.user, database: t.database, password, ssl: t.caPem === undefined ? false : { ca: t.caPem }, connectionTimeoutMillis: 15_000 });
   client.on('error', () => {});
   const start = process.hrtime.bigint();
   try {

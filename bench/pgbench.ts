@@ -9,6 +9,8 @@ export interface PgTarget {
   user: string;
   database: string;
   password: string;
+  /** libpq sslmode (default require; `disable` for a local `rsproxy tunnel`). */
+  sslmode?: string;
 }
 
 /** Query protocol passed to `pgbench -M`. */
@@ -38,7 +40,7 @@ export function parsePgbenchOutput(text: string): PgbenchResult {
 }
 
 /** libpq keyword/value connection string without the password. */
-export function conninfo(t: PgTarget, sslmode = 'require'): string {
+export function conninfo(t: PgTarget, sslmode = t.sslmode ?? 'require'): string {
   return `host=${t.host} port=${t.port} user=${t.user} dbname=${t.database} sslmode=${sslmode}`;
 }
 
@@ -57,7 +59,7 @@ export async function pgbenchInit(t: PgTarget, scale: number): Promise<void> {
   await run('pgbench', ['-i', '-q', '-s', String(scale), conninfo(t)], t.password, 120_000);
 }
 
-/** `pgbench -n -S -M mode -c clients -j threads -T seconds` over TLS (sslmode=require). */
+/** `pgbench -n -S -M mode -c clients -j threads -T seconds` over TLS (sslmode=require unless the target says otherwise). */
 export async function pgbenchSelectOnly(t: PgTarget, opts: { mode: QueryMode; clients: number; threads: number; seconds: number }): Promise<PgbenchResult> {
   const args = ['-n', '-S', '-M', opts.mode, '-c', String(opts.clients), '-j', String(opts.threads), '-T', String(opts.seconds), conninfo(t)];
   const out = await run('pgbench', args, t.password, (opts.seconds + 60) * 1000);

@@ -126,3 +126,19 @@ export function toProxyError(err: unknown, user: string): ProxyError {
   }
   return internal(err);
 }
+
+/** 08006 from `rsproxy tunnel`: the proxy at `hostPort` is unreachable, or TLS with it failed or did not verify. */
+export function tunnelRemoteFailed(hostPort: string, reason: string, opts: Opts = {}): ProxyError {
+  return new ProxyError('PROXY_TUNNEL_REMOTE_FAILED', SqlState.ConnectionFailure, `rsproxy tunnel could not connect to ${hostPort}: ${reason}`, 'upstream', opts);
+}
+/** 28000 from `rsproxy tunnel`: the local AWS credentials cannot sign a token; `fix` becomes the HINT. */
+export function tunnelNoCredentials(profile: string, reason: string, fix: string, opts: Opts = {}): ProxyError {
+  return new ProxyError('PROXY_TUNNEL_NO_CREDENTIALS', SqlState.InvalidAuthorizationSpecification, `no usable AWS credentials (profile ${profile}): ${reason}`, 'credentials', {
+    ...opts,
+    hint: fix.charAt(0).toUpperCase() + fix.slice(1) + '.',
+  });
+}
+/** 08P01 from `rsproxy tunnel`: the server at `hostPort` asked for an authentication method other than a cleartext password. */
+export function tunnelNotAnRsproxy(hostPort: string, opts: Opts = {}): ProxyError {
+  return new ProxyError('PROXY_TUNNEL_NOT_RSPROXY', SqlState.ProtocolViolation, `${hostPort} is not an rsproxy`, 'protocol', opts);
+}

@@ -190,3 +190,15 @@ test('library code never imports test code', () => {
   const bad = violations((e) => !e.file.startsWith('test/') && !e.file.startsWith('bench/') && !isTest(e.file) && e.target.startsWith('test/'));
   assert.deepEqual(bad, []);
 });
+
+test('rsproxy tunnel reuses the shared codec, relay and upstream dial; only its listener opens sockets; its CLI reaches auth/ through token-mint', () => {
+  const specsOf = (file: string): Set<string> => new Set(allEdges.filter((e) => e.file === file && !e.isTypeOnly).map((e) => e.target));
+  const session = specsOf('proxy/session/tunnel-session.ts');
+  for (const shared of ['proxy/session/relay.ts', 'proxy/session/upstream-dial.ts', 'proxy/session/upstream-cancel.ts', 'proxy/protocol/startup-framer.ts', 'proxy/protocol/frontend.ts', 'proxy/protocol/backend.ts', 'proxy/protocol/upstream.ts', 'proxy/protocol/framer.ts']) {
+    assert.ok(session.has(shared), `tunnel-session.ts must import ${shared} (no second copy)`);
+  }
+  assert.ok(!session.has('node:net'), 'tunnel-session.ts must not open sockets; the listener does');
+  assert.ok(specsOf('proxy/session/tunnel-listener.ts').has('proxy/session/tunnel-session.ts'));
+  const cli = [...specsOf('proxy/cli/tunnel.ts'), ...specsOf('proxy/cli/tunnel-tokens.ts')].filter((t) => t.startsWith('auth/') || t.startsWith('@aws-sdk/') || t.startsWith('@smithy/'));
+  assert.deepEqual(cli.sort(), ['auth/errors.ts', 'auth/token-mint.ts', 'auth/types.ts']);
+});

@@ -19,6 +19,11 @@ commands:
       --db-name D [--duration-seconds 900..3600] [--region R] [--profile P]
       [--format json|env|jdbc|odbc|libpq] [--driver postgresql|redshift] [--sslmode MODE] [--sslrootcert FILE]
                                          temporary credentials straight from AWS (no proxy)
+  tunnel --host H [--port 5439] [--listen 127.0.0.1:5439] [--unix-socket DIR] [--user U] [--dbname D]
+         [--audience AUD] [--region R] [--profile P] [--sslmode verify-full|verify-ca|require]
+         [--sslrootcert FILE] [--token-reuse-seconds 0..240] [--local-tls]
+                                         local listener for GUI tools and services: no password, a
+                                         fresh token from your AWS credentials for each connection
   check-config --config FILE [--print] [--<key-path> VALUE …]
   explain --config FILE --arn ARN --database D [--user U] [--account ID] [--json]
                                          which rule admits that identity (exit 0) or why none does (exit 3)
@@ -31,7 +36,8 @@ Environment: RSPROXY_AUDIENCE (default --audience), RSPROXY_USER (default --user
 RSPROXY_PSQL (psql executable for connect), AWS_REGION / AWS_DEFAULT_REGION (default --region).
 Config flags and RSPROXY_* env vars derive from key paths: limits.loginTimeoutMs →
 --limits-login-timeout-ms / RSPROXY_LIMITS_LOGIN_TIMEOUT_MS (flag > env > file > default).
-Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 3 denied (explain), 130 SIGINT, 143 SIGTERM.
+Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 3 denied (explain), 130 SIGINT,
+143 SIGTERM (tunnel: 0 on either).
 `;
 
 interface CommandModule {
@@ -46,6 +52,7 @@ const commands: Readonly<Record<string, () => Promise<CommandModule>>> = {
   connect: () => import('./connect.js'),
   url: () => import('./url.js'),
   credentials: () => import('./credentials.js'),
+  tunnel: () => import('./tunnel.js'),
   'check-config': () => import('./check-config.js'),
   explain: () => import('./explain.js'),
   policy: () => import('./policy.js'),

@@ -11,6 +11,9 @@ export const authenticationCleartextPassword: Buffer = Buffer.from([0x52, 0, 0, 
 /** The single byte `S` that accepts an SSLRequest. */
 export const sslAccepted: Buffer = Buffer.from([NegotiationAnswer.Accept]);
 
+/** The single byte `N` that refuses an SSLRequest (`rsproxy tunnel` without --local-tls). */
+export const sslRefused: Buffer = Buffer.from([NegotiationAnswer.Refuse]);
+
 /** The single byte `N` that refuses a GSSENCRequest. */
 export const gssEncRefused: Buffer = Buffer.from([NegotiationAnswer.Refuse]);
 

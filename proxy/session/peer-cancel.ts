@@ -35,7 +35,7 @@ export interface PeerDialOptions {
  */
 export function createSendPeerCancel(dial: PeerDialOptions): SendPeerCancelFn {
   return (peer, pid, key, timeoutMs, logger) =>
-    sendCancelRequest({ database: '', dbName: '', engine: 'postgres', host: peer.host, port: peer.port, tlsMode: 'require' }, pid, key, timeoutMs, logger, {
+    sendCancelRequest({ host: peer.host, port: peer.port, tlsMode: 'require' }, pid, key, timeoutMs, logger, {
       allowPlaintext: false,
       ...(dial.shouldSendProxyHeader ? { preamble: proxyV2LocalHeader } : {}),
       ...(dial.localAddress !== undefined && isIP(dial.localAddress) === isIP(peer.host) ? { localAddress: dial.localAddress } : {}),

@@ -19,7 +19,26 @@ export interface DialOptions {
   preamble?: Buffer;
   /** Source IP to connect from (a peer replica recognises its peers by source address). */
   localAddress?: string;
+  /** upstreamTlsOptions(target) computed once by the caller (`rsproxy tunnel` dials one target: no CA file read per dial). */
+  tlsOptions?: tls.ConnectionOptions;
+  /** Resume TLS sessions from this store (`rsproxy tunnel`: the proxy issues tickets; PostgreSQL does not). */
+  tlsSessions?: TlsSessionStore;
 }
+
+/** The last TLS session per dial target and TLS settings, so the next dial resumes it instead of a full handshake. */
+export interface TlsSessionStore {
+  get(key: string): Buffer | undefined;
+  set(key: string, session: Buffer): void;
+}
+
+/** A TlsSessionStore in memory (one entry per key). */
+export function createTlsSessionStore(): TlsSessionStore {
+  const sessions = new Map<string, Buffer>();
+  return { get: (key) => sessions.get(key), set: (key, session) => void sessions.set(key, session) };
+}
+
+/** Where and how to dial: an UpstreamTarget, or any host/port with a TLS mode (`rsproxy tunnel` dials the proxy itself). */
+export type DialTarget = Pick<UpstreamTarget, 'host' | 'port' | 'tlsMode' | 'caFile'>;
 
 /** A dialed upstream socket: TLS, or plaintext when allowed and the upstream refused TLS. Paused. */
 export type DialedSocket = { isTls: true; socket: tls.TLSSocket } | { isTls: false; socket: net.Socket };
@@ -44,7 +63,7 @@ function secureContextFor(caPem: string): tls.SecureContext {
 }
 
 /** TLS client options for the target's `upstreamTls` mode. */
-export async function upstreamTlsOptions(target: UpstreamTarget): Promise<tls.ConnectionOptions> {
+export async function upstreamTlsOptions(target: DialTarget): Promise<tls.ConnectionOptions> {
   const opts: tls.ConnectionOptions = { host: target.host, minVersion: 'TLSv1.2' };
   // SNI only for DNS names (RFC 6066 forbids IP literals).
   if (net.isIP(target.host) === 0) opts.servername = target.host;
@@ -73,8 +92,8 @@ export async function upstreamTlsOptions(target: UpstreamTarget): Promise<tls.Co
 }
 
 /** Connects to the target and negotiates TLS; rejects with UpstreamLoginError. The socket is paused. */
-export async function dialUpstream(target: UpstreamTarget, opts: DialOptions): Promise<DialedSocket> {
-  const tlsOptions = await upstreamTlsOptions(target);
+export async function dialUpstream(target: DialTarget, opts: DialOptions): Promise<DialedSocket> {
+  const tlsOptions = opts.tlsOptions ?? (await upstreamTlsOptions(target));
   const remainingMs = opts.deadlineMs - Date.now();
   if (remainingMs <= 0) throw new UpstreamLoginError(UpstreamLoginErrorCode.Timeout, 'login deadline passed before connecting upstream');
   const log = opts.logger;
@@ -147,7 +166,11 @@ export async function dialUpstream(target: UpstreamTarget, opts: DialOptions): P
         return;
       }
       phase = 'tls';
-      const t = tls.connect({ ...tlsOptions, socket: raw });
+      // A session verified under one mode or CA must never be resumed under another.
+      const sessionKey = `${target.host}:${target.port}:${target.tlsMode}:${target.caFile ?? ''}`;
+      const session = opts.tlsSessions?.get(sessionKey);
+      const t = tls.connect({ ...tlsOptions, socket: raw, ...(session === undefined ? {} : { session }) });
+      if (opts.tlsSessions !== undefined) t.on('session', (s: Buffer) => opts.tlsSessions?.set(sessionKey, s));
       secure = t;
       t.on('error', (cause) => {
         if (settled) log.debug({ err: cause.message }, 'upstream TLS socket error');

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -200,5 +201,57 @@ test('compose fleet profile: two replicas behind HAProxy with PROXY v2, trusted 
   if (requireTool('/usr/bin/docker-compose', t)) {
     const r = await run('/usr/bin/docker-compose', ['-f', 'docker-compose.yml', '--profile', 'fleet', 'config', '-q']);
     assert.equal(r.code, 0, r.out);
+  }
+});
+
+test('deploy/kubernetes/examples/tunnel-sidecar.yaml: a native sidecar tunnel on loopback, the app on 127.0.0.1 with no password', () => {
+  const docs = parseAllDocuments(readFileSync(join(root, 'deploy', 'kubernetes', 'examples', 'tunnel-sidecar.yaml'), 'utf8'));
+  const objs = docs.map((d) => {
+    assert.deepEqual(d.errors, [], 'tunnel-sidecar.yaml parses');
+    return d.toJS() as Obj;
+  });
+  assert.deepEqual(objs.map((o) => o.kind), ['ServiceAccount', 'Deployment']);
+  const [sa, dep] = objs as [Obj, Obj];
+  assert.equal(at(dep, 'spec.template.spec.serviceAccountName'), at(sa, 'metadata.name'));
+  assert.deepEqual(at(dep, 'spec.selector.matchLabels'), at(dep, 'spec.template.metadata.labels'));
+  const tunnel = (at(dep, 'spec.template.spec.initContainers') as Obj[])[0] as Obj;
+  assert.equal(tunnel.restartPolicy, 'Always', 'a native sidecar');
+  const args = tunnel.args as string[];
+  assert.equal(args[0], 'tunnel');
+  const flag = (name: string): string | undefined => args[args.indexOf(name) + 1];
+  assert.equal(flag('--listen'), '127.0.0.1:5439');
+  for (const f of ['--host', '--audience', '--region', '--user', '--dbname']) assert.ok(args.includes(f), f);
+  assert.equal(at(tunnel, 'startupProbe.tcpSocket.port'), 5439);
+  assert.equal(at(tunnel, 'securityContext.readOnlyRootFilesystem'), true);
+  const app = (at(dep, 'spec.template.spec.containers') as Obj[])[0] as Obj;
+  const env = new Map((app.env as Obj[]).map((e) => [e.name, e.value]));
+  assert.equal(env.get('PGHOST'), '127.0.0.1');
+  assert.equal(env.get('PGPORT'), '5439');
+  assert.equal(env.get('PGSSLMODE'), 'disable');
+  assert.equal(env.has('PGPASSWORD'), false, 'no password anywhere');
+  assert.equal(env.get('PGUSER'), flag('--user'));
+  assert.equal(env.get('PGDATABASE'), flag('--dbname'));
+});
+
+test('deploy/systemd/rsproxy-tunnel.service: systemd-analyze verify accepts it; it runs the tunnel on loopback', async (t) => {
+  const file = join(root, 'deploy', 'systemd', 'rsproxy-tunnel.service');
+  const unit = readFileSync(file, 'utf8');
+  const execStart = /^ExecStart=((?:.*\\\n)*.*)$/m.exec(unit)?.[1]?.replace(/\\\n\s*/g, ' ') ?? '';
+  assert.match(execStart, /^\/usr\/local\/bin\/rsproxy tunnel /);
+  assert.match(execStart, / --listen 127\.0\.0\.1:5439 /);
+  for (const f of ['--host', '--audience', '--region', '--user', '--dbname']) assert.ok(execStart.includes(` ${f} `), f);
+  assert.match(unit, /^Restart=on-failure$/m);
+  if (!requireTool('/usr/bin/systemd-analyze', t)) return;
+  // verify needs the ExecStart binary to exist: check a copy that runs /bin/true instead.
+  const dir = mkdtempSync(join(tmpdir(), 'rsproxy-unit-'));
+  try {
+    const copy = join(dir, 'rsproxy-tunnel.service');
+    writeFileSync(copy, unit.replaceAll('/usr/local/bin/rsproxy', '/bin/true'));
+    const r = await run('/usr/bin/systemd-analyze', ['verify', copy]);
+    assert.equal(r.code, 0, r.out);
+    // It exits 0 on lines it ignores (an unknown key, a bad value) but names them.
+    assert.equal(r.out.trim(), '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,0 +1,162 @@
+/** `rsproxy tunnel --host H …`: a loopback listener that logs every local connection in to the proxy at H with a token (contract.md §8). */
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { AwsCredentialsError } from '../../auth/errors.js';
+import { audiencePattern, createCredentialSource, mintToken } from '../../auth/token-mint.js';
+import type { Logger } from '../../auth/types.js';
+import { jdbcUrl, libpqKeywordValue, odbcConnectionString } from '../conn-strings.js';
+import type { ConnectionParams } from '../conn-strings.js';
+import { startTunnelListener, parseLoopbackListen } from '../session/tunnel-listener.js';
+import type { TunnelListenAddress } from '../session/tunnel-listener.js';
+import type { TunnelRemote } from '../session/tunnel-startup.js';
+import { parseCommandArgs, stringOption, UsageError } from './args.js';
+import type { ParsedArgs } from './args.js';
+import { audienceOf, portOf, regionOf, RuntimeError, tlsOptionSpecs } from './client-options.js';
+import { createTokenReuseCache, defaultTokenReuseSeconds, maxTokenReuseSeconds } from './tunnel-tokens.js';
+
+const optionSpecs = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  listen: { type: 'string' },
+  'unix-socket': { type: 'string' },
+  user: { type: 'string' },
+  dbname: { type: 'string' },
+  audience: { type: 'string' },
+  region: { type: 'string' },
+  profile: { type: 'string' },
+  'token-reuse-seconds': { type: 'string' },
+  'local-tls': { type: 'boolean' },
+  ...tlsOptionSpecs,
+} as const;
+
+const defaultListen = '127.0.0.1:5439';
+const remoteTlsModes = ['verify-full', 'verify-ca', 'require'] as const;
+
+/** A Logger that writes one plain line per info/warn/error record to stderr (`rsproxy tunnel: [conn 3] …`); debug is dropped. */
+export function lineLogger(write: (line: string) => void, bindings: Record<string, unknown> = {}): Logger {
+  const line = (obj: object, msg?: string): void => {
+    const conn = (bindings as { connection?: unknown }).connection ?? (obj as { connection?: unknown }).connection;
+    write(`rsproxy tunnel: ${conn === undefined ? '' : `[conn ${String(conn)}] `}${msg ?? ''}\n`);
+  };
+  return { debug() {}, info: line, warn: line, error: line, child: (b) => lineLogger(write, { ...bindings, ...b }) };
+}
+
+function reuseSecondsOf(args: ParsedArgs): number {
+  const text = stringOption(args, 'token-reuse-seconds');
+  if (text === undefined) return defaultTokenReuseSeconds;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > maxTokenReuseSeconds) throw new UsageError(`--token-reuse-seconds: must be an integer 0..${maxTokenReuseSeconds} (got "${text.slice(0, 20)}")`);
+  return n;
+}
+
+function remoteOf(args: ParsedArgs): TunnelRemote {
+  const host = stringOption(args, 'host', true);
+  const mode = stringOption(args, 'sslmode') ?? 'verify-full';
+  if (!(remoteTlsModes as readonly string[]).includes(mode)) {
+    throw new UsageError(`--sslmode: must be one of ${remoteTlsModes.join(', ')} (the proxy always requires TLS; got "${mode.slice(0, 20)}")`);
+  }
+  const caFile = stringOption(args, 'sslrootcert');
+  if (caFile !== undefined) {
+    try {
+      accessSync(caFile, fsConstants.R_OK);
+    } catch (err) {
+      throw new UsageError(`--sslrootcert: cannot read ${caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return { host, port: portOf(args), tlsMode: mode as TunnelRemote['tlsMode'], ...(caFile === undefined ? {} : { caFile }) };
+}
+
+function listenOf(args: ParsedArgs): TunnelListenAddress {
+  let tcp: { host: string; port: number };
+  try {
+    tcp = parseLoopbackListen(stringOption(args, 'listen') ?? defaultListen);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const dir = stringOption(args, 'unix-socket');
+  if (dir === undefined) return { kind: 'tcp', ...tcp };
+  if (tcp.port === 0) throw new UsageError('--unix-socket needs a --listen port other than 0 (it names the socket file .s.PGSQL.<port>)');
+  return { kind: 'unix', dir, port: tcp.port };
+}
+
+/** The ready-to-paste lines (no password): listen line, psql, pgjdbc and psqlODBC. */
+export function tunnelLines(listen: TunnelListenAddress, address: string, port: number, remote: TunnelRemote, who: { user?: string; dbName?: string }, isLocalTls: boolean): string[] {
+  const params: ConnectionParams = {
+    host: listen.kind === 'unix' ? listen.dir : listen.host,
+    port,
+    dbName: who.dbName ?? '<dbname>',
+    user: who.user ?? '<user>',
+    sslMode: isLocalTls ? 'require' : 'disable',
+  };
+  const lines = [`listening on ${address} -> ${remote.host}:${remote.port}`, `psql:  psql "${libpqKeywordValue(params)}"`];
+  if (listen.kind === 'tcp') lines.push(`jdbc:  ${jdbcUrl(params)}`);
+  else lines.push('jdbc:  (pgjdbc cannot use a Unix socket; run a second tunnel with --listen for it)');
+  lines.push(`odbc:  ${odbcConnectionString(params)}`);
+  return lines;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => (): void => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(sig);
+    };
+    const onInt = on('SIGINT');
+    const onTerm = on('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+  });
+}
+
+/** Runs the tunnel until SIGINT/SIGTERM (exit 0); 1 on usage errors, 2 when the AWS credentials are unusable at start. */
+export async function run(argv: string[]): Promise<number> {
+  // From the start: a signal during start-up also ends in a clean exit 0, not the default 143.
+  const signalled = waitForSignal();
+  const args = parseCommandArgs(argv, optionSpecs);
+  const remote = remoteOf(args);
+  const listen = listenOf(args);
+  const audience = audienceOf(args);
+  if (!audiencePattern.test(audience)) throw new UsageError(`--audience: must match ${audiencePattern.source} (got "${audience.slice(0, 40)}")`);
+  const region = regionOf(args);
+  const reuseSeconds = reuseSecondsOf(args);
+  const user = stringOption(args, 'user');
+  const dbName = stringOption(args, 'dbname');
+  const profile = stringOption(args, 'profile');
+  const isLocalTls = args.values['local-tls'] === true;
+
+  const credentials = createCredentialSource(profile === undefined ? {} : { profile });
+  try {
+    await credentials();
+  } catch (err) {
+    if (!(err instanceof AwsCredentialsError)) throw err;
+    throw new RuntimeError(`${err.message}; ${err.fix}`, { cause: err });
+  }
+  const tokens = createTokenReuseCache({ reuseSeconds, mint: async () => mintToken({ audience, region, credentials: await credentials() }) });
+
+  let localTls: { certPem: string; keyPem: string } | undefined;
+  if (isLocalTls) {
+    const { generateCa, generateServerCert } = await import('../dev-certs.js');
+    const ca = await generateCa('rsproxy tunnel local CA');
+    localTls = await generateServerCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] });
+  }
+
+  const logger = lineLogger((line) => void process.stderr.write(line));
+  let listener;
+  try {
+    listener = await startTunnelListener({
+      listen,
+      remote,
+      overrides: { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { database: dbName }) },
+      tokens,
+      logger,
+      ...(localTls === undefined ? {} : { localTls }),
+    });
+  } catch (err) {
+    throw new RuntimeError(`cannot listen on ${listen.kind === 'unix' ? listen.dir : `${listen.host}:${listen.port}`}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  process.stdout.write(`${tunnelLines(listen, listener.address, listener.port, remote, { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { dbName }) }, isLocalTls).join('\n')}\n`);
+  const sig = await signalled;
+  logger.info({}, `${sig}: closing ${listener.sessionCount} connection(s) and exiting`);
+  await listener.close();
+  return 0;
+}
