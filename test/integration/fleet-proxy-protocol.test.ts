@@ -37,6 +37,7 @@ describe('cancel forwarding with the PROXY protocol on (three replicas, trusted 
   let fleet: Fleet;
   let a: Replica;
   let b: Replica;
+  let c: Replica;
   let fwd: HeaderForwarder;
 
   before(async () => {
@@ -50,7 +51,7 @@ describe('cancel forwarding with the PROXY protocol on (three replicas, trusted 
         c.proxyProtocol = { trustedSources: ['127.0.0.2/31', '127.0.0.4/32', '127.0.0.1/32'] };
       },
     });
-    [a, b] = fleet.replicas as [Replica, Replica];
+    [a, b, c] = fleet.replicas as [Replica, Replica, Replica];
     // The "balancer" in front of A: every connection opens with a v2 header naming the fake client.
     fwd = await startHeaderForwarder({ targetHost: a.host, targetPort: a.port, header: (n) => v2From(fakeClient, 40000 + n) });
   });
@@ -107,6 +108,8 @@ describe('cancel forwarding with the PROXY protocol on (three replicas, trusted 
     assert.equal(await b.metric(cancels, { result: 'rate_limited' }), 0);
     assert.equal(await a.metric(cancels, { result: 'forwarded' }), 2);
     assert.equal(await a.metric(cancels, { result: 'unknown_key' }), 0);
+    assert.equal(await total(b, cancels), 2, 'B counted the two cancels once each, as peer_forwarded only');
+    assert.equal(await total(c, cancels), 0, 'C saw nothing');
     // B's forwarded connections opened with a LOCAL header, so A's gate let them in and A saw B's own address (a peer).
     assert.equal(await total(a, rejected), rejectedOnA, 'A refused no connection');
     assert.deepEqual(a.events('cancel_forwarded').map((e) => e['source']), ['127.0.0.3', '127.0.0.3']);
