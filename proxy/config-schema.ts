@@ -211,7 +211,7 @@ export interface ScalarKey {
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 interface Inspectable {
-  _zod: { def: { type: string; innerType?: Inspectable; element?: Inspectable; shape?: Record<string, Inspectable> } };
+  _zod: { def: { type: string; innerType?: Inspectable; element?: Inspectable; shape?: Record<string, Inspectable>; options?: Inspectable[]; values?: unknown[] } };
   description?: string | undefined;
 }
 
@@ -225,6 +225,18 @@ function unwrap(schema: Inspectable): { base: Inspectable; description: string |
   return { base: s, description };
 }
 
+/** A union whose every option takes a string (`'' | pattern`, as cluster.self): set from a flag or env var like a string. */
+function isStringUnion(base: Inspectable): boolean {
+  const options = base._zod.def.options ?? [];
+  return (
+    options.length > 0 &&
+    options.every((o) => {
+      const d = unwrap(o).base._zod.def;
+      return d.type === 'string' || d.type === 'enum' || (d.type === 'literal' && (d.values ?? []).every((v) => typeof v === 'string'));
+    })
+  );
+}
+
 function walk(shape: Record<string, Inspectable>, prefix: readonly string[], out: ScalarKey[]): void {
   for (const [key, child] of Object.entries(shape)) {
     const path = [...prefix, key];
@@ -232,7 +244,7 @@ function walk(shape: Record<string, Inspectable>, prefix: readonly string[], out
     const t = base._zod.def.type;
     let kind: ScalarKind | undefined;
     if (t === 'object' && base._zod.def.shape !== undefined) walk(base._zod.def.shape, path, out);
-    else if (t === 'string' || t === 'enum') kind = 'string';
+    else if (t === 'string' || t === 'enum' || (t === 'union' && isStringUnion(base))) kind = 'string';
     else if (t === 'number') kind = 'number';
     else if (t === 'boolean') kind = 'boolean';
     else if (t === 'array' && base._zod.def.element !== undefined && unwrap(base._zod.def.element).base._zod.def.type === 'string') kind = 'list';

@@ -295,6 +295,23 @@ test('a bad override names its source; unknown RSPROXY_ vars warn', () => {
   assert.ok(!f.ok && f.errors[0] === 'limits.loginTimeoutMs: must be an integer ≥ 1000 (got "soon" from --limits-login-timeout-ms)');
 });
 
+test('cluster.self and cluster.peerDns (string unions) are settable from env and flags; a bad value names its source', () => {
+  const byPath = new Map(scalarKeys.map((k) => [k.path.join('.'), k]));
+  assert.deepEqual([byPath.get('cluster.self')?.env, byPath.get('cluster.self')?.flag, byPath.get('cluster.self')?.kind], ['RSPROXY_CLUSTER_SELF', 'cluster-self', 'string']);
+  assert.deepEqual([byPath.get('cluster.peerDns')?.env, byPath.get('cluster.peerDns')?.flag], ['RSPROXY_CLUSTER_PEER_DNS', 'cluster-peer-dns']);
+  const r = resolveConfig(base(), { env: { RSPROXY_CLUSTER_SELF: '10.0.0.5:5439', RSPROXY_CLUSTER_PEER_DNS: 'rsproxy-peers.ns.svc:5439', POD_IP: '10.1.2.3' } });
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  assert.deepEqual(r.config.cluster, { self: '10.0.0.5:5439', peers: [], peerDns: 'rsproxy-peers.ns.svc:5439' });
+  assert.equal(r.warnings.length, 0);
+  const f = resolveConfig(setAt(base(), 'cluster', { peers: ['10.0.0.7:5439'] }), { flags: { 'cluster-self': '10.0.0.6:5440' } });
+  assert.ok(f.ok && f.config.cluster.self === '10.0.0.6:5440');
+  const bad = resolveConfig(base(), { env: { RSPROXY_CLUSTER_SELF: '10.0.0.5' } });
+  assert.ok(!bad.ok);
+  if (!bad.ok) assert.deepEqual(bad.errors, ['cluster.self: must be host:port with a port from 0 to 65535 (got "10.0.0.5" from RSPROXY_CLUSTER_SELF)']);
+  const badFlag = resolveConfig(base(), { flags: { 'cluster-peer-dns': 'rsproxy-peers' } });
+  assert.ok(!badFlag.ok && badFlag.errors[0] === 'cluster.peerDns: must be name:port (got "rsproxy-peers" from --cluster-peer-dns)');
+});
+
 test('YAML and JSON files load; syntax errors and missing files are one line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rsproxy-config-'));
   try {

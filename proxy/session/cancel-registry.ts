@@ -104,16 +104,17 @@ export class CancelRegistry {
     throw new Error(`all ${maxSessionNumber} cancel-key session numbers are in use`);
   }
 
-  /** Handles one CancelRequest; never throws. The caller closes the client socket silently either way. */
-  async handle(pid: number, key: Buffer, packetBytes: number, sourceAddress: string, logger: Logger = this.opts.logger): Promise<CancelResult> {
-    const result = await this.route(pid, key, packetBytes, sourceAddress, logger);
+  /** Handles one CancelRequest (`isProxied`: it came through a balancer's PROXY header); never throws. The caller closes the client socket silently either way. */
+  async handle(pid: number, key: Buffer, packetBytes: number, sourceAddress: string, logger: Logger = this.opts.logger, isProxied = false): Promise<CancelResult> {
+    const result = await this.route(pid, key, packetBytes, sourceAddress, logger, isProxied);
     this.opts.observer.cancel(result);
     return result;
   }
 
-  private async route(pid: number, key: Buffer, packetBytes: number, sourceAddress: string, logger: Logger): Promise<CancelResult> {
+  private async route(pid: number, key: Buffer, packetBytes: number, sourceAddress: string, logger: Logger, isProxied: boolean): Promise<CancelResult> {
     const peers = this.opts.peers;
-    const isFromPeer = peers?.isFromPeer(sourceAddress) ?? false;
+    // Replicas reach each other directly (no header, or a LOCAL one): a proxied source address is a client's, even if it equals a peer's.
+    const isFromPeer = !isProxied && (peers?.isFromPeer(sourceAddress) ?? false);
     // A peer forwards cancels of many clients, each already limited on that peer.
     if (!isFromPeer && !this.limiter.take(sourceAddress).isAllowed) return 'rate_limited';
     const localPid = peers === undefined ? pid : peers.localPid(pid, isFromPeer);

@@ -99,6 +99,7 @@ export class ClientSession {
     this.negotiation = new TlsNegotiation({
       socket: opts.socket,
       clientAddress: this.clientAddress,
+      isProxied: opts.proxiedBy !== undefined,
       secureContext: opts.secureContext,
       maxStartupBytes: opts.limits.maxStartupBytes,
       cancelRegistry: opts.cancelRegistry,

@@ -29,6 +29,8 @@ export interface TlsNegotiationOptions {
   socket: net.Socket;
   /** The client's address (after PROXY protocol); the cancel rate limit counts per this source. */
   clientAddress?: string;
+  /** The connection came through a balancer's PROXY header, so it is never another replica's (whatever address the header names). */
+  isProxied?: boolean;
   secureContext: tls.SecureContext;
   maxStartupBytes: number;
   cancelRegistry: CancelRegistry;
@@ -76,7 +78,7 @@ export class TlsNegotiation {
     const req = this.pendingCancel;
     if (req === undefined) return;
     const source = this.opts.clientAddress ?? this.opts.socket.remoteAddress ?? 'unknown';
-    const result = await this.opts.cancelRegistry.handle(req.pid, req.key, req.packetBytes, source, this.opts.logger);
+    const result = await this.opts.cancelRegistry.handle(req.pid, req.key, req.packetBytes, source, this.opts.logger, this.opts.isProxied ?? false);
     this.opts.logger.debug({ event: 'cancel_request', result }, 'cancel request handled');
   }
 

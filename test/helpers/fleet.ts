@@ -44,6 +44,8 @@ export interface FleetOptions {
   cluster: (endpoint: string, all: readonly string[]) => Record<string, unknown>;
   /** Peer resolution injected into every replica. */
   serve?: ClusterOptions;
+  /** Further changes to every replica's config (e.g. `proxyProtocol`). */
+  configure?: (config: IamProxyConfig) => void;
 }
 
 /** A running fleet; close() stops every replica still running and removes its files. */
@@ -83,6 +85,7 @@ async function startReplica(opts: FleetOptions, host: string, port: number, all:
   config.listen = endpoint;
   config.tls = { ...config.tls, certFile: cert.certFile, keyFile: cert.keyFile };
   config['cluster'] = opts.cluster(endpoint, all);
+  opts.configure?.(config);
   const { proxy, logs } = await serveInProcess({
     config,
     configPath: join(dir, `${host}.yaml`),
@@ -141,9 +144,10 @@ export async function waitSleeping(stack: IamStack, backendPid: number): Promise
   await waitFor(async () => (await stack.pg.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [backendPid])).rowCount === 1, 10_000, 5);
 }
 
-/** A CancelRequest on a new socket to `replica`: plaintext, or after SSLRequest + TLS verified against its IP SAN. Resolves once the replica closes it. */
-export async function sendCancel(stack: IamStack, replica: Replica, pid: number, secret: number, overTls = false): Promise<void> {
+/** A CancelRequest on a new socket to `replica` (after `preamble`, e.g. a PROXY header): plaintext, or after SSLRequest + TLS verified against its IP SAN. Resolves once the replica closes it. */
+export async function sendCancel(stack: IamStack, replica: Replica, pid: number, secret: number, overTls = false, preamble?: Buffer): Promise<void> {
   const raw = await plainSocket(replica.port, replica.host);
+  if (preamble !== undefined) raw.write(preamble);
   const socket = overTls ? await upgradeToTls(raw, stack.caPem, replica.host) : raw;
   socket.write(cancelPacket(pid, i32(secret)));
   await untilClosed(socket, 10_000);

@@ -31,6 +31,8 @@ export interface HaproxyFrontend {
 /** Options of startHaproxy. */
 export interface HaproxyOptions {
   backendPorts: number[];
+  /** The host of each backend, by index (default 127.0.0.1 for all). */
+  backendHosts?: readonly string[];
   frontends: HaproxyFrontend[];
   /** `send-proxy-v2` (default, what an AWS NLB sends) or `send-proxy` (v1). */
   proxyProtocol?: 'send-proxy-v2' | 'send-proxy';
@@ -71,7 +73,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
     lines.push(`listen ${f.name}`, `  bind 127.0.0.1:${ports[f.name]}`, `  balance ${f.balance}`);
     opts.backendPorts.forEach((p, i) => {
       const check = checkMs > 0 ? ` check inter ${checkMs}ms check-send-proxy` : '';
-      lines.push(`  server r${i + 1} 127.0.0.1:${p} ${sendProxy} source ${opts.sourceAddress}${f.balance === 'first' ? ' maxconn 1000' : ''}${check}`);
+      lines.push(`  server r${i + 1} ${opts.backendHosts?.[i] ?? '127.0.0.1'}:${p} ${sendProxy} source ${opts.sourceAddress}${f.balance === 'first' ? ' maxconn 1000' : ''}${check}`);
     });
   }
   const config = `${lines.join('\n')}\n`;

@@ -71,7 +71,7 @@ export function tlv(type: number, value: Buffer): Buffer {
   return Buffer.concat([h, value]);
 }
 
-/** A loopback balancer: each accepted connection is forwarded to `target`, from `localAddress`, after `header(n)` (n = 0, 1, … per connection). */
+/** A loopback balancer: each accepted connection is forwarded to `targetHost:targetPort` (default host 127.0.0.1), from `localAddress`, after `header(n)` (n = 0, 1, … per connection). */
 export interface HeaderForwarder {
   port: number;
   close(): Promise<void>;
@@ -79,11 +79,11 @@ export interface HeaderForwarder {
 }
 
 /** Starts a HeaderForwarder on 127.0.0.1:0. */
-export async function startHeaderForwarder(opts: { targetPort: number; localAddress?: string; header: (n: number) => Buffer }): Promise<HeaderForwarder> {
+export async function startHeaderForwarder(opts: { targetPort: number; targetHost?: string; localAddress?: string; header: (n: number) => Buffer }): Promise<HeaderForwarder> {
   const sockets = new Set<net.Socket>();
   let n = 0;
   const server = net.createServer((client) => {
-    const upstream = net.connect({ host: '127.0.0.1', port: opts.targetPort, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) });
+    const upstream = net.connect({ host: opts.targetHost ?? '127.0.0.1', port: opts.targetPort, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) });
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('error', () => {});

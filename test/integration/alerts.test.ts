@@ -15,6 +15,8 @@ const expectedAlerts = [
   'RsproxyConnectionsNearCap',
   'RsproxyCertificateExpiringSoon',
   'RsproxyNoReadyReplica',
+  // Issue 13's cancel forwarding between replicas (cluster peers).
+  'RsproxyCancelForwardingFailing',
 ];
 
 const read = (...path: string[]) => readFileSync(join(projectRoot, ...path), 'utf8');
@@ -58,7 +60,7 @@ test('the unit test file has, per alert, a firing case and input series that mus
   }
 });
 
-test('the rules: the six alerts, each with severity, summary, description and a runbook section in docs/operations/alerts.md', () => {
+test('the rules: the seven alerts, each with severity, summary, description and a runbook section in docs/operations/alerts.md', () => {
   const rules = readAlertGroups().flatMap((g) => g.rules);
   assert.deepEqual(rules.map((r) => r.alert), expectedAlerts);
   const doc = read('docs', 'operations', 'alerts.md');

@@ -69,6 +69,9 @@ test('the dashboard covers what operators asked for (issue 15)', () => {
     assert.ok(reads(m), m);
   }
   assert.ok(exprs.some((e) => /result!="ok"/.test(e) && e.includes('rsproxy_credential_requests_total')), 'credential API errors');
+  // The fleet (issue 13) and live sessions (issue 14): why sessions end, and what the PROXY gate refuses.
+  assert.ok(exprs.some((e) => /sum by \(reason\) \(rate\(rsproxy_sessions_ended_total/.test(e)), 'sessions ended by reason');
+  assert.ok(exprs.some((e) => /sum by \(reason\) \(rate\(rsproxy_proxy_protocol_rejected_total/.test(e)), 'PROXY protocol rejections by reason');
 });
 
 test('the metric-name extractor sees metrics, not functions, keywords, labels or variables', () => {

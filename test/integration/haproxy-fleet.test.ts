@@ -1,7 +1,8 @@
 /**
  * The real HAProxy in front of two rsproxy replicas with `send-proxy-v2` (issue 13): psql and pgbench log
  * in through it, the replicas log the client's address rather than HAProxy's, HAProxy's health checks
- * (LOCAL header, then a reset) are never refused, and a cancel through it works. HAProxy connects from 127.0.0.7, the only trusted source.
+ * (LOCAL header, then a reset) are never refused, and a cancel through it works: pinned (`balance source`) without peers, and
+ * landing on the other replica with peers (`cluster`), which forwards it. HAProxy connects from 127.0.0.7.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,9 +11,15 @@ import { writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import * as tls from 'node:tls';
+import { startFleet } from '../helpers/fleet.js';
+import type { Fleet, Replica } from '../helpers/fleet.js';
 import { haproxyAvailable, startHaproxy } from '../helpers/haproxy.js';
 import type { Haproxy } from '../helpers/haproxy.js';
+import { startIamStack } from '../helpers/iam-stack.js';
+import type { IamStack } from '../helpers/iam-stack.js';
 import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
+import { plainSocket, untilClosed } from '../helpers/raw-pg-client.js';
 import { cancelPacket, i32 } from '../helpers/raw-wire.js';
 import { startStack } from '../helpers/stack.js';
 import type { StackHandle } from '../helpers/stack.js';
@@ -50,7 +57,7 @@ describe('HAProxy (send-proxy-v2) in front of two replicas', () => {
       sourceAddress: balancerAddress,
       frontends: [
         { name: 'spread', balance: 'roundrobin' },
-        // Until cancels are forwarded between replicas, a cancel must reach its session's replica: `balance source` pins 127.0.0.1 to one.
+        // Without peers (this stack has no `cluster`), a cancel must reach its session's replica: `balance source` pins 127.0.0.1 to one. The peers case is below.
         { name: 'pinned', balance: 'source' },
         { name: 'v1', balance: 'roundrobin', proxyProtocol: 'send-proxy' },
       ],
@@ -122,6 +129,82 @@ describe('HAProxy (send-proxy-v2) in front of two replicas', () => {
       const forwarded = replicaLogs().flat().filter((r) => r.event === 'cancel_forwarded');
       assert.equal(forwarded.length, 1);
       assert.equal(forwarded[0]?.source, '127.0.0.1', 'the cancel is rate-limited on the client, not on HAProxy');
+    } finally {
+      await client.end().catch(() => {});
+    }
+  });
+});
+
+describe('HAProxy (send-proxy-v2, roundrobin) in front of two replicas that are peers', () => {
+  let stack: IamStack;
+  let fleet: Fleet;
+  let haproxy: Haproxy;
+  const cancels = 'rsproxy_cancel_requests_total';
+
+  before(async () => {
+    if (!pgAvailable() || !haproxyAvailable()) return;
+    stack = await startIamStack({ logLevel: 'info' });
+    fleet = await startFleet({
+      stack,
+      hosts: ['127.0.0.2', '127.0.0.3'],
+      cluster: (self, all) => ({ self, peers: [...all] }),
+      // HAProxy's source and the replicas themselves (whose forwarded cancels open with a LOCAL header).
+      configure: (c) => {
+        c.proxyProtocol = { trustedSources: [`${balancerAddress}/32`, '127.0.0.2/31'] };
+      },
+    });
+    const [a, b] = fleet.replicas as [Replica, Replica];
+    haproxy = await startHaproxy({
+      backendPorts: [a.port, b.port],
+      backendHosts: [a.host, b.host],
+      sourceAddress: balancerAddress,
+      frontends: [{ name: 'spread', balance: 'roundrobin' }],
+      checkIntervalMs: 300,
+    });
+  });
+  after(async () => {
+    await haproxy?.stop();
+    await fleet?.close();
+    await stack?.close();
+  });
+
+  test('a cancel that HAProxy sends to the other replica is forwarded to the owner: 57014 within 2 s', async (t) => {
+    if (!requirePg(t) || !requireTool(t, 'haproxy', haproxyAvailable())) return;
+    const port = haproxy.ports['spread']!;
+    const replicas = fleet.replicas;
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: 'alice',
+      database: 'dev',
+      password: await stack.mint('alice'),
+      // One certificate carries both replicas' IPs; HAProxy listens on 127.0.0.1.
+      ssl: { ca: stack.caPem, checkServerIdentity: (_host, cert) => tls.checkServerIdentity(replicas[0]!.host, cert) },
+    });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      const owner = replicas.find((r) => r.events('login_ok').length === 1);
+      assert.ok(owner !== undefined, 'one replica holds the session');
+      const other = replicas.find((r) => r !== owner)!;
+      const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
+      const outcome = client.query('SELECT pg_sleep(30)').then(() => 'finished', (err: { code?: string }) => err.code);
+      await waitFor(async () => (await stack.pg.query("SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep%'")).rowCount === 1, 10_000);
+      const startedMs = Date.now();
+      // roundrobin: the next connection after the session's goes to the other replica.
+      const cancel = await plainSocket(port);
+      cancel.write(cancelPacket(processID, i32(secretKey)));
+      await untilClosed(cancel, 10_000);
+      assert.equal(await outcome, '57014');
+      assert.ok(Date.now() - startedMs < 2000, `cancelled in ${Date.now() - startedMs} ms`);
+      assert.equal(await other.metric(cancels, { result: 'peer_forwarded' }), 1, 'the cancel landed on the other replica, which forwarded it');
+      assert.equal(await owner.metric(cancels, { result: 'forwarded' }), 1);
+      for (const r of replicas) assert.equal(await r.metric(cancels, { result: 'unknown_key' }), 0);
+      assert.deepEqual(other.events('cancel_peer_forwarded').map((e) => e['peer']), [owner.endpoint]);
+      // The owner took it from the other replica's own address (a LOCAL header), and refused nothing.
+      assert.deepEqual(owner.events('cancel_forwarded').map((e) => e['source']), [other.host]);
+      for (const r of replicas) assert.deepEqual(r.events('proxy_header_rejected'), []);
+      assert.doesNotMatch(haproxy.output(), /is DOWN/);
     } finally {
       await client.end().catch(() => {});
     }
