@@ -21,6 +21,8 @@ export interface PgbouncerOptions {
   caFile: string;
   /** Server connections per (db, user) pool. */
   poolSize: number;
+  /** Client connections pgbouncer accepts (default 200). */
+  maxClientConn?: number;
 }
 
 /** A running pgbouncer; stop() kills it and removes its directory. */
@@ -28,6 +30,8 @@ export interface Pgbouncer {
   port: number;
   /** CPU time (user + system) pgbouncer has used so far, in µs, from /proc; undefined when unreadable. */
   cpuMicros(): number | undefined;
+  /** pgbouncer's own process id (from its pidfile), for /proc reads; undefined when unreadable. */
+  pid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -66,7 +70,7 @@ export async function startPgbouncer(opts: PgbouncerOptions): Promise<Pgbouncer>
     `auth_type = scram-sha-256`,
     `auth_file = ${join(dir, 'userlist.txt')}`,
     'pool_mode = session',
-    'max_client_conn = 200',
+    `max_client_conn = ${opts.maxClientConn ?? 200}`,
     `default_pool_size = ${opts.poolSize}`,
     'client_tls_sslmode = require',
     `client_tls_cert_file = ${opts.certFile}`,
@@ -107,12 +111,16 @@ export async function startPgbouncer(opts: PgbouncerOptions): Promise<Pgbouncer>
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const cpuMicros = (): number | undefined => {
+  const pid = (): number | undefined => {
     try {
-      return procCpuMicros(Number(readFileSync(join(dir, 'pgbouncer.pid'), 'utf8').trim()));
+      return Number(readFileSync(join(dir, 'pgbouncer.pid'), 'utf8').trim());
     } catch {
       return undefined;
     }
   };
-  return { port, stop, cpuMicros };
+  const cpuMicros = (): number | undefined => {
+    const p = pid();
+    return p === undefined ? undefined : procCpuMicros(p);
+  };
+  return { port, stop, cpuMicros, pid };
 }

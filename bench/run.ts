@@ -21,6 +21,7 @@ import { pgbouncerBin, startPgbouncer } from './pgbouncer.js';
 import { startNodePipe } from './node-pipe.js';
 import { socatBin, startTcpForward } from './tcp-forward.js';
 import { machineJiffies } from './proc-cpu.js';
+import { fmt, lpad, pad } from './format.js';
 
 interface TpsRow {
   target: string;
@@ -34,9 +35,6 @@ interface TpsRow {
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const pad = (s: string, w: number): string => s.padEnd(w);
-const lpad = (s: string, w: number): string => s.padStart(w);
 
 function tpsTable(rows: TpsRow[]): string {
   const lines = [`${pad('target', 13)}${pad('mode', 10)}${lpad('tps', 10)}${lpad('lat ms', 9)}${lpad('vs direct', 11)}${lpad('proxy CPU us/tx', 17)}${lpad('machine busy', 14)}`];

@@ -1,0 +1,111 @@
+/**
+ * The load bench's targets, each in a process of its own so that its RSS is its own: rsproxy
+ * (`rsproxy serve` in a child, against the stack's emulator and PostgreSQL), pgbouncer and the bare Node pipe.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { freePort } from '../../test/helpers/free-port.js';
+import { httpGet } from '../../test/helpers/http-get.js';
+import { proxyAwsEnv } from '../../test/helpers/proxy-aws-env.js';
+import type { StackHandle } from '../../test/helpers/stack.js';
+import { waitFor } from '../../test/helpers/wait.js';
+import { startPgbouncer } from '../pgbouncer.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cliJs = join(here, '..', '..', 'proxy', 'cli', 'index.js');
+const nodePipeJs = join(here, 'node-pipe-main.js');
+
+/** Who logs in through a target. */
+export interface LoginAs {
+  user: string;
+  database: string;
+  password: string;
+}
+
+/** A target in its own process. */
+export interface LoadTarget {
+  name: string;
+  port: number;
+  /** rsproxy's admin port (/livez). */
+  adminPort?: number;
+  /** The process whose RSS is the target's. */
+  pid(): number | undefined;
+  login: LoginAs;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Spawns a node child that the bench kills on exit; stderr is kept (last 4 KB) for error messages. */
+function spawnNode(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string; stop: () => Promise<void> } {
+  const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4096)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    }
+    children.delete(child);
+  };
+  return { child, stderr: () => err, stop };
+}
+
+/** `rsproxy serve` in a child with the stack's config, its own ports and these `limits`. */
+export async function startRsproxyChild(stack: StackHandle, limits: Record<string, number>, login: LoginAs): Promise<LoadTarget> {
+  const config = parse(readFileSync(stack.configPath, 'utf8')) as Record<string, unknown>;
+  const port = await freePort();
+  const adminPort = await freePort();
+  Object.assign(config, { listen: `127.0.0.1:${port}`, admin: { listen: `127.0.0.1:${adminPort}` }, limits, log: { level: 'warn' } });
+  const configPath = join(stack.dir, `rsproxy-load-${port}.yaml`);
+  writeFileSync(configPath, stringify(config));
+  // startStack put the proxy's keys in process.env; the endpoints point at the stack's emulator.
+  const keys = { accessKeyId: process.env['AWS_ACCESS_KEY_ID'] ?? '', secretAccessKey: process.env['AWS_SECRET_ACCESS_KEY'] ?? '' };
+  const proc = spawnNode([cliJs, 'serve', '--config', configPath], { ...process.env, ...proxyAwsEnv(keys, stack.region, stack.emulator.url) });
+  proc.child.stdout?.resume();
+  try {
+    await waitFor(async () => (await httpGet(`http://127.0.0.1:${adminPort}/livez`, 1000)).status === 200, 20_000, 100);
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`rsproxy serve did not start: ${proc.stderr()}`, { cause: err });
+  }
+  return { name: 'rsproxy', port, adminPort, pid: () => proc.child.pid, login, stop: proc.stop };
+}
+
+/** bench/node-pipe.ts in a child (node-pipe-main.js) in front of the stack's PostgreSQL. */
+export async function startNodePipeChild(stack: StackHandle, pki: { certFile: string; keyFile: string; caFile: string }, login: LoginAs): Promise<LoadTarget> {
+  const proc = spawnNode([nodePipeJs, String(stack.pg.port), pki.certFile, pki.keyFile, pki.caFile], process.env);
+  let out = '';
+  proc.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const port = await waitFor(() => (/^\{"port":(\d+)\}$/m.exec(out)?.[1] ?? (proc.child.exitCode !== null ? 'exited' : undefined)), 20_000, 50);
+  if (port === 'exited') throw new Error(`node-pipe did not start: ${proc.stderr()}`);
+  return { name: 'node-pipe', port: Number(port), pid: () => proc.child.pid, login, stop: proc.stop };
+}
+
+/** pgbouncer (session mode, TLS both sides) with one server connection per held client. */
+export async function startPgbouncerTarget(stack: StackHandle, pki: { certFile: string; keyFile: string; caFile: string }, sessions: number, login: LoginAs): Promise<LoadTarget> {
+  const bouncer = await startPgbouncer({
+    upstreamHost: '127.0.0.1',
+    upstreamPort: stack.pg.port,
+    database: stack.upstreamDbName,
+    user: stack.pg.superuser,
+    password: stack.pg.superPassword,
+    certFile: pki.certFile,
+    keyFile: pki.keyFile,
+    caFile: pki.caFile,
+    poolSize: sessions,
+    maxClientConn: sessions + 50,
+  });
+  return { name: 'pgbouncer', port: bouncer.port, pid: () => bouncer.pid(), login, stop: () => bouncer.stop() };
+}
