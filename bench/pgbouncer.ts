@@ -90,7 +90,10 @@ export async function startPgbouncer(opts: PgbouncerOptions): Promise<Pgbouncer>
 
   const argv = [pgbouncerBin(), join(dir, 'pgbouncer.ini')];
   const child: ChildProcess =
-    owner !== undefined ? spawn('runuser', ['-u', 'postgres', '--', ...argv], { stdio: 'ignore' }) : spawn(argv[0] ?? '', argv.slice(1), { stdio: 'ignore' });
+    owner !== undefined
+      ? // runuser's PAM session drops the soft fd limit to 1024; the load bench holds a thousand clients and servers.
+        spawn('runuser', ['-u', 'postgres', '--', '/bin/sh', '-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'pgbouncer', ...argv], { stdio: 'ignore' })
+      : spawn(argv[0] ?? '', argv.slice(1), { stdio: 'ignore' });
   let exited = false;
   const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
   const stop = async (): Promise<void> => {

@@ -17,7 +17,7 @@ import { procRssBytes } from '../proc-cpu.js';
 import { parseLoadArgs } from './args.js';
 import type { LoadOptions } from './args.js';
 import { churn, closeSessions, openSessions, openSilentSockets } from './clients.js';
-import { startNodePipeChild, startPgbouncerTarget, startRsproxyChild } from './targets.js';
+import { startNodePipeChild, startPgbouncerTarget, startRsproxyChild, stopAllTargets } from './targets.js';
 import type { LoadTarget, LoginAs } from './targets.js';
 import { idleTable, churnTable, slowlorisLine } from './report.js';
 import type { ChurnResult, IdleRow, SlowlorisResult } from './report.js';
@@ -139,6 +139,10 @@ async function main(): Promise<void> {
   const o = parseLoadArgs(process.argv.slice(2));
   log('starting PostgreSQL + emulator…');
   const stack = await startStack({ logLevel: 'warn', pgMaxConnections: o.sessions + 60 });
+  // Ctrl-C or a timeout's SIGTERM still stops pgbouncer, the children and PostgreSQL.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stopAllTargets().then(() => stack.close()).finally(() => process.exit(130)));
+  }
   try {
     const idle = await idlePhase(stack, o);
     const churned = await churnPhase(stack, o);

@@ -43,6 +43,23 @@ process.once('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 
+const running = new Set<() => Promise<void>>();
+
+/** Stops every target still running (the bench's SIGINT/SIGTERM handler). */
+export async function stopAllTargets(): Promise<void> {
+  for (const stop of [...running]) await stop().catch(() => {});
+}
+
+/** Registers a target's stop until it has run. */
+function tracked(target: LoadTarget): LoadTarget {
+  const stop = async (): Promise<void> => {
+    running.delete(stop);
+    await target.stop();
+  };
+  running.add(stop);
+  return { ...target, stop };
+}
+
 /** Spawns a node child that the bench kills on exit; stderr is kept (last 4 KB) for error messages. */
 function spawnNode(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string; stop: () => Promise<void> } {
   const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -80,7 +97,7 @@ export async function startRsproxyChild(stack: StackHandle, limits: Record<strin
     await proc.stop();
     throw new Error(`rsproxy serve did not start: ${proc.stderr()}`, { cause: err });
   }
-  return { name: 'rsproxy', port, adminPort, pid: () => proc.child.pid, login, stop: proc.stop };
+  return tracked({ name: 'rsproxy', port, adminPort, pid: () => proc.child.pid, login, stop: proc.stop });
 }
 
 /** bench/node-pipe.ts in a child (node-pipe-main.js) in front of the stack's PostgreSQL. */
@@ -90,7 +107,7 @@ export async function startNodePipeChild(stack: StackHandle, pki: { certFile: st
   proc.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   const port = await waitFor(() => (/^\{"port":(\d+)\}$/m.exec(out)?.[1] ?? (proc.child.exitCode !== null ? 'exited' : undefined)), 20_000, 50);
   if (port === 'exited') throw new Error(`node-pipe did not start: ${proc.stderr()}`);
-  return { name: 'node-pipe', port: Number(port), pid: () => proc.child.pid, login, stop: proc.stop };
+  return tracked({ name: 'node-pipe', port: Number(port), pid: () => proc.child.pid, login, stop: proc.stop });
 }
 
 /** pgbouncer (session mode, TLS both sides) with one server connection per held client. */
@@ -107,5 +124,5 @@ export async function startPgbouncerTarget(stack: StackHandle, pki: { certFile: 
     poolSize: sessions,
     maxClientConn: sessions + 50,
   });
-  return { name: 'pgbouncer', port: bouncer.port, pid: () => bouncer.pid(), login, stop: () => bouncer.stop() };
+  return tracked({ name: 'pgbouncer', port: bouncer.port, pid: () => bouncer.pid(), login, stop: () => bouncer.stop() });
 }
