@@ -8,6 +8,8 @@ export interface IdleRow {
   rssBeforeBytes: number;
   rssHeldBytes: number;
   bytesPerSession: number;
+  /** Node targets: V8 heap retained per session (after a full GC). */
+  heapBytesPerSession?: number;
 }
 
 /** One run of logins: how many, how long, the rate. */
@@ -21,7 +23,8 @@ export interface ChurnRun {
 export interface ChurnResult {
   clients: number;
   direct: ChurnRun;
-  rsproxy: Array<ChurnRun & { round: number; rssBytes: number }>;
+  /** RSS (and V8 heap, after a full GC) at the end of each round. */
+  rsproxy: Array<ChurnRun & { round: number; rssBytes: number; heapUsedBytes?: number }>;
   /** RSS after the last round minus after the first. */
   rssGrowthBytes: number;
   plateauPass: boolean;
@@ -50,10 +53,10 @@ const verdict = (ok: boolean): string => (ok ? 'pass' : 'FAIL');
 /** The idle table, ratios to node-pipe, and the rsproxy ≤ goal × node-pipe check. */
 export function idleTable(rows: IdleRow[], goalRatio: number): string {
   const pipe = rows.find((r) => r.target === 'node-pipe');
-  const lines = [`${pad('idle', 12)}${lpad('sessions', 9)}${lpad('RSS before MiB', 16)}${lpad('RSS held MiB', 14)}${lpad('KiB/session', 13)}${lpad('vs node-pipe', 14)}`];
+  const lines = [`${pad('idle', 12)}${lpad('sessions', 9)}${lpad('RSS before MiB', 16)}${lpad('RSS held MiB', 14)}${lpad('KiB/session', 13)}${lpad('vs node-pipe', 14)}${lpad('heap KiB/session', 18)}`];
   for (const r of rows) {
     const ratio = pipe === undefined ? Number.NaN : r.bytesPerSession / pipe.bytesPerSession;
-    lines.push(`${pad(r.target, 12)}${lpad(String(r.sessions), 9)}${lpad(fmt(r.rssBeforeBytes / MiB), 16)}${lpad(fmt(r.rssHeldBytes / MiB), 14)}${lpad(fmt(r.bytesPerSession / 1024), 13)}${lpad(`${fmt(ratio, 2)}x`, 14)}`);
+    lines.push(`${pad(r.target, 12)}${lpad(String(r.sessions), 9)}${lpad(fmt(r.rssBeforeBytes / MiB), 16)}${lpad(fmt(r.rssHeldBytes / MiB), 14)}${lpad(fmt(r.bytesPerSession / 1024), 13)}${lpad(`${fmt(ratio, 2)}x`, 14)}${lpad(r.heapBytesPerSession === undefined ? '' : fmt(r.heapBytesPerSession / 1024), 18)}`);
   }
   const rs = rows.find((r) => r.target === 'rsproxy');
   if (rs !== undefined && pipe !== undefined) {
@@ -65,10 +68,10 @@ export function idleTable(rows: IdleRow[], goalRatio: number): string {
 
 /** The churn table and the RSS plateau check. */
 export function churnTable(c: ChurnResult, goalMiB: number): string {
-  const lines = [`${pad('churn', 12)}${lpad('round', 6)}${lpad('logins', 8)}${lpad('clients', 9)}${lpad('logins/s', 10)}${lpad('vs direct', 11)}${lpad('RSS MiB', 9)}`];
+  const lines = [`${pad('churn', 12)}${lpad('round', 6)}${lpad('logins', 8)}${lpad('clients', 9)}${lpad('logins/s', 10)}${lpad('vs direct', 11)}${lpad('RSS MiB', 9)}${lpad('heap MiB', 10)}`];
   lines.push(`${pad('direct', 12)}${lpad('1', 6)}${lpad(String(c.direct.logins), 8)}${lpad(String(c.clients), 9)}${lpad(fmt(c.direct.perSecond), 10)}${lpad('1.00x', 11)}${lpad('', 9)}`);
   for (const r of c.rsproxy) {
-    lines.push(`${pad('rsproxy', 12)}${lpad(String(r.round), 6)}${lpad(String(r.logins), 8)}${lpad(String(c.clients), 9)}${lpad(fmt(r.perSecond), 10)}${lpad(`${fmt(r.perSecond / c.direct.perSecond, 2)}x`, 11)}${lpad(fmt(r.rssBytes / MiB), 9)}`);
+    lines.push(`${pad('rsproxy', 12)}${lpad(String(r.round), 6)}${lpad(String(r.logins), 8)}${lpad(String(c.clients), 9)}${lpad(fmt(r.perSecond), 10)}${lpad(`${fmt(r.perSecond / c.direct.perSecond, 2)}x`, 11)}${lpad(fmt(r.rssBytes / MiB), 9)}${lpad(r.heapUsedBytes === undefined ? '' : fmt(r.heapUsedBytes / MiB), 10)}`);
   }
   lines.push(`RSS plateau: round 1 → round ${c.rsproxy.length} ${c.rssGrowthBytes >= 0 ? '+' : ''}${fmt(c.rssGrowthBytes / MiB)} MiB (goal < ${goalMiB} MiB: ${verdict(c.plateauPass)})`);
   return lines.join('\n');

@@ -30,11 +30,13 @@ export const plateauGoalMiB = 10;
 const t0 = Date.now();
 const log = (s: string): void => void process.stderr.write(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s}\n`);
 
-function rssOf(t: LoadTarget): number {
+/** The target's RSS, after a full GC for node targets (whose heap is then reported too). */
+async function memoryOf(t: LoadTarget): Promise<{ rssBytes: number; heapUsedBytes?: number }> {
+  const report = await t.gc?.();
   const pid = t.pid();
   const rss = pid === undefined ? undefined : procRssBytes(pid);
   if (rss === undefined) throw new Error(`cannot read the RSS of ${t.name}`);
-  return rss;
+  return { rssBytes: rss, ...(report === undefined ? {} : { heapUsedBytes: report.heapUsedBytes }) };
 }
 
 /** Limits that let the bench's own single-source load through (the per-source rate limit guards real clients). */
@@ -55,13 +57,20 @@ async function idlePhase(stack: StackHandle, o: LoadOptions): Promise<IdleRow[]>
       // Warm up: code paths, TLS contexts and (rsproxy) the credential cache, before the baseline.
       await closeSessions(await openSessions(target.port, target.login, stack.caPem, 3));
       await sleep(o.settleMs);
-      const before = rssOf(target);
+      const before = await memoryOf(target);
       log(`idle: ${o.sessions} sessions → ${target.name}…`);
       const sessions = await openSessions(target.port, target.login, stack.caPem, o.sessions);
       await sleep(o.settleMs);
-      const held = rssOf(target);
+      const held = await memoryOf(target);
       await closeSessions(sessions);
-      rows.push({ target: target.name, sessions: o.sessions, rssBeforeBytes: before, rssHeldBytes: held, bytesPerSession: (held - before) / o.sessions });
+      rows.push({
+        target: target.name,
+        sessions: o.sessions,
+        rssBeforeBytes: before.rssBytes,
+        rssHeldBytes: held.rssBytes,
+        bytesPerSession: (held.rssBytes - before.rssBytes) / o.sessions,
+        ...(held.heapUsedBytes === undefined || before.heapUsedBytes === undefined ? {} : { heapBytesPerSession: (held.heapUsedBytes - before.heapUsedBytes) / o.sessions }),
+      });
     } finally {
       await target.stop();
     }
@@ -80,7 +89,7 @@ async function churnPhase(stack: StackHandle, o: LoadOptions): Promise<ChurnResu
       log(`churn: round ${round}/${o.rounds}, ${o.logins} logins through rsproxy…`);
       const r = await churn(target.port, target.login, stack.caPem, o.logins, o.clients);
       await sleep(o.settleMs);
-      rounds.push({ round, ...r, rssBytes: rssOf(target) });
+      rounds.push({ round, ...r, ...(await memoryOf(target)) });
     }
   } finally {
     await target.stop();

@@ -1,8 +1,8 @@
 /**
  * The load bench's targets, each in a process of its own so that its RSS is its own: rsproxy
- * (`rsproxy serve` in a child, against the stack's emulator and PostgreSQL), pgbouncer and the bare Node pipe.
+ * (runServe in a child, rsproxy-main.ts, against the stack's emulator and PostgreSQL), pgbouncer and the bare Node pipe.
  */
-import { spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,9 +14,10 @@ import { proxyAwsEnv } from '../../test/helpers/proxy-aws-env.js';
 import type { StackHandle } from '../../test/helpers/stack.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { startPgbouncer } from '../pgbouncer.js';
+import type { GcReport } from './gc-hook.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const cliJs = join(here, '..', '..', 'proxy', 'cli', 'index.js');
+const rsproxyJs = join(here, 'rsproxy-main.js');
 const nodePipeJs = join(here, 'node-pipe-main.js');
 
 /** Who logs in through a target. */
@@ -34,6 +35,8 @@ export interface LoadTarget {
   adminPort?: number;
   /** The process whose RSS is the target's. */
   pid(): number | undefined;
+  /** Node targets: a full GC in the target, then its heap and RSS (so readings count retained memory only). */
+  gc?: () => Promise<GcReport>;
   login: LoginAs;
   stop(): Promise<void>;
 }
@@ -60,9 +63,9 @@ function tracked(target: LoadTarget): LoadTarget {
   return { ...target, stop };
 }
 
-/** Spawns a node child that the bench kills on exit; stderr is kept (last 4 KB) for error messages. */
-function spawnNode(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string; stop: () => Promise<void> } {
-  const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+/** Forks a node child (--expose-gc, IPC for the GC hook) that the bench kills on exit; stderr is kept (last 4 KB) for error messages. */
+function forkNode(script: string, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string; stop: () => Promise<void>; gc: () => Promise<GcReport> } {
+  const child = fork(script, args, { env, execArgv: ['--expose-gc'], stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
   children.add(child);
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4096)));
@@ -76,7 +79,16 @@ function spawnNode(args: string[], env: NodeJS.ProcessEnv): { child: ChildProces
     }
     children.delete(child);
   };
-  return { child, stderr: () => err, stop };
+  const gc = (): Promise<GcReport> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no GC report within 30 s')), 30_000);
+      child.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m as GcReport);
+      });
+      child.send('gc');
+    });
+  return { child, stderr: () => err, stop, gc };
 }
 
 /** `rsproxy serve` in a child with the stack's config, its own ports and these `limits`. */
@@ -89,7 +101,7 @@ export async function startRsproxyChild(stack: StackHandle, limits: Record<strin
   writeFileSync(configPath, stringify(config));
   // startStack put the proxy's keys in process.env; the endpoints point at the stack's emulator.
   const keys = { accessKeyId: process.env['AWS_ACCESS_KEY_ID'] ?? '', secretAccessKey: process.env['AWS_SECRET_ACCESS_KEY'] ?? '' };
-  const proc = spawnNode([cliJs, 'serve', '--config', configPath], { ...process.env, ...proxyAwsEnv(keys, stack.region, stack.emulator.url) });
+  const proc = forkNode(rsproxyJs, [configPath], { ...process.env, ...proxyAwsEnv(keys, stack.region, stack.emulator.url) });
   proc.child.stdout?.resume();
   try {
     await waitFor(async () => (await httpGet(`http://127.0.0.1:${adminPort}/livez`, 1000)).status === 200, 20_000, 100);
@@ -97,17 +109,17 @@ export async function startRsproxyChild(stack: StackHandle, limits: Record<strin
     await proc.stop();
     throw new Error(`rsproxy serve did not start: ${proc.stderr()}`, { cause: err });
   }
-  return tracked({ name: 'rsproxy', port, adminPort, pid: () => proc.child.pid, login, stop: proc.stop });
+  return tracked({ name: 'rsproxy', port, adminPort, pid: () => proc.child.pid, gc: proc.gc, login, stop: proc.stop });
 }
 
 /** bench/node-pipe.ts in a child (node-pipe-main.js) in front of the stack's PostgreSQL. */
 export async function startNodePipeChild(stack: StackHandle, pki: { certFile: string; keyFile: string; caFile: string }, login: LoginAs): Promise<LoadTarget> {
-  const proc = spawnNode([nodePipeJs, String(stack.pg.port), pki.certFile, pki.keyFile, pki.caFile], process.env);
+  const proc = forkNode(nodePipeJs, [String(stack.pg.port), pki.certFile, pki.keyFile, pki.caFile], process.env);
   let out = '';
   proc.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   const port = await waitFor(() => (/^\{"port":(\d+)\}$/m.exec(out)?.[1] ?? (proc.child.exitCode !== null ? 'exited' : undefined)), 20_000, 50);
   if (port === 'exited') throw new Error(`node-pipe did not start: ${proc.stderr()}`);
-  return tracked({ name: 'node-pipe', port: Number(port), pid: () => proc.child.pid, login, stop: proc.stop });
+  return tracked({ name: 'node-pipe', port: Number(port), pid: () => proc.child.pid, gc: proc.gc, login, stop: proc.stop });
 }
 
 /** pgbouncer (session mode, TLS both sides) with one server connection per held client. */
