@@ -222,7 +222,9 @@ export interface StartRelayOptions {
 export function startRelay(opts: StartRelayOptions): { relay: Relay; key: IssuedKey } {
   const { result, upstream } = opts.loggedIn;
   // The relay's closures outlive the login: they keep the target, never the AuthResult with its password.
+  // They share one context, so none may name `opts` either: it holds the AuthResult and the UpstreamSession.
   const { target } = result;
+  const { onClose } = opts;
   const { pid: upstreamPid, key: upstreamKey } = upstream.backendKey;
   const key = opts.cancelRegistry.issue(target, upstreamPid, upstreamKey, opts.logger);
   opts.client.write(loginSuccessBytes(upstream, key));
@@ -243,7 +245,7 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
     onClose: (stats) => {
       key.release();
       log.info({ event: 'session_end', ...stats }, 'session ended');
-      opts.onClose();
+      onClose();
     },
   });
   relay.noteForwarded('toClient', upstream.leftover);

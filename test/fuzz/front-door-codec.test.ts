@@ -19,7 +19,7 @@ import { initialPhase, step } from '../../proxy/session/state.js';
 import type { Phase, SessionEvent } from '../../proxy/session/state.js';
 import { chunkedStream, fuzzParameters, passwordSequencePart, plaintextPacket, split } from './front-door-arbitraries.js';
 import { expectedSqlstates } from './front-door-outcome.js';
-import { collectGarbage, heapUsedBytes } from './fuzz-process.js';
+import { collectGarbage, heapUsedBytes } from '../helpers/heap.js';
 
 const params = fuzzParameters(1000);
 const maxStartupBytes = 10_000;

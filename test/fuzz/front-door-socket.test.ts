@@ -19,7 +19,7 @@ import type { Outcome } from './front-door-outcome.js';
 import { fakeUpstreamLogin } from '../helpers/session-fakes.js';
 import { harness, waitUntil } from '../helpers/session-harness.js';
 import { getTestPki } from '../helpers/certs.js';
-import { collectGarbage, heapUsedBytes, watchUncaught } from './fuzz-process.js';
+import { collectGarbage, heapUsedBytes, watchUncaught } from '../helpers/heap.js';
 
 /** A client whose exchange is not over yet (no FATAL, no ReadyForQuery) waits this long before it half-closes. */
 const quietMs = 150;

@@ -1,4 +1,4 @@
-/** Process-level checks for the fuzz suites: uncaught exceptions and unhandled rejections, and a GC'd heap size. */
+/** Process-level checks for tests: uncaught exceptions and unhandled rejections, and a GC'd heap (fuzz suites, retention tests). */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
