@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postgresOwner } from '../test/helpers/certs.js';
+import type { StackHandle } from '../test/helpers/stack.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { procCpuMicros } from './proc-cpu.js';
 
@@ -126,4 +127,20 @@ export async function startPgbouncer(opts: PgbouncerOptions): Promise<Pgbouncer>
     return p === undefined ? undefined : procCpuMicros(p);
   };
   return { port, stop, cpuMicros, pid };
+}
+
+/** pgbouncer in front of a stack's PostgreSQL as its superuser, with the test PKI on both sides. */
+export function startPgbouncerForStack(stack: StackHandle, pki: { certFile: string; keyFile: string; caFile: string }, poolSize: number, maxClientConn?: number): Promise<Pgbouncer> {
+  return startPgbouncer({
+    upstreamHost: '127.0.0.1',
+    upstreamPort: stack.pg.port,
+    database: stack.upstreamDbName,
+    user: stack.pg.superuser,
+    password: stack.pg.superPassword,
+    certFile: pki.certFile,
+    keyFile: pki.keyFile,
+    caFile: pki.caFile,
+    poolSize,
+    ...(maxClientConn === undefined ? {} : { maxClientConn }),
+  });
 }

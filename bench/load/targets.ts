@@ -13,7 +13,7 @@ import { httpGet } from '../../test/helpers/http-get.js';
 import { proxyAwsEnv } from '../../test/helpers/proxy-aws-env.js';
 import type { StackHandle } from '../../test/helpers/stack.js';
 import { waitFor } from '../../test/helpers/wait.js';
-import { startPgbouncer } from '../pgbouncer.js';
+import { startPgbouncerForStack } from '../pgbouncer.js';
 import type { GcReport } from './gc-hook.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -124,17 +124,6 @@ export async function startNodePipeChild(stack: StackHandle, pki: { certFile: st
 
 /** pgbouncer (session mode, TLS both sides) with one server connection per held client. */
 export async function startPgbouncerTarget(stack: StackHandle, pki: { certFile: string; keyFile: string; caFile: string }, sessions: number, login: LoginAs): Promise<LoadTarget> {
-  const bouncer = await startPgbouncer({
-    upstreamHost: '127.0.0.1',
-    upstreamPort: stack.pg.port,
-    database: stack.upstreamDbName,
-    user: stack.pg.superuser,
-    password: stack.pg.superPassword,
-    certFile: pki.certFile,
-    keyFile: pki.keyFile,
-    caFile: pki.caFile,
-    poolSize: sessions,
-    maxClientConn: sessions + 50,
-  });
+  const bouncer = await startPgbouncerForStack(stack, pki, sessions, sessions + 50);
   return tracked({ name: 'pgbouncer', port: bouncer.port, pid: () => bouncer.pid(), login, stop: () => bouncer.stop() });
 }
