@@ -42,3 +42,13 @@ export function procRssBytes(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** Soft limit on open files of this process (/proc/self/limits), or undefined when unreadable or unlimited. */
+export function openFilesSoftLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}

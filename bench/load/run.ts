@@ -13,7 +13,7 @@ import type { StackHandle } from '../../test/helpers/stack.js';
 import { sleep } from '../../test/helpers/wait.js';
 import { timeLogin } from '../login-latency.js';
 import { pgbouncerBin } from '../pgbouncer.js';
-import { procRssBytes } from '../proc-cpu.js';
+import { openFilesSoftLimit, procRssBytes } from '../proc-cpu.js';
 import { parseLoadArgs } from './args.js';
 import type { LoadOptions } from './args.js';
 import { churn, closeSessions, openSessions, openSilentSockets } from './clients.js';
@@ -146,6 +146,12 @@ async function slowlorisPhase(stack: StackHandle, o: LoadOptions): Promise<Slowl
 
 async function main(): Promise<void> {
   const o = parseLoadArgs(process.argv.slice(2));
+  // Each idle session costs the proxy two fds (client, upstream) and the bench one; children inherit the limit.
+  const fdsNeeded = 2 * Math.max(o.sessions, o.slowSockets) + 200;
+  const fdLimit = openFilesSoftLimit();
+  if (fdLimit !== undefined && fdLimit < fdsNeeded) {
+    throw new Error(`the open-files limit is ${fdLimit}; ${o.sessions} sessions need about ${fdsNeeded}: run it in a shell with a higher one, e.g. (ulimit -n ${fdsNeeded * 2} && node dist/bench/load/run.js …)`);
+  }
   log('starting PostgreSQL + emulator…');
   const stack = await startStack({ logLevel: 'warn', pgMaxConnections: o.sessions + 60 });
   // Ctrl-C or a timeout's SIGTERM still stops pgbouncer, the children and PostgreSQL.
