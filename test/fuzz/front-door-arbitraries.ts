@@ -7,6 +7,9 @@ import fc from 'fast-check';
 import { cancelPacket, cstr, i32, startupPacket, typed } from '../helpers/raw-wire.js';
 import { sslRequest, testPassword } from '../helpers/session-fakes.js';
 
+/** True when RSPROXY_FUZZ_RUNS asks for a long run (the socket suite then has no time limit). */
+export const isLongRun = process.env['RSPROXY_FUZZ_RUNS'] !== undefined;
+
 /** Runs and seed: small and fixed in CI; `RSPROXY_FUZZ_RUNS` / `RSPROXY_FUZZ_SEED` for a long run. */
 export function fuzzParameters(defaultRuns: number, divisor = 1): { numRuns: number; seed: number } {
   const runs = process.env['RSPROXY_FUZZ_RUNS'];

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import fc from 'fast-check';
-import { frontDoorScenario, fuzzParameters, gssEncRequest } from './front-door-arbitraries.js';
+import { frontDoorScenario, fuzzParameters, gssEncRequest, isLongRun } from './front-door-arbitraries.js';
 import type { FrontDoorScenario } from './front-door-arbitraries.js';
 import { readInsideTls, readPlaintext } from './front-door-outcome.js';
 import type { Outcome } from './front-door-outcome.js';
@@ -153,7 +153,7 @@ async function play(port: number, sc: FrontDoorScenario): Promise<Outcome> {
   return readInsideTls(inbox.bytes, outcome);
 }
 
-test('front door (socket level): every pre-login byte sequence ends in a defined outcome, with no crash, no leaked session and a bounded heap', { timeout: 120_000 }, async () => {
+test('front door (socket level): every pre-login byte sequence ends in a defined outcome, with no crash, no leaked session and a bounded heap', { timeout: isLongRun ? 24 * 3600_000 : 120_000 }, async () => {
   const uncaught = watchUncaught();
   const sink = await sinkUpstream();
   const h = await harness({
