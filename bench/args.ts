@@ -15,7 +15,8 @@ export interface BenchOptions {
   profileFile?: string;
 }
 
-function intFlag(argv: string[], name: string, def: number, min: number, max: number): number {
+/** The integer after `--name`, or `def`; throws unless it is an integer from min to max. */
+export function intFlag(argv: string[], name: string, def: number, min: number, max: number): number {
   const i = argv.indexOf(`--${name}`);
   if (i < 0) return def;
   const n = Number(argv[i + 1]);
@@ -23,7 +24,8 @@ function intFlag(argv: string[], name: string, def: number, min: number, max: nu
   return n;
 }
 
-function strFlag(argv: string[], name: string): string | undefined {
+/** The string after `--name`, or undefined. */
+export function strFlag(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(`--${name}`);
   return i < 0 ? undefined : argv[i + 1];
 }

@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postgresOwner } from '../test/helpers/certs.js';
+import type { StackHandle } from '../test/helpers/stack.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { procCpuMicros } from './proc-cpu.js';
 
@@ -21,6 +22,8 @@ export interface PgbouncerOptions {
   caFile: string;
   /** Server connections per (db, user) pool. */
   poolSize: number;
+  /** Client connections pgbouncer accepts (default 200). */
+  maxClientConn?: number;
 }
 
 /** A running pgbouncer; stop() kills it and removes its directory. */
@@ -28,6 +31,8 @@ export interface Pgbouncer {
   port: number;
   /** CPU time (user + system) pgbouncer has used so far, in µs, from /proc; undefined when unreadable. */
   cpuMicros(): number | undefined;
+  /** pgbouncer's own process id (from its pidfile), for /proc reads; undefined when unreadable. */
+  pid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -66,7 +71,7 @@ export async function startPgbouncer(opts: PgbouncerOptions): Promise<Pgbouncer>
     `auth_type = scram-sha-256`,
     `auth_file = ${join(dir, 'userlist.txt')}`,
     'pool_mode = session',
-    'max_client_conn = 200',
+    `max_client_conn = ${opts.maxClientConn ?? 200}`,
     `default_pool_size = ${opts.poolSize}`,
     'client_tls_sslmode = require',
     `client_tls_cert_file = ${opts.certFile}`,
@@ -86,7 +91,10 @@ export async function startPgbouncer(opts: PgbouncerOptions): Promise<Pgbouncer>
 
   const argv = [pgbouncerBin(), join(dir, 'pgbouncer.ini')];
   const child: ChildProcess =
-    owner !== undefined ? spawn('runuser', ['-u', 'postgres', '--', ...argv], { stdio: 'ignore' }) : spawn(argv[0] ?? '', argv.slice(1), { stdio: 'ignore' });
+    owner !== undefined
+      ? // runuser's PAM session drops the soft fd limit to 1024; the load bench holds a thousand clients and servers.
+        spawn('runuser', ['-u', 'postgres', '--', '/bin/sh', '-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'pgbouncer', ...argv], { stdio: 'ignore' })
+      : spawn(argv[0] ?? '', argv.slice(1), { stdio: 'ignore' });
   let exited = false;
   const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
   const stop = async (): Promise<void> => {
@@ -107,12 +115,32 @@ export async function startPgbouncer(opts: PgbouncerOptions): Promise<Pgbouncer>
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const cpuMicros = (): number | undefined => {
+  const pid = (): number | undefined => {
     try {
-      return procCpuMicros(Number(readFileSync(join(dir, 'pgbouncer.pid'), 'utf8').trim()));
+      return Number(readFileSync(join(dir, 'pgbouncer.pid'), 'utf8').trim());
     } catch {
       return undefined;
     }
   };
-  return { port, stop, cpuMicros };
+  const cpuMicros = (): number | undefined => {
+    const p = pid();
+    return p === undefined ? undefined : procCpuMicros(p);
+  };
+  return { port, stop, cpuMicros, pid };
+}
+
+/** pgbouncer in front of a stack's PostgreSQL as its superuser, with the test PKI on both sides. */
+export function startPgbouncerForStack(stack: StackHandle, pki: { certFile: string; keyFile: string; caFile: string }, poolSize: number, maxClientConn?: number): Promise<Pgbouncer> {
+  return startPgbouncer({
+    upstreamHost: '127.0.0.1',
+    upstreamPort: stack.pg.port,
+    database: stack.upstreamDbName,
+    user: stack.pg.superuser,
+    password: stack.pg.superPassword,
+    certFile: pki.certFile,
+    keyFile: pki.keyFile,
+    caFile: pki.caFile,
+    poolSize,
+    ...(maxClientConn === undefined ? {} : { maxClientConn }),
+  });
 }

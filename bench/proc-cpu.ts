@@ -1,4 +1,4 @@
-/** CPU time of another process from /proc/<pid>/stat, for the benchmark's per-transaction figures. */
+/** CPU time and resident memory of another process from /proc/<pid>/, for the benchmark's per-transaction and per-session figures. */
 import { readFileSync } from 'node:fs';
 
 // USER_HZ is 100 on every Linux build Node supports.
@@ -28,6 +28,26 @@ export function machineJiffies(): { busy: number; total: number } | undefined {
     // idle and iowait
     const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
     return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident set size of `pid` in bytes (VmRSS of /proc/<pid>/status), or undefined when unreadable. */
+export function procRssBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? undefined : Number(m[1]) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Soft limit on open files of this process (/proc/self/limits), or undefined when unreadable or unlimited. */
+export function openFilesSoftLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? undefined : Number(m[1]);
   } catch {
     return undefined;
   }

@@ -17,10 +17,11 @@ import { pgbenchInit, pgbenchSelectOnly } from './pgbench.js';
 import type { PgTarget, PgbenchResult, QueryMode } from './pgbench.js';
 import { parseBenchArgs } from './args.js';
 import type { BenchOptions } from './args.js';
-import { pgbouncerBin, startPgbouncer } from './pgbouncer.js';
+import { pgbouncerBin, startPgbouncerForStack } from './pgbouncer.js';
 import { startNodePipe } from './node-pipe.js';
 import { socatBin, startTcpForward } from './tcp-forward.js';
 import { machineJiffies } from './proc-cpu.js';
+import { fmt, lpad, pad } from './format.js';
 
 interface TpsRow {
   target: string;
@@ -34,9 +35,6 @@ interface TpsRow {
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const pad = (s: string, w: number): string => s.padEnd(w);
-const lpad = (s: string, w: number): string => s.padStart(w);
 
 function tpsTable(rows: TpsRow[]): string {
   const lines = [`${pad('target', 13)}${pad('mode', 10)}${lpad('tps', 10)}${lpad('lat ms', 9)}${lpad('vs direct', 11)}${lpad('proxy CPU us/tx', 17)}${lpad('machine busy', 14)}`];
@@ -96,17 +94,7 @@ async function throughput(stack: StackHandle, opts: BenchOptions, log: (s: strin
       targets.push({ target: { ...direct, name: 'tcp-forward', port: forward.port }, cpuMicros: () => forward.cpuMicros() });
     }
     if (opts.withPgbouncer && existsSync(pgbouncerBin())) {
-      const bouncer = await startPgbouncer({
-        upstreamHost: '127.0.0.1',
-        upstreamPort: stack.pg.port,
-        database: stack.upstreamDbName,
-        user: stack.pg.superuser,
-        password: stack.pg.superPassword,
-        certFile: pki.certFile,
-        keyFile: pki.keyFile,
-        caFile: pki.caFile,
-        poolSize: opts.clients,
-      });
+      const bouncer = await startPgbouncerForStack(stack, pki, opts.clients);
       stops.push(() => bouncer.stop());
       targets.push({ target: { ...direct, name: 'pgbouncer', port: bouncer.port }, cpuMicros: () => bouncer.cpuMicros() });
     } else if (opts.withPgbouncer) {

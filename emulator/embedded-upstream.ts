@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from '
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import tls from 'node:tls';
+import type { SqlRunner } from './sample-data.js';
 
 /** A running embedded upstream. */
 export interface EmbeddedUpstream {
@@ -23,17 +24,23 @@ export interface EmbeddedUpstreamOptions {
    * initdb takes ~20 s under WebAssembly; copying a template takes well under a second.
    */
   templateDir?: string;
+  /** Runs once on a fresh template before it is saved (the demo's sample data), so later runs copy it ready-made. */
+  templateInit?: (run: SqlRunner) => Promise<unknown>;
 }
 
 type PGliteModule = typeof import('@electric-sql/pglite');
 
-async function ensureTemplate(PGlite: PGliteModule['PGlite'], templateDir: string): Promise<void> {
+async function ensureTemplate(PGlite: PGliteModule['PGlite'], templateDir: string, init: EmbeddedUpstreamOptions['templateInit']): Promise<void> {
   if (existsSync(templateDir)) return;
   mkdirSync(dirname(templateDir), { recursive: true, mode: 0o700 });
   // Build next to the final path and rename, so two first runs never see a half-made template.
   const building = mkdtempSync(`${templateDir}.building-`);
   const db = await PGlite.create(join(building, 'data'));
-  await db.close();
+  try {
+    await init?.(async (sql) => (await db.exec(sql)).at(-1)?.rows ?? []);
+  } finally {
+    await db.close();
+  }
   try {
     renameSync(join(building, 'data'), templateDir);
   } catch {
@@ -43,9 +50,9 @@ async function ensureTemplate(PGlite: PGliteModule['PGlite'], templateDir: strin
 }
 
 /** Opens PGlite on a private copy of the template, or in memory without one. */
-async function openDatabase(PGlite: PGliteModule['PGlite'], templateDir: string | undefined): Promise<{ db: InstanceType<PGliteModule['PGlite']>; cleanup(): void }> {
+async function openDatabase(PGlite: PGliteModule['PGlite'], templateDir: string | undefined, init: EmbeddedUpstreamOptions['templateInit']): Promise<{ db: InstanceType<PGliteModule['PGlite']>; cleanup(): void }> {
   if (templateDir === undefined) return { db: await PGlite.create(), cleanup: () => {} };
-  await ensureTemplate(PGlite, templateDir);
+  await ensureTemplate(PGlite, templateDir, init);
   const runDir = mkdtempSync(`${templateDir}.run-`);
   cpSync(templateDir, join(runDir, 'data'), { recursive: true });
   return { db: await PGlite.create(join(runDir, 'data')), cleanup: () => rmSync(runDir, { recursive: true, force: true }) };
@@ -62,7 +69,7 @@ const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 export async function startEmbeddedUpstream(opts: EmbeddedUpstreamOptions): Promise<EmbeddedUpstream> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const { db, cleanup } = await openDatabase(PGlite, opts.templateDir);
+  const { db, cleanup } = await openDatabase(PGlite, opts.templateDir, opts.templateInit);
   const inner = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1', maxConnections: opts.maxConnections ?? 64 });
   await inner.start();
   const innerPort = Number(inner.getServerConn().split(':').pop());

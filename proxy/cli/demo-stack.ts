@@ -8,6 +8,7 @@ import { mintToken } from '../../auth/token-mint.js';
 import { startEmbeddedUpstream } from '../../emulator/embedded-upstream.js';
 import type { EmbeddedUpstream } from '../../emulator/embedded-upstream.js';
 import { startEmulator } from '../../emulator/index.js';
+import { ensureSampleData, seedSampleDataOver } from '../../emulator/sample-data.js';
 import type { Emulator } from '../../emulator/index.js';
 import { generateCa, generateServerCert } from '../dev-certs.js';
 import { runServe } from '../main.js';
@@ -42,6 +43,8 @@ const accountId = '123456789012';
 const region = 'eu-west-1';
 const audience = 'rsproxy:demo';
 const clusterId = 'demo-cluster';
+/** The demo identity's database user (its session name); the sample schema is granted to it. */
+const demoDbUser = 'demo';
 
 function randomKeyId(prefix: 'AKIA' | 'ASIA'): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -83,11 +86,12 @@ function externalUpstream(url: string): Upstream {
 /** Where the initialised PGlite template lives: the user's cache directory, per PGlite version. */
 function pgliteTemplateDir(): string {
   const cache = process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache');
-  return join(cache, 'rsproxy', 'demo-pglite-0.5.14');
+  // The suffix names the sample data version: a template without it is rebuilt, never reused.
+  return join(cache, 'rsproxy', 'demo-pglite-0.5.14-tickit1');
 }
 
 async function embeddedUpstream(certPem: string, keyPem: string, caPem: string, caFile: string): Promise<Upstream> {
-  const up: EmbeddedUpstream = await startEmbeddedUpstream({ certPem, keyPem, maxConnections: 64, templateDir: pgliteTemplateDir() });
+  const up: EmbeddedUpstream = await startEmbeddedUpstream({ certPem, keyPem, maxConnections: 64, templateDir: pgliteTemplateDir(), templateInit: (run) => ensureSampleData(run, demoDbUser) });
   return {
     host: 'localhost',
     port: up.port,
@@ -115,6 +119,8 @@ export async function startDemoStack(opts: DemoOptions): Promise<DemoStack> {
 
     const upstream = opts.upstreamUrl === undefined ? await embeddedUpstream(cert.certPem, cert.keyPem, ca.certPem, caFile) : externalUpstream(opts.upstreamUrl);
     cleanups.push(() => upstream.close());
+    // A no-op when the (cached) embedded template or the given PostgreSQL already holds the sample schema.
+    await seedSampleDataOver(upstream.admin, demoDbUser);
 
     const user = { accessKeyId: randomKeyId('ASIA'), secretAccessKey: randomBytes(30).toString('base64'), sessionToken: randomBytes(120).toString('base64') };
     const proxyIdentity = { accessKeyId: randomKeyId('AKIA'), secretAccessKey: randomBytes(30).toString('base64') };
@@ -170,7 +176,7 @@ export async function startDemoStack(opts: DemoOptions): Promise<DemoStack> {
       audience,
       region,
       database: 'dev',
-      dbUser: 'demo',
+      dbUser: demoDbUser,
       proxy,
       emulator,
       userCredentials: user,

@@ -2,6 +2,7 @@
 import { parseCommandArgs, stringOption, UsageError } from './args.js';
 import { startDemoStack } from './demo-stack.js';
 import type { DemoStack } from './demo-stack.js';
+import { sampleFirstQuery } from '../../emulator/sample-data.js';
 
 function portOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -10,7 +11,7 @@ function portOption(value: string | undefined, name: string, fallback: number): 
   return n;
 }
 
-/** The ready-to-paste lines: psql, JDBC, ODBC, metrics, and how to mint a fresh token. */
+/** The ready-to-paste lines: psql, JDBC, ODBC, metrics, a first query on the sample data, and how to mint a fresh token. */
 export function demoLines(stack: DemoStack, token: string): string[] {
   const { port } = stack.proxy.proxyAddress;
   const admin = stack.proxy.adminAddress;
@@ -23,6 +24,9 @@ export function demoLines(stack: DemoStack, token: string): string[] {
     `jdbc:    jdbc:postgresql://localhost:${port}/${stack.database}?user=${stack.dbUser}&password=${token}&sslmode=verify-full&sslrootcert=${encodeURIComponent(stack.caFile)}`,
     `odbc:    Driver={PostgreSQL Unicode};Server=localhost;Port=${port};Database=${stack.database};Uid=${stack.dbUser};Pwd=${token};SSLmode=verify-full;pqopt={sslrootcert=${stack.caFile}}`,
     `metrics: http://${admin.host}:${admin.port}/metrics`,
+    '',
+    'Sample data (TICKIT-like, schema tickit: users, venue, category, date, event, listing, sales). A first query, the top 5 events by tickets sold:',
+    `query:   ${sampleFirstQuery};`,
     '',
     `The token is valid for 15 minutes. A fresh one, with the demo identity's emulator-only keys:`,
     `token:   AWS_ACCESS_KEY_ID=${c.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.secretAccessKey} AWS_SESSION_TOKEN=${c.sessionToken} npx rsproxy token --audience ${stack.audience} --region ${stack.region}`,

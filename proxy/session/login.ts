@@ -225,7 +225,9 @@ export interface StartRelayOptions {
 export function startRelay(opts: StartRelayOptions): { relay: Relay; key: IssuedKey } {
   const { result, upstream } = opts.loggedIn;
   // The relay's closures outlive the login: they keep the target, never the AuthResult with its password.
+  // They share one context, so none may name `opts` either: it holds the AuthResult and the UpstreamSession.
   const { target } = result;
+  const { onClose, localEndReason, observer } = opts;
   const { pid: upstreamPid, key: upstreamKey } = upstream.backendKey;
   const key = opts.cancelRegistry.issue(target, upstreamPid, upstreamKey, opts.logger);
   opts.client.write(loginSuccessBytes(upstream, key));
@@ -245,10 +247,10 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
     cancelUpstream: () => sendCancel(target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
     onClose: (stats) => {
       key.release();
-      const reason = sessionEndReason(stats, opts.localEndReason);
+      const reason = sessionEndReason(stats, localEndReason);
       log.info({ event: 'session_end', ...stats, reason }, 'session ended');
-      opts.observer.sessionEnded(reason);
-      opts.onClose();
+      observer.sessionEnded(reason);
+      onClose();
     },
   });
   relay.noteForwarded('toClient', upstream.leftover);

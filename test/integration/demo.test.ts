@@ -34,7 +34,7 @@ async function startDemo(extraArgs: string[] = []): Promise<DemoRun> {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       for (const line of out.split('\n')) {
-        const m = /^(psql|jdbc|odbc|metrics|token):\s+(.*)$/.exec(line);
+        const m = /^(psql|jdbc|odbc|metrics|query|token):\s+(.*)$/.exec(line);
         if (m !== null) lines.set(m[1]!, m[2]!);
       }
       if (lines.has('token')) {
@@ -68,6 +68,20 @@ function psql(conninfo: string, password: string, sql: string) {
   return spawnSync('psql', [conninfo, '-X', '-At', '-c', sql], { env: { ...process.env, PGPASSWORD: password }, encoding: 'utf8', timeout: 30_000 });
 }
 
+/** Runs the printed first query (issue 15) through the proxy: the sample data's top 5 events by tickets sold. */
+function assertFirstQuery(run: DemoRun, conninfo: string, token: string): void {
+  const query = run.lines.get('query');
+  assert.ok(query !== undefined, 'the demo suggests a first query');
+  const r = psql(conninfo, token, query);
+  assert.equal(r.status, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n');
+  assert.equal(rows.length, 5, r.stdout);
+  // Generated deterministically (emulator/sample-data.ts): the same rows on every machine and every run.
+  assert.equal(rows[0], 'Finals NHL #107|186');
+  const counts = psql(conninfo, token, 'SELECT (SELECT count(*) FROM tickit.sales) || \',\' || (SELECT count(*) FROM tickit.event) || \',\' || (SELECT count(*) FROM tickit.users)');
+  assert.equal(counts.stdout.trim(), '6000,800,2000', counts.stderr);
+}
+
 
 test('rsproxy demo prints lines that work in psql, pgjdbc and psqlODBC, and stops cleanly on Ctrl-C', { timeout: 240_000 }, async (t) => {
   if (!requireTool(t, 'psql', commandWorks('psql'))) return;
@@ -80,6 +94,7 @@ test('rsproxy demo prints lines that work in psql, pgjdbc and psqlODBC, and stop
     const ok = psql(conninfo, token, 'SELECT 40 + 2');
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stdout.trim(), '42');
+    assertFirstQuery(run, conninfo, token);
 
     // The printed `npx rsproxy token …` line mints a fresh token that logs in too.
     const tokenLine = /^((?:AWS_[A-Z_]+=\S+ )+)npx rsproxy token (.+)$/.exec(run.lines.get('token')!);
@@ -129,7 +144,17 @@ test('rsproxy demo --upstream uses a real PostgreSQL, whose password check the e
     assert.equal(r.stdout.trim(), 'IAMA:demo');
     const roles = await pg.query(`SELECT rolvaliduntil IS NOT NULL AS has_expiry FROM pg_roles WHERE rolname = 'IAMA:demo'`);
     assert.equal(roles.rows[0]?.has_expiry, true, 'the login role carries VALID UNTIL');
+    // The sample schema is created in the given PostgreSQL too, readable by the IAM user through its base role.
+    assertFirstQuery(run, conninfo, token);
   } finally {
     assert.equal(await stopDemo(run), 0);
+  }
+  // A second run against the same PostgreSQL finds the schema and adds nothing.
+  const again = await startDemo(['--upstream', upstream]);
+  try {
+    const { token, conninfo } = parsePsqlLine(again.lines.get('psql')!);
+    assertFirstQuery(again, conninfo, token);
+  } finally {
+    assert.equal(await stopDemo(again), 0);
   }
 });
