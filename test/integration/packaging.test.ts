@@ -73,6 +73,9 @@ test('deploy/prometheus.yml passes promtool check config', async (t) => {
   assert.equal(r.code, 0, r.out);
 });
 
+// The fleet configs leave cluster.self to its default, $POD_IP and the listen port, as each replica's environment sets it.
+const podEnv = { env: { POD_IP: '10.0.1.23' } };
+
 test('example and compose configs pass the schema; only the compose stand-in warns, about its unverified upstream TLS', () => {
   // The compose upstream is a stock postgres image with a snakeoil certificate, so it can only use
   // `require`; check-config must say so, and nothing else.
@@ -86,7 +89,7 @@ test('example and compose configs pass the schema; only the compose stand-in war
     ],
   };
   for (const [file, warnings] of Object.entries(expectedWarnings)) {
-    const r = resolveConfig(parseConfigText(readFileSync(join(root, file), 'utf8'), file));
+    const r = resolveConfig(parseConfigText(readFileSync(join(root, file), 'utf8'), file), podEnv);
     assert.ok(r.ok, `${file}:\n${r.ok ? '' : r.errors.join('\n')}`);
     assert.deepEqual(r.warnings, warnings, file);
   }
@@ -134,7 +137,7 @@ test('Kubernetes manifests have their required fields and agree with each other'
   const mount = (c.volumeMounts as Obj[]).find((v) => v.name === configVolume.name);
   const args = c.args as string[];
   assert.equal(args[args.indexOf('--config') + 1], `${String(mount?.mountPath)}/rsproxy.yaml`);
-  const r = resolveConfig(parseConfigText(String((cm.data as Obj)['rsproxy.yaml']), 'configmap'));
+  const r = resolveConfig(parseConfigText(String((cm.data as Obj)['rsproxy.yaml']), 'configmap'), podEnv);
   assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
   assert.deepEqual(r.warnings, []);
   assert.equal(r.config.admin.listen.split(':').pop(), '9187', 'probes reach the admin port');
@@ -168,10 +171,10 @@ test('Kubernetes fleet shape: NLB with PROXY v2 and ip targets, trusted CIDR, he
   assert.deepEqual(at(peers, 'spec.selector'), at(dep, 'spec.template.metadata.labels'));
   assert.deepEqual((at(peers, 'spec.ports') as Obj[]).map((p) => [p.port, p.targetPort]), [[5439, 'postgres']]);
 
-  const r = resolveConfig(parseConfigText(String((at(m.get('ConfigMap'), 'data') as Obj)['rsproxy.yaml']), 'configmap'));
+  const r = resolveConfig(parseConfigText(String((at(m.get('ConfigMap'), 'data') as Obj)['rsproxy.yaml']), 'configmap'), podEnv);
   assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
   assert.equal(r.config.cluster.peerDns, `${String(at(peers, 'metadata.name'))}.${String(at(peers, 'metadata.namespace'))}.svc.cluster.local:${r.config.listen.split(':').pop()}`);
-  assert.equal(r.config.cluster.self, '', 'self comes from $POD_IP');
+  assert.equal(r.config.cluster.self, '10.0.1.23:5439', 'self comes from $POD_IP and the listen port');
   assert.ok(r.config.proxyProtocol.trustedSources.length > 0, 'trustedSources set: the NLB sends PROXY v2');
   const c = (at(dep, 'spec.template.spec.containers') as Obj[])[0] as Obj;
   const podIp = (c.env as Obj[]).find((e) => e.name === 'POD_IP');
@@ -183,7 +186,7 @@ test('compose fleet profile: two replicas behind HAProxy with PROXY v2, trusted 
   const compose = parseConfigText(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as Obj;
   const services = compose.services as Obj;
   for (const s of ['rsproxy-a', 'rsproxy-b', 'haproxy']) assert.deepEqual(at(services, `${s}.profiles`), ['fleet'], s);
-  const fleet = resolveConfig(parseConfigText(readFileSync(join(root, 'deploy', 'compose', 'rsproxy-fleet.yaml'), 'utf8'), 'fleet'));
+  const fleet = resolveConfig(parseConfigText(readFileSync(join(root, 'deploy', 'compose', 'rsproxy-fleet.yaml'), 'utf8'), 'fleet'), podEnv);
   assert.ok(fleet.ok, fleet.ok ? '' : fleet.errors.join('\n'));
   const trusted = new CidrSet(fleet.config.proxyProtocol.trustedSources);
   const ipOf = (s: string): string => String(at(services, `${s}.networks.fleet.ipv4_address`));
