@@ -140,3 +140,23 @@ test('newDbPassword: 40 alphanumerics, fresh each time', () => {
   assert.match(a, /^[A-Za-z0-9]{40}$/);
   assert.notEqual(a, newDbPassword());
 });
+
+test('GetClusterCredentials with kept passwords: a still-valid password is handed out again and its VALID UNTIL extended; by default every call rotates', async () => {
+  const call = (deps: RedshiftDeps, ctx: CallContext) =>
+    handleRedshift('GetClusterCredentials', form('DbUser=alice&DbName=dev&ClusterIdentifier=analytics-prod&DurationSeconds=900&AutoCreate=true'), deps, ctx);
+  const rotating = setup();
+  await call(rotating.deps, rotating.ctx);
+  await call(rotating.deps, rotating.ctx);
+  assert.notEqual(rotating.admin.dbUserCalls[0]?.password, rotating.admin.dbUserCalls[1]?.password);
+
+  const kept = setup();
+  const deps: RedshiftDeps = { ...kept.deps, passwords: new Map() };
+  await call(deps, kept.ctx);
+  await call(deps, { ...kept.ctx, nowMs: nowMs + 300_000 });
+  const [first, second] = kept.admin.dbUserCalls;
+  assert.equal(second?.password, first?.password);
+  assert.deepEqual(second?.validUntil, new Date('2026-11-24T10:35:00Z'));
+  // Within a minute of its expiry a kept password is replaced, never handed out to expire under its new holder.
+  await call(deps, { ...kept.ctx, nowMs: Date.UTC(2026, 10, 24, 10, 34, 30) });
+  assert.notEqual(kept.admin.dbUserCalls[2]?.password, first?.password);
+});

@@ -40,6 +40,8 @@ export interface RedshiftDeps {
   clusters: ReadonlyMap<string, EmulatorCluster>;
   admin: UpstreamAdmin | undefined;
   logger: EmulatorLogger;
+  /** Passwords handed out per login role, when the emulator keeps valid passwords (EmulatorOptions.keepValidPasswords). */
+  passwords?: Map<string, { password: string; validUntilMs: number }>;
 }
 
 /** Freshly minted temporary database credentials. */
@@ -166,17 +168,22 @@ async function getClusterCredentials(params: Map<string, string>, deps: Redshift
   if (denied !== undefined) return redshiftError(403, 'AccessDenied', denied, ctx.requestId);
   if (!deps.clusters.has(clusterId)) return redshiftError(404, 'ClusterNotFound', `Cluster ${clusterId} not found.`, ctx.requestId);
   const loginUser = `${autoCreate ? 'IAMA' : 'IAM'}:${dbUser}`;
-  const password = newDbPassword();
   const expiration = new Date((Math.floor(ctx.nowMs / 1000) + duration) * 1000);
+  const kept = deps.passwords?.get(loginUser);
+  const isKept = kept !== undefined && kept.validUntilMs - ctx.nowMs > 60_000;
+  const password = isKept ? kept.password : newDbPassword();
+  // A kept password must not expire earlier than what this call promises, nor earlier than it already does.
+  const validUntil = isKept ? new Date(Math.max(kept.validUntilMs, expiration.getTime())) : expiration;
   if (deps.admin !== undefined) {
     try {
-      const result = await deps.admin.issueDbUserLogin({ baseUser: dbUser, loginUser, password, validUntil: expiration, autoCreate, groups });
+      const result = await deps.admin.issueDbUserLogin({ baseUser: dbUser, loginUser, password, validUntil, autoCreate, groups });
       if (result === 'base_missing') deps.logger.info({ dbUser, cluster: clusterId }, 'database user does not exist and AutoCreate is false; no login role created');
     } catch (err) {
       if (err instanceof MissingGroupError) return invalid(`Database group ${err.group} does not exist.`);
       throw err;
     }
   }
+  deps.passwords?.set(loginUser, { password, validUntilMs: validUntil.getTime() });
   return ok('GetClusterCredentials', { DbUser: loginUser, DbPassword: password, Expiration: isoSeconds(expiration) }, ctx.requestId);
 }
 

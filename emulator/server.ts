@@ -21,6 +21,12 @@ export interface EmulatorOptions {
   policies?: Record<string, unknown>;
   /** Admin connection to the upstream PostgreSQL (or a ready UpstreamAdmin, which the caller closes); absent = no upstream effect. */
   upstreamAdmin?: { connectionString: string; ssl?: ConnectionOptions } | UpstreamAdmin;
+  /**
+   * GetClusterCredentials hands out a role's password again while it stays valid for over a minute, extending its
+   * VALID UNTIL, instead of a new one per call (default false: every call rotates). For several proxies on one
+   * emulator: real Redshift keeps earlier temporary passwords valid, but PostgreSQL keeps one password per role.
+   */
+  keepValidPasswords?: boolean;
   /** Clock for signature windows and expirations (default Date.now). */
   nowMs?: () => number;
   /** Listen host (default 127.0.0.1). */
@@ -107,6 +113,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 
 /** Starts the emulator on 127.0.0.1 (port 0 by default). */
 export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
+  const passwords = opts.keepValidPasswords === true ? new Map<string, { password: string; validUntilMs: number }>() : undefined;
   const principals = new PrincipalTable();
   for (const p of opts.principals) principals.add(p);
   const clusters = new Map((opts.clusters ?? []).map((c) => [c.identifier, c] as const));
@@ -203,7 +210,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
         const v = verifyHeaderSigned(received, lookup, nowMs(), 'redshift');
         if (!v.ok) return denied('redshift', v);
         const ctx: CallContext = { principal: v.principal, region: v.region, nowMs: nowMs(), requestId, authorize: authorizeAs(v.principal) };
-        return handleRedshift(action, params, { clusters, admin, logger }, ctx);
+        return handleRedshift(action, params, { clusters, admin, logger, ...(passwords === undefined ? {} : { passwords }) }, ctx);
       },
     };
   };

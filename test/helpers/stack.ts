@@ -164,6 +164,8 @@ export async function startStack(opts: StackOptions = {}): Promise<StackHandle> 
       ],
       clusters: [{ identifier: stackClusterId, host: pgCluster.host, port: pgCluster.port }],
       upstreamAdmin: { connectionString: pgCluster.url(), ssl: { ca: pki.caPem } },
+      // Replicas on one emulator must not invalidate each other's cached passwords (one password per role upstream).
+      keepValidPasswords: (opts.extraReplicas ?? 0) > 0,
     });
     cleanups.push(() => emulator.close());
 
