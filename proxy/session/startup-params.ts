@@ -24,6 +24,19 @@ const replicationOff: ReadonlySet<string> = new Set(['false', 'off', 'no', '0'])
 const protocolExtensionPrefix = '_pq_.';
 const compressionKey = '_pq_.compression';
 
+/** True for a `_pq_.*` protocol extension parameter; neither the proxy nor the tunnel supports any. */
+export function isProtocolExtension(key: string): boolean {
+  return key.startsWith(protocolExtensionPrefix);
+}
+
+/**
+ * Whether NegotiateProtocolVersion goes to the client before authentication: for a 3.x minor above 0, or any
+ * `_pq_.*` option but a lone `_pq_.compression`, which is stripped silently because Redshift JDBC cannot handle 'v'.
+ */
+export function shouldNegotiateProtocol(minorVersion: number, protocolOptions: readonly string[]): boolean {
+  return minorVersion > 0 || protocolOptions.some((key) => key !== compressionKey);
+}
+
 /** The client's startup parameters after validation, split by what happens to them. */
 export interface StartupParams {
   user: string;
@@ -73,7 +86,6 @@ export function classifyStartupParameters(minorVersion: number, parameters: Read
   const forwarded: Array<readonly [string, string]> = [];
   const redshiftOnly: Array<readonly [string, string]> = [];
   const dropped: string[] = [];
-  let hasOtherProtocolOption = false;
 
   for (const pair of parameters) {
     const [key, value] = pair;
@@ -82,9 +94,8 @@ export function classifyStartupParameters(minorVersion: number, parameters: Read
     else if (folded === 'database') database = value;
     else if (folded === 'replication') {
       if (!replicationOff.has(value.toLowerCase())) throw unsupported('replication', 'replication connections are not supported');
-    } else if (key.startsWith(protocolExtensionPrefix)) {
+    } else if (isProtocolExtension(key)) {
       unsupportedProtocolOptions.push(key);
-      if (key !== compressionKey) hasOtherProtocolOption = true;
       dropped.push(key);
     } else if (folded === 'options') {
       if (!isCleanOptions(value)) throw unsupported('options', 'the startup parameter "options" may only set allowed parameters');
@@ -94,12 +105,10 @@ export function classifyStartupParameters(minorVersion: number, parameters: Read
     else dropped.push(key);
   }
   if (user === '') throw noUser();
-  // _pq_.compression alone in a 3.0 startup is stripped silently: Redshift JDBC cannot handle 'v'.
-  const shouldNegotiate = minorVersion > 0 || hasOtherProtocolOption;
   return {
     user,
     database: database === undefined || database === '' ? user : database,
-    shouldNegotiate,
+    shouldNegotiate: shouldNegotiateProtocol(minorVersion, unsupportedProtocolOptions),
     unsupportedProtocolOptions,
     forwarded,
     redshiftOnly,

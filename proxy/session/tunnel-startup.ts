@@ -5,6 +5,7 @@ import { BackendCode } from '../protocol/codes.js';
 import type { Frame } from '../protocol/framer.js';
 import type { StartupMessage } from '../protocol/frontend.js';
 import { parseAuthenticationRequest, parseErrorFields } from '../protocol/upstream.js';
+import { isProtocolExtension, shouldNegotiateProtocol } from './startup-params.js';
 
 /** Where the tunnel logs in: the proxy's host and port, and how its certificate is checked. */
 export type TunnelRemote = DialTarget;
@@ -23,25 +24,19 @@ export interface TunnelOverrides {
 /** Dials the remote: dialUpstream, or a fake in unit tests. */
 export type TunnelDialFn = (target: DialTarget, opts: DialOptions) => Promise<DialedSocket>;
 
-const protocolExtensionPrefix = '_pq_.';
-
 /** The client's startup parameters as sent to the remote: user/database overridden, `_pq_.*` dropped (the tunnel speaks 3.0 upstream). */
 export function tunnelStartupParameters(packet: StartupMessage, overrides: TunnelOverrides): { parameters: Array<readonly [string, string]>; unsupportedOptions: string[]; shouldNegotiate: boolean } {
   const parameters: Array<readonly [string, string]> = [];
   const unsupportedOptions: string[] = [];
-  let hasOtherOption = false;
   for (const [key, value] of packet.parameters) {
-    if (key.startsWith(protocolExtensionPrefix)) {
-      unsupportedOptions.push(key);
-      if (key !== '_pq_.compression') hasOtherOption = true;
-    } else if (key === 'user' && overrides.user !== undefined) continue;
+    if (isProtocolExtension(key)) unsupportedOptions.push(key);
+    else if (key === 'user' && overrides.user !== undefined) continue;
     else if (key === 'database' && overrides.database !== undefined) continue;
     else parameters.push([key, value] as const);
   }
   if (overrides.user !== undefined) parameters.unshift(['user', overrides.user] as const);
   if (overrides.database !== undefined) parameters.splice(overrides.user === undefined ? 0 : 1, 0, ['database', overrides.database] as const);
-  // As the proxy itself does: a lone _pq_.compression is dropped silently (Redshift JDBC cannot handle 'v').
-  return { parameters, unsupportedOptions, shouldNegotiate: packet.minorVersion > 0 || hasOtherOption };
+  return { parameters, unsupportedOptions, shouldNegotiate: shouldNegotiateProtocol(packet.minorVersion, unsupportedOptions) };
 }
 
 /** The client-facing reason of a failed dial: the OS or TLS message, without the proxy's own wording. */
