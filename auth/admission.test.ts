@@ -4,7 +4,7 @@ import { admitLogin, createAdmissionCheck } from './admission.js';
 import { AuthErrorCode, isAuthError } from './errors.js';
 import { createIdentityMapper } from './identity-mapper.js';
 import type { DatabaseOptions, RuleOptions } from './types.js';
-import { aliceIdentity } from './testing-fixtures.js';
+import { aliceIdentity } from '../testkit/auth-fixtures.js';
 
 const cluster: DatabaseOptions = { cluster: 'c1', region: 'eu-west-1', engine: 'redshift', dbName: 'dev', upstreamTls: { mode: 'verify-full' } };
 const workgroup: DatabaseOptions = { workgroup: 'wg', region: 'eu-west-1', engine: 'redshift', dbName: 'lake', upstreamTls: { mode: 'verify-full' } };

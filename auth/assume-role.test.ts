@@ -2,10 +2,10 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { queryError, startAwsStub } from '../test/helpers/aws-stub.js';
+import { queryError, startAwsStub } from '../testkit/aws-stub.js';
 import { createAssumeRoleApi, createRoleCredentialSource, dbRolesTagValue, roleSessionName, type AssumeRoleApi, type AssumeRoleRequest } from './assume-role.js';
 import { AuthError, AuthErrorCode } from './errors.js';
-import { aliceIdentity } from './testing-fixtures.js';
+import { aliceIdentity } from '../testkit/auth-fixtures.js';
 import { silentLogger } from './types.js';
 
 // The Analyst identity without its session and role names: each test adds the ones it needs.

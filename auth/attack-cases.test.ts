@@ -14,7 +14,7 @@ import { createStsVerifier, type StsVerifier } from './sts-verifier.js';
 import { mintToken } from './token-mint.js';
 import { parseToken } from './token-parse.js';
 import { silentLogger, type Clock, type Identity, type IdentityOptions } from './types.js';
-import { aliceIdentity, testIdentityOptions, vectorA, vectorNowMs, vectorSig } from './testing-fixtures.js';
+import { aliceIdentity, testIdentityOptions, vectorA, vectorNowMs, vectorSig } from '../testkit/auth-fixtures.js';
 
 const identity = testIdentityOptions({ stsRegions: ['eu-west-1', 'us-east-1'] });
 const t0 = vectorNowMs;

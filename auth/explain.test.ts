@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { AuthError, AuthErrorCode } from './errors.js';
 import { ExplainInputError, explainLogin, identityFromArn } from './explain.js';
 import { createIdentityMapper } from './identity-mapper.js';
-import { tableAccount, tableDatabases, tableLakeRole, tablePrincipal, tableRows, tableRules } from './testing-rule-table.js';
-import { testIdentityOptions } from './testing-fixtures.js';
+import { tableAccount, tableDatabases, tableLakeRole, tablePrincipal, tableRows, tableRules } from '../testkit/auth-rule-table.js';
+import { testIdentityOptions } from '../testkit/auth-fixtures.js';
 import type { AuthOptions, DatabaseOptions } from './types.js';
 
 const base: Omit<DatabaseOptions, 'cluster' | 'workgroup' | 'dbName'> = { region: 'eu-west-1', engine: 'redshift', upstreamTls: { mode: 'verify-full' } };

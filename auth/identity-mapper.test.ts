@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { AuthErrorCode, type AuthError } from './errors.js';
 import { createIdentityMapper, principalMatches, renderTemplate, stripUserAlias, validatePrincipalPattern } from './identity-mapper.js';
 import type { DatabaseOptions, Identity, RuleOptions } from './types.js';
-import { aliceIdentity } from './testing-fixtures.js';
+import { aliceIdentity } from '../testkit/auth-fixtures.js';
 import { identityFromArn } from './explain.js';
-import { tableDatabases, tablePrincipal, tableRows, tableRules } from './testing-rule-table.js';
+import { tableDatabases, tablePrincipal, tableRows, tableRules } from '../testkit/auth-rule-table.js';
 
 const cluster: DatabaseOptions = { cluster: 'c1', region: 'eu-west-1', engine: 'redshift', dbName: 'dev', upstreamTls: { mode: 'verify-full' } };
 const workgroup: DatabaseOptions = { workgroup: 'wg', region: 'eu-west-1', engine: 'redshift', dbName: 'lake', upstreamTls: { mode: 'verify-full' } };

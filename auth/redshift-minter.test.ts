@@ -2,7 +2,7 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAwsStub, queryError } from '../test/helpers/aws-stub.js';
+import { startAwsStub, queryError } from '../testkit/aws-stub.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import { createRedshiftApi } from './redshift-minter.js';
 import { silentLogger, type AuthObserver } from './types.js';

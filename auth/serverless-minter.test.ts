@@ -2,7 +2,7 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonError, startAwsStub } from '../test/helpers/aws-stub.js';
+import { jsonError, startAwsStub } from '../testkit/aws-stub.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import { createServerlessApi } from './serverless-minter.js';
 import { silentLogger, type AuthObserver } from './types.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildStsRequest, rfc3986Encode, stsHost } from './sts-request.js';
 import { parseToken } from './token-parse.js';
-import { testIdentityOptions, vectorNowMs } from './testing-fixtures.js';
+import { testIdentityOptions, vectorNowMs } from '../testkit/auth-fixtures.js';
 
 const identity = testIdentityOptions({ acceptEksTokens: true });
 const nowMs = vectorNowMs;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { AuthErrorCode, type AuthError } from './errors.js';
 import { checkIdentityAllowed, parseStsError, validateStsResponse } from './sts-response.js';
-import { testIdentityOptions } from './testing-fixtures.js';
+import { testIdentityOptions } from '../testkit/auth-fixtures.js';
 
 const identity = testIdentityOptions();
 const ctx = { accessKeyId: 'ASIAEXAMPLEEXAMPLE12', stsRegion: 'eu-west-1' };

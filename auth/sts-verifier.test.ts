@@ -9,7 +9,7 @@ import { AuthErrorCode, type AuthError } from './errors.js';
 import { createStsVerifier, isLoopbackHost } from './sts-verifier.js';
 import { mintToken } from './token-mint.js';
 import { nullObserver, silentLogger, type Clock, type Logger } from './types.js';
-import { testIdentityOptions, vectorNowMs } from './testing-fixtures.js';
+import { testIdentityOptions, vectorNowMs } from '../testkit/auth-fixtures.js';
 
 const identity = testIdentityOptions();
 const t0 = vectorNowMs;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { AuthErrorCode, type AuthError } from './errors.js';
 import { isCanonicalBase64url, parseAmzDate, parseToken } from './token-parse.js';
-import { testIdentityOptions, vectorA, vectorNowMs, vectorSig } from './testing-fixtures.js';
+import { testIdentityOptions, vectorA, vectorNowMs, vectorSig } from '../testkit/auth-fixtures.js';
 
 const identity = testIdentityOptions({ stsRegions: ['eu-west-1', 'us-east-1'], acceptEksTokens: true });
 const nowMs = vectorNowMs;

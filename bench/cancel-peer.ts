@@ -6,11 +6,11 @@
  * path (4..500, default 50), cancels paced under the per-source cancel limit.
  */
 import type pg from 'pg';
-import { sendCancel, sleepingSession, startFleet, startSleep } from '../test/helpers/fleet.js';
-import type { Replica, SleepingSession } from '../test/helpers/fleet.js';
-import { startIamStack } from '../test/helpers/iam-stack.js';
-import type { IamStack } from '../test/helpers/iam-stack.js';
-import { sleep } from '../test/helpers/wait.js';
+import { sendCancel, sleepingSession, startFleet, startSleep } from '../testkit/fleet.js';
+import type { Replica, SleepingSession } from '../testkit/fleet.js';
+import { startIamStack } from '../testkit/iam-stack.js';
+import type { IamStack } from '../testkit/iam-stack.js';
+import { sleep } from '../testkit/wait.js';
 import { summarize } from './login-latency.js';
 import type { LatencyStats } from './login-latency.js';
 

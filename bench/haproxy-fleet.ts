@@ -4,8 +4,8 @@
  * Usage: node dist/bench/haproxy-fleet.js [--seconds 10] [--clients 8] [--threads 2] [--rounds 1] [--modes simple,prepared] [--json FILE]
  */
 import { writeFileSync } from 'node:fs';
-import { haproxyAvailable, haproxyBin, startHaproxy } from '../test/helpers/haproxy.js';
-import { startStack } from '../test/helpers/stack.js';
+import { haproxyAvailable, haproxyBin, startHaproxy } from '../testkit/haproxy.js';
+import { startStack } from '../testkit/stack.js';
 import { parseBenchArgs } from './args.js';
 import { pgbenchInit, pgbenchSelectOnly } from './pgbench.js';
 import type { PgTarget, PgbenchResult, QueryMode } from './pgbench.js';

@@ -5,9 +5,9 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postgresOwner } from '../test/helpers/certs.js';
-import type { StackHandle } from '../test/helpers/stack.js';
-import { freePort } from '../test/helpers/free-port.js';
+import { postgresOwner } from '../testkit/certs.js';
+import type { StackHandle } from '../testkit/stack.js';
+import { freePort } from '../testkit/free-port.js';
 import { procCpuMicros } from './proc-cpu.js';
 
 /** Where pgbouncer finds its upstream and TLS material. */

@@ -8,9 +8,9 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { getTestPki } from '../test/helpers/certs.js';
-import { startStack } from '../test/helpers/stack.js';
-import type { StackHandle } from '../test/helpers/stack.js';
+import { getTestPki } from '../testkit/certs.js';
+import { startStack } from '../testkit/stack.js';
+import type { StackHandle } from '../testkit/stack.js';
 import { summarize, timeLogin, timeLogins } from './login-latency.js';
 import type { LatencyStats, LoginTarget } from './login-latency.js';
 import { pgbenchInit, pgbenchSelectOnly } from './pgbench.js';

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { freePort } from '../test/helpers/free-port.js';
+import { freePort } from '../testkit/free-port.js';
 import { canConnect } from './pgbouncer.js';
 import { procCpuMicros } from './proc-cpu.js';
 

@@ -8,10 +8,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack } from '../test/helpers/stack.js';
-import type { StackHandle } from '../test/helpers/stack.js';
-import { startTunnel, tunnelEnv, writeCredentialsFile } from '../test/helpers/tunnel-process.js';
-import type { TunnelProcess } from '../test/helpers/tunnel-process.js';
+import { startStack } from '../testkit/stack.js';
+import type { StackHandle } from '../testkit/stack.js';
+import { startTunnel, tunnelEnv, writeCredentialsFile } from '../testkit/tunnel-process.js';
+import type { TunnelProcess } from '../testkit/tunnel-process.js';
 import { parseBenchArgs } from './args.js';
 import type { BenchOptions } from './args.js';
 import { summarize, timeLogin } from './login-latency.js';

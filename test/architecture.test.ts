@@ -1,13 +1,13 @@
-/** Enforces the layer rules of shared/spec/style.md §2 on every source file's import specifiers. */
+/** Enforces the rooms of proxy/ and the one-way arrows between them (docs/design/architecture.md) on every source file's import specifiers. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // dist/test/architecture.test.js → project root is two levels up.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const sourceDirs = ['proxy', 'auth', 'emulator', 'test', 'bench'];
+const sourceDirs = ['proxy', 'auth', 'emulator', 'test', 'bench', 'testkit'];
 
 interface Edge {
   file: string; // project-relative, posix
@@ -76,12 +76,75 @@ test('the import scanner sees static, type-only, re-export and dynamic imports',
   assert.deepEqual(specs, ['../b.js', './a.js', './c.js', './side-effect.js', 'node:net']);
 });
 
-test('proxy/protocol is a pure codec: node:buffer, node:crypto and its own files only', () => {
+/** The rooms of proxy/ and, for each, the rooms its product files may import (tests may import anything). */
+export const roomArrows: Readonly<Record<string, readonly string[]>> = {
+  'proxy/protocol': [],
+  'proxy/errors': ['auth'],
+  'proxy/telemetry': ['auth'],
+  'proxy/config': ['auth', 'proxy/protocol'],
+  'proxy/audit': ['auth', 'proxy/telemetry'],
+  'proxy/upstream': ['auth', 'proxy/protocol', 'proxy/errors', 'proxy/telemetry', 'proxy/config'],
+  'proxy/session': ['auth', 'proxy/upstream', 'proxy/protocol', 'proxy/errors', 'proxy/telemetry', 'proxy/config', 'proxy/audit'],
+  'proxy/fleet': ['auth', 'proxy/session', 'proxy/upstream', 'proxy/protocol', 'proxy/telemetry', 'proxy/config'],
+  'proxy/server': ['auth', 'proxy/session', 'proxy/upstream', 'proxy/protocol', 'proxy/errors', 'proxy/telemetry', 'proxy/config'],
+  'proxy/admin': ['auth', 'proxy/session', 'proxy/telemetry', 'proxy/config'],
+  'proxy/tunnel': ['auth', 'proxy/session', 'proxy/upstream', 'proxy/protocol', 'proxy/errors', 'proxy/telemetry', 'proxy/config'],
+  'proxy/cli': ['auth', 'emulator', 'proxy/server', 'proxy/tunnel', 'proxy/admin', 'proxy/fleet', 'proxy/session', 'proxy/upstream', 'proxy/protocol', 'proxy/errors', 'proxy/telemetry', 'proxy/config', 'proxy/audit'],
+};
+
+/** The room a project file lives in: its proxy/ folder, or its top-level folder. */
+export function roomOf(file: string): string {
+  const parts = file.split('/');
+  return parts[0] === 'proxy' && parts.length > 2 ? `proxy/${parts[1]}` : parts[0]!;
+}
+
+/** The edges among `edges` that leave a proxy/ room for a room it may not import. */
+export function roomViolations(edges: readonly Edge[]): string[] {
+  return edges
+    .filter((e) => e.file.startsWith('proxy/') && !isTest(e.file) && e.spec.startsWith('.'))
+    .filter((e) => {
+      const from = roomOf(e.file);
+      const to = roomOf(e.target);
+      if (from === to) return false;
+      const allowed = roomArrows[from];
+      return allowed === undefined || !allowed.includes(to);
+    })
+    .map((e) => `${e.file} imports ${e.spec}`);
+}
+
+test('every file under proxy/ lives in a declared room, and every room has a README', () => {
+  const loose = listTs(join(root, 'proxy')).map((f) => relative(root, f).split(sep).join('/')).filter((f) => roomArrows[roomOf(f)] === undefined);
+  assert.deepEqual(loose, []);
+  for (const room of Object.keys(roomArrows)) {
+    if (listTs(join(root, room)).length === 0) continue;
+    assert.ok(existsSync(join(root, room, 'README.md')), `${room}/README.md says what lives there and what it may import`);
+  }
+});
+
+test('arrows between rooms run one way: cli → (server, tunnel, admin) → session → (upstream, protocol); auth, config, telemetry and errors are leaves', () => {
+  assert.deepEqual(roomViolations(allEdges), []);
+});
+
+test('the room rule fails on a planted violation', () => {
+  const planted = [
+    ...importsOf(join(root, 'proxy', 'session', 'planted.ts'), "import { startTunnel } from '../tunnel/run-tunnel.js';"),
+    ...importsOf(join(root, 'proxy', 'session', 'planted.ts'), "import { PeerSet } from '../fleet/peer-set.js';"),
+    ...importsOf(join(root, 'proxy', 'protocol', 'planted.ts'), "import { Relay } from '../session/relay.js';"),
+    ...importsOf(join(root, 'proxy', 'upstream', 'planted.ts'), "import { Server } from '../server/server.js';"),
+    ...importsOf(join(root, 'proxy', 'server', 'planted.ts'), "import { startTunnel } from '../tunnel/run-tunnel.js';"),
+  ];
+  assert.equal(roomViolations(planted).length, planted.length);
+  assert.deepEqual(roomViolations(importsOf(join(root, 'proxy', 'session', 'planted.ts'), "import { dial } from '../upstream/dial.js';")), []);
+});
+
+test('nothing but the CLI imports the tunnel, and nothing but the CLI imports the fleet', () => {
   const bad = violations(
     (e) =>
-      e.file.startsWith('proxy/protocol/') &&
+      e.file.startsWith('proxy/') &&
       !isTest(e.file) &&
-      !(e.target.startsWith('proxy/protocol/') || e.spec === 'node:buffer' || e.spec === 'node:crypto'),
+      !e.file.startsWith('proxy/cli/') &&
+      roomOf(e.file) !== roomOf(e.target) &&
+      (e.target.startsWith('proxy/tunnel/') || e.target.startsWith('proxy/fleet/')),
   );
   assert.deepEqual(bad, []);
 });
@@ -96,47 +159,27 @@ test('emulator/ never imports auth/ or proxy/', () => {
   assert.deepEqual(bad, []);
 });
 
-test('proxy/session and proxy/protocol reach auth/ only through its types and errors', () => {
-  const allowed = new Set(['auth/types.ts', 'auth/errors.ts']);
-  const bad = violations(
-    (e) =>
-      (e.file.startsWith('proxy/session/') || e.file.startsWith('proxy/protocol/')) &&
-      !isTest(e.file) &&
-      e.target.startsWith('auth/') &&
-      !allowed.has(e.target),
-  );
-  assert.deepEqual(bad, []);
-});
-
-test('proxy/errors.ts, proxy/log.ts, proxy/metrics.ts and proxy/observer.ts are leaves: nothing from the session, server, main or CLI', () => {
-  const leaves = new Set(['proxy/errors.ts', 'proxy/log.ts', 'proxy/metrics.ts', 'proxy/observer.ts']);
-  for (const leaf of ['proxy/metrics-ops.ts', 'proxy/build-info.ts']) leaves.add(leaf);
-  const upper = (t: string) => t.startsWith('proxy/session/') || t === 'proxy/server.ts' || t === 'proxy/main.ts' || t.startsWith('proxy/cli/');
-  const bad = violations((e) => leaves.has(e.file) && upper(e.target));
-  assert.deepEqual(bad, []);
-});
-
-test('proxy/ outside the session reaches auth/ only through its public surface (plus the few helpers listed here)', () => {
+test('below the CLI, proxy/ reaches auth/ only through its types and errors (plus the few helpers listed here)', () => {
   const everywhere = ['auth/types.ts', 'auth/errors.ts'];
-  const cli = [...everywhere, 'auth/index.ts', 'auth/token-mint.ts'];
   const allowedFor = (file: string): readonly string[] => {
-    if (file === 'proxy/main.ts') return [...everywhere, 'auth/index.ts'];
     // Config validation applies the same Redshift name rules as the mapper.
-    if (file === 'proxy/config.ts') return [...everywhere, 'auth/redshift-names.ts'];
-    // `rsproxy credentials` calls the minters directly (no proxy in between) and explains their errors.
-    if (file === 'proxy/cli/credentials.ts') return [...cli, 'auth/redshift-minter.ts', 'auth/serverless-minter.ts'];
-    if (file === 'proxy/cli/credentials-errors.ts') return [...cli, 'auth/aws-errors.ts'];
-    if (file.startsWith('proxy/cli/')) return cli;
+    if (file === 'proxy/config/config.ts') return [...everywhere, 'auth/redshift-names.ts'];
+    // The tunnel mints a token per connection; the credential source is auth's.
+    if (file.startsWith('proxy/tunnel/')) return [...everywhere, 'auth/token-mint.ts'];
+    if (file === 'proxy/cli/credentials.ts') return [...everywhere, 'auth/index.ts', 'auth/token-mint.ts', 'auth/redshift-minter.ts', 'auth/serverless-minter.ts'];
+    if (file === 'proxy/cli/credentials-errors.ts') return [...everywhere, 'auth/aws-errors.ts'];
+    if (file.startsWith('proxy/cli/')) return [...everywhere, 'auth/index.ts', 'auth/token-mint.ts'];
     return everywhere;
   };
+  const bad = violations((e) => e.file.startsWith('proxy/') && !isTest(e.file) && e.target.startsWith('auth/') && !allowedFor(e.file).includes(e.target));
+  assert.deepEqual(bad, []);
+});
+
+test('bench/ and test/ share helpers through testkit/ and never import each other; testkit/ imports neither', () => {
   const bad = violations(
     (e) =>
-      e.file.startsWith('proxy/') &&
-      !e.file.startsWith('proxy/session/') &&
-      !e.file.startsWith('proxy/protocol/') &&
-      !isTest(e.file) &&
-      e.target.startsWith('auth/') &&
-      !allowedFor(e.file).includes(e.target),
+      (e.file.startsWith('bench/') && !isTest(e.file) && e.target.startsWith('test/')) ||
+      (e.file.startsWith('testkit/') && (e.target.startsWith('test/') || e.target.startsWith('bench/'))),
   );
   assert.deepEqual(bad, []);
 });
@@ -162,21 +205,10 @@ test('the emulator uses no AWS signer: its SigV4 check is independent', () => {
   assert.deepEqual(bad, []);
 });
 
-test('only the server, the session and the emulator open sockets', () => {
+test('only the server, session, upstream, fleet and tunnel rooms and the emulator open sockets', () => {
   const socketModules = new Set(['node:net', 'node:tls', 'net', 'tls']);
-  const bad = violations(
-    (e) =>
-      socketModules.has(e.spec) &&
-      !e.isTypeOnly &&
-      !isTest(e.file) &&
-      !(
-        e.file === 'proxy/server.ts' ||
-        e.file.startsWith('proxy/session/') ||
-        e.file.startsWith('emulator/') ||
-        e.file.startsWith('test/') ||
-        e.file.startsWith('bench/')
-      ),
-  );
+  const socketRooms = new Set(['proxy/server', 'proxy/session', 'proxy/upstream', 'proxy/fleet', 'proxy/tunnel', 'emulator', 'testkit', 'test', 'bench']);
+  const bad = violations((e) => socketModules.has(e.spec) && !e.isTypeOnly && !isTest(e.file) && !socketRooms.has(roomOf(e.file)));
   assert.deepEqual(bad, []);
 });
 
@@ -186,19 +218,17 @@ test('within auth/, only the STS verifier makes HTTP requests itself', () => {
   assert.deepEqual(bad, []);
 });
 
-test('library code never imports test code', () => {
-  const bad = violations((e) => !e.file.startsWith('test/') && !e.file.startsWith('bench/') && !isTest(e.file) && e.target.startsWith('test/'));
+test('product code never imports test code', () => {
+  const bad = violations((e) => !['test', 'bench', 'testkit'].includes(roomOf(e.file)) && !isTest(e.file) && ['test', 'testkit'].includes(roomOf(e.target)));
   assert.deepEqual(bad, []);
 });
 
-test('rsproxy tunnel reuses the shared codec, relay and upstream dial; only its listener opens sockets; its CLI reaches auth/ through token-mint', () => {
+test('rsproxy tunnel reuses the shared codec, relay and upstream dial; only its listener opens sockets', () => {
   const specsOf = (file: string): Set<string> => new Set(allEdges.filter((e) => e.file === file && !e.isTypeOnly).map((e) => e.target));
-  const session = specsOf('proxy/session/tunnel-session.ts');
-  for (const shared of ['proxy/session/relay.ts', 'proxy/session/upstream-dial.ts', 'proxy/session/upstream-cancel.ts', 'proxy/protocol/startup-framer.ts', 'proxy/protocol/frontend.ts', 'proxy/protocol/backend.ts', 'proxy/protocol/upstream.ts', 'proxy/protocol/framer.ts']) {
+  const session = specsOf('proxy/tunnel/tunnel-session.ts');
+  for (const shared of ['proxy/session/relay.ts', 'proxy/upstream/dial.ts', 'proxy/upstream/cancel.ts', 'proxy/protocol/startup-framer.ts', 'proxy/protocol/frontend.ts', 'proxy/protocol/backend.ts', 'proxy/protocol/upstream.ts', 'proxy/protocol/framer.ts']) {
     assert.ok(session.has(shared), `tunnel-session.ts must import ${shared} (no second copy)`);
   }
   assert.ok(!session.has('node:net'), 'tunnel-session.ts must not open sockets; the listener does');
-  assert.ok(specsOf('proxy/session/tunnel-listener.ts').has('proxy/session/tunnel-session.ts'));
-  const cli = [...specsOf('proxy/cli/tunnel.ts'), ...specsOf('proxy/cli/tunnel-tokens.ts')].filter((t) => t.startsWith('auth/') || t.startsWith('@aws-sdk/') || t.startsWith('@smithy/'));
-  assert.deepEqual(cli.sort(), ['auth/errors.ts', 'auth/token-mint.ts', 'auth/types.ts']);
+  assert.ok(specsOf('proxy/tunnel/tunnel-listener.ts').has('proxy/tunnel/tunnel-session.ts'));
 });

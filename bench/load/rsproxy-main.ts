@@ -2,7 +2,7 @@
  * `rsproxy serve` for the load bench: the product's runServe in a child of its own (so its RSS is its own),
  * plus the bench's GC hook. Usage: node --expose-gc rsproxy-main.js CONFIG_FILE (forked with IPC); SIGTERM stops it.
  */
-import { runServe } from '../../proxy/main.js';
+import { runServe } from '../../proxy/cli/run-serve.js';
 import { installGcHook } from './gc-hook.js';
 
 const configPath = process.argv[2];

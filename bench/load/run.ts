@@ -6,11 +6,11 @@
  *        [--slow 300] [--slow-login-timeout-ms 1000] [--settle-ms 2000] [--no-pgbouncer] [--json FILE]
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { getTestPki } from '../../test/helpers/certs.js';
-import { httpGet } from '../../test/helpers/http-get.js';
-import { startStack } from '../../test/helpers/stack.js';
-import type { StackHandle } from '../../test/helpers/stack.js';
-import { sleep } from '../../test/helpers/wait.js';
+import { getTestPki } from '../../testkit/certs.js';
+import { httpGet } from '../../testkit/http-get.js';
+import { startStack } from '../../testkit/stack.js';
+import type { StackHandle } from '../../testkit/stack.js';
+import { sleep } from '../../testkit/wait.js';
 import { timeLogin } from '../login-latency.js';
 import { pgbouncerBin } from '../pgbouncer.js';
 import { openFilesSoftLimit, procRssBytes } from '../proc-cpu.js';

@@ -8,11 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { freePort } from '../../test/helpers/free-port.js';
-import { httpGet } from '../../test/helpers/http-get.js';
-import { proxyAwsEnv } from '../../test/helpers/proxy-aws-env.js';
-import type { StackHandle } from '../../test/helpers/stack.js';
-import { waitFor } from '../../test/helpers/wait.js';
+import { freePort } from '../../testkit/free-port.js';
+import { httpGet } from '../../testkit/http-get.js';
+import { proxyAwsEnv } from '../../testkit/proxy-aws-env.js';
+import type { StackHandle } from '../../testkit/stack.js';
+import { waitFor } from '../../testkit/wait.js';
 import { startPgbouncerForStack } from '../pgbouncer.js';
 import type { GcReport } from './gc-hook.js';
 

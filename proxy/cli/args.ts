@@ -1,6 +1,6 @@
 /** A small strict argv parser on node:util parseArgs: unknown flags and stray positionals are usage errors (exit 1). */
 import { parseArgs } from 'node:util';
-import { scalarKeys } from '../config.js';
+import { scalarKeys } from '../config/config.js';
 
 /** A command-line usage error; the CLI prints it with the usage text and exits 1. */
 export class UsageError extends Error {

@@ -1,6 +1,6 @@
 /** `rsproxy check-config --config FILE [--print]`: validate, one line per problem; exit 0/1. */
 import { stringify } from 'yaml';
-import { loadConfigFile, redactConfig } from '../config.js';
+import { loadConfigFile, redactConfig } from '../config/config.js';
 import { configFlagOptions, configFlagValues, parseCommandArgs, stringOption } from './args.js';
 
 /** Where check-config writes; tests capture these. */

@@ -1,5 +1,5 @@
 /** Flags shared by the users' utilities (`connect`, `url`, `credentials`): region, user, TLS mode, token minting. */
-import { isSslMode, sslModes, type ConnectionParams, type SslMode } from '../conn-strings.js';
+import { isSslMode, sslModes, type ConnectionParams, type SslMode } from './conn-strings.js';
 import { stringOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 
 /** Default port of Redshift and of the proxy. */

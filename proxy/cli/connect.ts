@@ -1,7 +1,7 @@
 /** `rsproxy connect --host H --dbname D [--user U] … [-- psql args…]`: mint a token and run psql with it in PGPASSWORD (never argv). */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import type { ConnectionParams } from '../conn-strings.js';
+import type { ConnectionParams } from './conn-strings.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { connectionParamsOf, mintUserToken, RuntimeError, userConnectionOptionSpecs } from './client-options.js';
 

@@ -1,6 +1,6 @@
 /** `rsproxy credentials --cluster C | --workgroup W …`: temporary database credentials straight from AWS (no proxy), cached on disk. */
-import { credentialsJson, envExports, lengthWarnings, type ConnectionParams, type CredentialsOutput } from '../conn-strings.js';
-import { CredentialsDiskCache, defaultCacheDir, diskCacheKey, type CachedCredentials, type DiskCacheKeyParts } from '../credentials-disk-cache.js';
+import { credentialsJson, envExports, lengthWarnings, type ConnectionParams, type CredentialsOutput } from './conn-strings.js';
+import { CredentialsDiskCache, defaultCacheDir, diskCacheKey, type CachedCredentials, type DiskCacheKeyParts } from './credentials-disk-cache.js';
 import { parseCommandArgs, stringOption, UsageError, type ParsedArgs } from './args.js';
 import { regionOf, RuntimeError, sslModeOf, sslRootCertOf, tlsOptionSpecs } from './client-options.js';
 import { explainAwsFailure, type CredentialsTarget } from './credentials-errors.js';

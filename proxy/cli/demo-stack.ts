@@ -10,9 +10,9 @@ import type { EmbeddedUpstream } from '../../emulator/embedded-upstream.js';
 import { startEmulator } from '../../emulator/index.js';
 import { ensureSampleData, seedSampleDataOver } from '../../emulator/sample-data.js';
 import type { Emulator } from '../../emulator/index.js';
-import { generateCa, generateServerCert } from '../dev-certs.js';
-import { runServe } from '../main.js';
-import type { ServeHandle } from '../main.js';
+import { generateCa, generateServerCert } from './dev-certs.js';
+import { runServe } from './run-serve.js';
+import type { ServeHandle } from './run-serve.js';
 
 /** Where the demo listens and what it runs against. */
 export interface DemoOptions {

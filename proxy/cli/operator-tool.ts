@@ -1,5 +1,5 @@
 /** Shared by the operators' tools (`explain`, `policy`): captured output streams and the config load (exit 1 on a bad file). */
-import { loadConfigFile, type RsproxyConfig } from '../config.js';
+import { loadConfigFile, type RsproxyConfig } from '../config/config.js';
 
 /** Where an operator tool writes; tests capture these. */
 export interface ToolIo {

@@ -3,7 +3,7 @@ import { buildIamPolicy, createWorkgroupIdLookup, formatPolicy, usableRuleDataba
 import { silentLogger } from '../../auth/types.js';
 import { parseCommandArgs, stringOption, UsageError } from './args.js';
 import { loadToolConfig, processToolIo, type ToolIo } from './operator-tool.js';
-import type { RsproxyConfig } from '../config.js';
+import type { RsproxyConfig } from '../config/config.js';
 
 /** Looks up workgroup ids (injected by tests; default: GetWorkgroup through the SDK). */
 export type WorkgroupIdResolver = (config: RsproxyConfig, io: ToolIo) => Promise<Record<string, string>>;

@@ -1,5 +1,5 @@
 /** `rsproxy serve --config FILE`: run the proxy until SIGTERM/SIGINT; SIGHUP reloads the config. */
-import { runServe } from '../main.js';
+import { runServe } from './run-serve.js';
 import { configFlagOptions, configFlagValues, parseCommandArgs, stringOption } from './args.js';
 
 /** Runs the proxy; resolves with the exit code (143 SIGTERM, 130 SIGINT, 0 with --exit-zero-on-sigterm). */

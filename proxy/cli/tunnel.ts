@@ -3,15 +3,15 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { AwsCredentialsError } from '../../auth/errors.js';
 import { audiencePattern, createCredentialSource, mintToken } from '../../auth/token-mint.js';
 import type { Logger } from '../../auth/types.js';
-import { jdbcUrl, libpqKeywordValue, odbcConnectionString } from '../conn-strings.js';
-import type { ConnectionParams } from '../conn-strings.js';
-import { startTunnelListener, parseLoopbackListen } from '../session/tunnel-listener.js';
-import type { TunnelListenAddress } from '../session/tunnel-listener.js';
-import type { TunnelRemote } from '../session/tunnel-startup.js';
+import { jdbcUrl, libpqKeywordValue, odbcConnectionString } from './conn-strings.js';
+import type { ConnectionParams } from './conn-strings.js';
+import { startTunnelListener, parseLoopbackListen } from '../tunnel/tunnel-listener.js';
+import type { TunnelListenAddress } from '../tunnel/tunnel-listener.js';
+import type { TunnelRemote } from '../tunnel/tunnel-startup.js';
 import { parseCommandArgs, stringOption, UsageError } from './args.js';
 import type { ParsedArgs } from './args.js';
 import { audienceOf, portOf, regionOf, RuntimeError, tlsOptionSpecs } from './client-options.js';
-import { createTokenReuseCache, defaultTokenReuseSeconds, maxTokenReuseSeconds } from './tunnel-tokens.js';
+import { createTokenReuseCache, defaultTokenReuseSeconds, maxTokenReuseSeconds } from '../tunnel/token-reuse.js';
 
 const optionSpecs = {
   host: { type: 'string' },
@@ -135,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let localTls: { certPem: string; keyPem: string } | undefined;
   if (isLocalTls) {
-    const { generateCa, generateServerCert } = await import('../dev-certs.js');
+    const { generateCa, generateServerCert } = await import('./dev-certs.js');
     const ca = await generateCa('rsproxy tunnel local CA');
     localTls = await generateServerCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] });
   }

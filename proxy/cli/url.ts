@@ -1,5 +1,5 @@
 /** `rsproxy url --format jdbc|odbc|libpq|dbeaver --host H --dbname D …`: print a connection string for one client, with a fresh token. */
-import { dbeaverProfile, jdbcUrl, JdbcDriver, lengthWarnings, libpqUri, odbcConnectionString, type ConnectionParams } from '../conn-strings.js';
+import { dbeaverProfile, jdbcUrl, JdbcDriver, lengthWarnings, libpqUri, odbcConnectionString, type ConnectionParams } from './conn-strings.js';
 import { parseCommandArgs, stringOption, UsageError } from './args.js';
 import { connectionParamsOf, mintUserToken, userConnectionOptionSpecs } from './client-options.js';
 

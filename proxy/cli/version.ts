@@ -1,6 +1,6 @@
 /** `rsproxy version`: version, Node version, commit. */
 import { readFileSync } from 'node:fs';
-import { packageVersion } from '../build-info.js';
+import { packageVersion } from '../telemetry/build-info.js';
 import { parseCommandArgs } from './args.js';
 
 const root = new URL('../../../', import.meta.url);

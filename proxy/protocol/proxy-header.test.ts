@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import * as net from 'node:net';
 import fc from 'fast-check';
-import { ipBytes, proxyV1, proxyV2, tlv } from '../../test/helpers/proxy-header.js';
+import { ipBytes, proxyV1, proxyV2, tlv } from '../../testkit/proxy-header.js';
 import { ProtocolError } from './protocol-error.js';
 import { ProxyHeaderError, ProxyHeaderFramer, decodeProxyHeader, maxProxyV1HeaderBytes, maxProxyV2HeaderBytes, proxyV2LocalHeader } from './proxy-header.js';
 import type { ProxyHeader } from './proxy-header.js';

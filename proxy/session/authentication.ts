@@ -1,5 +1,5 @@
 /** The client's password phase: one PasswordMessage after `R 3`, then the pipelined bytes held until the upstream login is done (wire.md §6). */
-import { authFailed, protocolViolation } from '../errors.js';
+import { authFailed, protocolViolation } from '../errors/proxy-error.js';
 import { MessageFramer } from '../protocol/framer.js';
 import { decodePasswordMessage, isPasswordMessage, isTerminate, passwordMessageCapBytes } from '../protocol/frontend.js';
 import type { SessionEvent } from './state.js';

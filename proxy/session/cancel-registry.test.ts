@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SourceRateLimiter } from '../server/source-rate-limiter.js';
 import { CancelRegistry } from './cancel-registry.js';
-import type { CancelResult } from './observer.js';
-import { nullSessionObserver } from './observer.js';
+import type { CancelResult } from '../telemetry/observer.js';
+import { nullSessionObserver } from '../telemetry/observer.js';
 import { silentLogger } from '../../auth/types.js';
 import type { Logger, UpstreamTarget } from '../../auth/types.js';
-import { captureLogger, type LogLine } from '../../test/helpers/capture-logger.js';
+import { captureLogger, type LogLine } from '../../testkit/capture-logger.js';
 
 const target: UpstreamTarget = { database: 'dev', host: '10.0.0.1', port: 5439, dbName: 'dev', engine: 'redshift', tlsMode: 'verify-full' };
 
@@ -20,9 +21,7 @@ function setup(opts: { failSend?: boolean; ratePerSecond?: number; maxTrackedSou
     },
     logger: silentLogger,
     observer: { ...nullSessionObserver, cancel: (r) => results.push(r) },
-    ratePerSecond: opts.ratePerSecond ?? 10,
-    ...(opts.maxTrackedSources === undefined ? {} : { maxTrackedSources: opts.maxTrackedSources }),
-    nowMs: () => now,
+    limiter: new SourceRateLimiter({ ratePerSecond: opts.ratePerSecond ?? 10, burst: opts.ratePerSecond ?? 10, maxTrackedSources: opts.maxTrackedSources ?? 10_000, nowMs: () => now }),
   });
   return { registry, sent, results, advance: (ms: number) => (now += ms) };
 }

@@ -1,11 +1,9 @@
-/** Proxy-issued cancel keys mapped to upstream sessions; verifies and forwards CancelRequests (wire.md §12). */
+/** Proxy-issued cancel keys mapped to upstream sessions; verifies and forwards CancelRequests (docs/design/wire-protocol.md §12). */
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Logger, UpstreamTarget } from '../../auth/types.js';
-import type { CancelResult, SessionObserver } from './observer.js';
-import type { PeerCancelRouter } from './peer-cancel.js';
-import { encodeReplicaPid, maxSessionNumber } from './replica-pid.js';
-import { SourceRateLimiter } from './source-rate-limiter.js';
-import type { SendUpstreamCancelFn } from './upstream-types.js';
+import type { CancelResult, SessionObserver } from '../telemetry/observer.js';
+import type { CancelPeers, CancelRateLimiter } from './cancel-peers.js';
+import type { SendUpstreamCancelFn } from '../upstream/types.js';
 
 /** Length of a 3.0 CancelRequest, the only kind the proxy's 4-byte keys can match. */
 export const cancelRequestBytes = 16;
@@ -32,34 +30,23 @@ export interface CancelRegistryOptions {
   sendUpstreamCancel: SendUpstreamCancelFn;
   logger: Logger;
   observer: SessionObserver;
-  /** Sustained cancels per second per source address (default 10). */
-  ratePerSecond?: number;
-  /** Bucket size (default = ratePerSecond). */
-  burst?: number;
-  /** Most source addresses tracked at once (default 10,000); the oldest is dropped. */
-  maxTrackedSources?: number;
+  /** Per-source cancel rate limit (the server's SourceRateLimiter). */
+  limiter: CancelRateLimiter;
   /** Upstream cancel wait for EOF (default 5,000 ms). */
   upstreamTimeoutMs?: number;
-  nowMs?: () => number;
-  /** With `cluster` set: pids carry this replica's tag, and keys held elsewhere go to the router. */
-  peers?: PeerCancelRouter;
+  /** With `cluster` set: pids carry this replica's tag, and keys held elsewhere go to the fleet. */
+  peers?: CancelPeers;
 }
 
 /** Issues cancel keys and forwards valid CancelRequests to the right upstream session. */
 export class CancelRegistry {
   private readonly entries = new Map<number, Entry>();
   private readonly opts: CancelRegistryOptions;
-  private readonly limiter: SourceRateLimiter;
+  private readonly limiter: CancelRateLimiter;
 
   constructor(opts: CancelRegistryOptions) {
     this.opts = opts;
-    const ratePerSecond = opts.ratePerSecond ?? 10;
-    this.limiter = new SourceRateLimiter({
-      ratePerSecond,
-      burst: opts.burst ?? ratePerSecond,
-      maxTrackedSources: opts.maxTrackedSources ?? 10_000,
-      ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }),
-    });
+    this.limiter = opts.limiter;
   }
 
   /** Number of live sessions with a key. */
@@ -74,7 +61,7 @@ export class CancelRegistry {
 
   /** Issues a fresh proxy pid (1 … 2³¹−1, or a cluster pid naming this replica; unique while live) and 4-byte key for an upstream session. */
   issue(target: UpstreamTarget, upstreamPid: number, upstreamKey: Buffer, sessionLogger: Logger = this.opts.logger): IssuedKey {
-    const pid = this.opts.peers === undefined ? this.freeRandomPid() : this.freeClusterPid(this.opts.peers.selfTag);
+    const pid = this.opts.peers === undefined ? this.freeRandomPid() : this.opts.peers.issuePid((p) => this.entries.has(p));
     const key = randomBytes(4);
     const entry: Entry = { key, target, upstreamPid, upstreamKey: Buffer.from(upstreamKey), sessionLogger };
     this.entries.set(pid, entry);
@@ -92,16 +79,6 @@ export class CancelRegistry {
     do pid = randomInt(1, 2 ** 31);
     while (this.entries.has(pid));
     return pid;
-  }
-
-  /** A random free session number, then a scan once the space is crowded (config caps live sessions well below it). */
-  private freeClusterPid(tag: number): number {
-    for (let i = 0; i < 64; i++) {
-      const pid = encodeReplicaPid(tag, randomInt(1, maxSessionNumber + 1));
-      if (!this.entries.has(pid)) return pid;
-    }
-    for (let n = 1; n <= maxSessionNumber; n++) if (!this.entries.has(encodeReplicaPid(tag, n))) return encodeReplicaPid(tag, n);
-    throw new Error(`all ${maxSessionNumber} cancel-key session numbers are in use`);
   }
 
   /** Handles one CancelRequest (`isProxied`: it came through a balancer's PROXY header); never throws. The caller closes the client socket silently either way. */

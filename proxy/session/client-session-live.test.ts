@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aliceIdentity } from '../../auth/testing-fixtures.js';
-import { cstr } from '../../test/helpers/raw-wire.js';
-import { message } from '../../test/helpers/session-fakes.js';
-import { expectFatal, harness, loggedIn, readUntilZ, waitUntil } from '../../test/helpers/session-harness.js';
+import { aliceIdentity } from '../../testkit/auth-fixtures.js';
+import { cstr } from '../../testkit/raw-wire.js';
+import { message } from '../../testkit/session-fakes.js';
+import { expectFatal, harness, loggedIn, readUntilZ, waitUntil } from '../../testkit/session-harness.js';
 
 const query = (sql: string): Buffer => message('Q', cstr(sql));
 

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Logger } from '../../auth/types.js';
 import { AuthError, AuthErrorCode } from '../../auth/errors.js';
-import { aliceIdentity } from '../../auth/testing-fixtures.js';
-import { authFailedHint } from '../errors.js';
-import { RawClient, message, passwordPacket, startupPacket, testPassword, upstreamLoginError } from '../../test/helpers/session-fakes.js';
-import { alice, expectFatal, harness, loggedIn, readUntilZ, tlsClient, waitUntil } from '../../test/helpers/session-harness.js';
+import { aliceIdentity } from '../../testkit/auth-fixtures.js';
+import { authFailedHint } from '../errors/proxy-error.js';
+import { RawClient, message, passwordPacket, startupPacket, testPassword, upstreamLoginError } from '../../testkit/session-fakes.js';
+import { alice, expectFatal, harness, loggedIn, readUntilZ, tlsClient, waitUntil } from '../../testkit/session-harness.js';
 
 test('happy path: R 0, upstream S verbatim, proxy K, upstream Z; queries relay both ways', async () => {
   const h = await harness();

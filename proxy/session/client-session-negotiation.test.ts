@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, gssEncRequest, message, passwordPacket, sslRequest, startupPacket, testPassword } from '../../test/helpers/session-fakes.js';
-import { alice, expectFatal, harness, readUntilZ, tlsClient } from '../../test/helpers/session-harness.js';
+import { RawClient, gssEncRequest, message, passwordPacket, sslRequest, startupPacket, testPassword } from '../../testkit/session-fakes.js';
+import { alice, expectFatal, harness, readUntilZ, tlsClient } from '../../testkit/session-harness.js';
 
 test('plaintext StartupMessage → 28000 "SSL connection is required", no R 3', async () => {
   const h = await harness();

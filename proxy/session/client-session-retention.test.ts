@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuthRequest } from '../../auth/types.js';
-import { collectGarbage } from '../../test/helpers/heap.js';
-import { fakeUpstreamLogin } from '../../test/helpers/session-fakes.js';
-import { harness, loggedIn } from '../../test/helpers/session-harness.js';
-import type { Harness } from '../../test/helpers/session-harness.js';
-import type { UpstreamLoginFn } from './upstream-types.js';
+import { collectGarbage } from '../../testkit/heap.js';
+import { fakeUpstreamLogin } from '../../testkit/session-fakes.js';
+import { harness, loggedIn } from '../../testkit/session-harness.js';
+import type { Harness } from '../../testkit/session-harness.js';
+import type { UpstreamLoginFn } from '../upstream/types.js';
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 

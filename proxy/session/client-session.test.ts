@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, cancelPacket, passwordPacket, startupPacket, testPassword } from '../../test/helpers/session-fakes.js';
-import { alice, expectFatal, harness, loggedIn, tlsClient, waitUntil } from '../../test/helpers/session-harness.js';
+import { RawClient, cancelPacket, passwordPacket, startupPacket, testPassword } from '../../testkit/session-fakes.js';
+import { alice, expectFatal, harness, loggedIn, tlsClient, waitUntil } from '../../testkit/session-harness.js';
 
 test('cancel: unknown key → silent close, nothing forwarded; the session key on a plaintext socket forwards the upstream pid/key', async () => {
   const h = await harness();

@@ -2,7 +2,7 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { AuthResult, Authenticator, Logger } from '../../auth/types.js';
-import type { ProxyError } from '../errors.js';
+import type { ProxyError } from '../errors/proxy-error.js';
 import * as backend from '../protocol/backend.js';
 import type { StartupMessage } from '../protocol/frontend.js';
 import { PasswordPhase } from './authentication.js';
@@ -10,7 +10,7 @@ import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
 import { authenticateAndLogin, loginFailure, reportLoginFailure, startRelay, toSessionError } from './login.js';
 import type { LoginProgress } from './login.js';
 import type { LiveSessions } from './live-sessions.js';
-import type { SessionEndReason, SessionObserver } from './observer.js';
+import type { SessionEndReason, SessionObserver } from '../telemetry/observer.js';
 import type { Relay } from './relay.js';
 import { trackRelayedSession } from './session-tracking.js';
 import { classifyStartupParameters } from './startup-params.js';
@@ -18,7 +18,7 @@ import type { StartupParams } from './startup-params.js';
 import { initialPhase, step } from './state.js';
 import type { Phase, SessionAction, SessionEvent } from './state.js';
 import { TlsNegotiation } from './tls-negotiation.js';
-import type { SendUpstreamCancelFn, UpstreamLoginFn, UpstreamSession } from './upstream-types.js';
+import type { SendUpstreamCancelFn, UpstreamLoginFn, UpstreamSession } from '../upstream/types.js';
 
 export { maxHeldClientBytes, stripOneNewline } from './authentication.js';
 

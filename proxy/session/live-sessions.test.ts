@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aliceIdentity } from '../../auth/testing-fixtures.js';
-import { shuttingDown } from '../errors.js';
-import type { ProxyError } from '../errors.js';
+import { aliceIdentity } from '../../testkit/auth-fixtures.js';
+import { shuttingDown } from '../errors/proxy-error.js';
+import type { ProxyError } from '../errors/proxy-error.js';
 import { LiveSessions, liveSession } from './live-sessions.js';
 import type { LiveSessionSource } from './live-sessions.js';
-import type { SessionEndReason } from './observer.js';
+import type { SessionEndReason } from '../telemetry/observer.js';
 
 function source(connectionId: string, startedAtMs: number, over: Partial<LiveSessionSource> = {}) {
   const counters = { clientToUpstreamBytes: 0, upstreamToClientBytes: 0 };

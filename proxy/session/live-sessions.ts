@@ -1,7 +1,7 @@
 /** The registry of sessions past login (admin `/sessions`, revocation on reload; contract.md §6, §10): loggable facts only, never a token or password. */
 import type { Identity } from '../../auth/types.js';
-import type { ProxyError } from '../errors.js';
-import type { SessionEndReason } from './observer.js';
+import type { ProxyError } from '../errors/proxy-error.js';
+import type { SessionEndReason } from '../telemetry/observer.js';
 
 /** One live session as `GET /sessions` shows it. */
 export interface LiveSessionInfo {

@@ -1,20 +1,20 @@
 /** The login itself: the auth port, the upstream login (one retry on stale cached credentials), then R 0 / S / N / K / Z to the client and the relay start (wire.md §7–§8). */
 import type * as net from 'node:net';
 import type { AuthRequest, AuthResult, AuthTimings, Authenticator, Identity, Logger } from '../../auth/types.js';
-import { protocolViolation, toProxyError, upstreamFailed } from '../errors.js';
-import type { ProxyError } from '../errors.js';
+import { protocolViolation, toProxyError, upstreamFailed } from '../errors/proxy-error.js';
+import type { ProxyError } from '../errors/proxy-error.js';
 import * as backend from '../protocol/backend.js';
 import { ProtocolError } from '../protocol/protocol-error.js';
 import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
-import type { SessionEndReason, SessionObserver } from './observer.js';
+import type { SessionEndReason, SessionObserver } from '../telemetry/observer.js';
 import { Relay } from './relay.js';
 import type { RelayStats } from './relay.js';
 import { upstreamParameters } from './startup-params.js';
 import type { StartupParams } from './startup-params.js';
 import type { Phase, SessionEvent } from './state.js';
-import { isUpstreamLoginError } from './upstream-types.js';
-import { sendUpstreamCancel as realSendUpstreamCancel } from './upstream-cancel.js';
-import type { SendUpstreamCancelFn, UpstreamLoginErrorLike, UpstreamLoginFn, UpstreamSession } from './upstream-types.js';
+import { isUpstreamLoginError } from '../upstream/types.js';
+import { sendUpstreamCancel as realSendUpstreamCancel } from '../upstream/cancel.js';
+import type { SendUpstreamCancelFn, UpstreamLoginErrorLike, UpstreamLoginFn, UpstreamSession } from '../upstream/types.js';
 
 /** How long the CancelRequest sent after a client loss may wait for the upstream's EOF. */
 export const clientLossCancelTimeoutMs = 2000;

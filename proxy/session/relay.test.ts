@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { Relay } from './relay.js';
 import type { RelayOptions, RelayStats } from './relay.js';
-import { nullSessionObserver } from './observer.js';
+import { nullSessionObserver } from '../telemetry/observer.js';
 import { silentLogger } from '../../auth/types.js';
 
 /** A connected TCP pair on loopback: [near, far]. */

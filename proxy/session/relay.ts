@@ -2,7 +2,7 @@
 import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
 import { MessageBoundaryTracker } from '../protocol/message-boundary.js';
-import type { SessionObserver } from './observer.js';
+import type { SessionObserver } from '../telemetry/observer.js';
 
 /** How long the upstream may take to close by itself after the client went away before the proxy cancels its query. */
 export const clientLossCancelGraceMs = 150;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyStartupParameters, isCleanOptions, upstreamParameters } from './startup-params.js';
-import { ProxyError } from '../errors.js';
+import { ProxyError } from '../errors/proxy-error.js';
 
 const base: Array<readonly [string, string]> = [['user', 'alice'], ['database', 'dev']];
 

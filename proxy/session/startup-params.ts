@@ -1,5 +1,5 @@
 /** The startup-parameter allow-list of wire.md §9 and the negotiation rules of §5. */
-import { noUser, unsupported } from '../errors.js';
+import { noUser, unsupported } from '../errors/proxy-error.js';
 
 /** Forwarded verbatim to every upstream (compared case-insensitively). */
 export const forwardedParameters: ReadonlySet<string> = new Set([

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initialPhase, step } from './state.js';
 import type { Phase, SessionEvent } from './state.js';
-import { protocolViolation } from '../errors.js';
+import { protocolViolation } from '../errors/proxy-error.js';
 
 const tlsReady: Phase = { name: 'AwaitingStartupInTls', isDirectTls: false, isHandshakeDone: true };
 const authenticating: Phase = { name: 'Authenticating', isTokenVerified: false };

@@ -1,6 +1,6 @@
 /** The client session as a pure state machine: Phase × Event → { phase, actions } (wire.md §2). Sockets live elsewhere. */
-import { protocolViolation, tlsRequired, unavailable, upstreamFailed, unsupported } from '../errors.js';
-import type { ProxyError } from '../errors.js';
+import { protocolViolation, tlsRequired, unavailable, upstreamFailed, unsupported } from '../errors/proxy-error.js';
+import type { ProxyError } from '../errors/proxy-error.js';
 
 /** Where one client connection is. */
 export type Phase =

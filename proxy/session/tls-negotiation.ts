@@ -2,7 +2,7 @@
 import * as tls from 'node:tls';
 import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
-import { protocolViolation } from '../errors.js';
+import { protocolViolation } from '../errors/proxy-error.js';
 import { TlsHandshakeByte } from '../protocol/codes.js';
 import { decodeStartupPacket } from '../protocol/frontend.js';
 import type { CancelRequest, StartupMessage, StartupPacket } from '../protocol/frontend.js';

@@ -3,7 +3,7 @@
  * PostgreSQL login) to stdout, then stays up until stdin closes or SIGTERM/SIGINT arrives.
  * The tokens are signed with emulator-only keys and live for 15 minutes on loopback.
  */
-import { startStack } from '../helpers/stack.js';
+import { startStack } from '../../testkit/stack.js';
 
 /** What run.sh reads (one line of JSON on stdout). */
 export interface E2eStackInfo {

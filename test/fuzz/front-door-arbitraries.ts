@@ -4,8 +4,8 @@
  * into chunks at random points. Shared by the in-memory and the socket-level front-door fuzz suites.
  */
 import fc from 'fast-check';
-import { cancelPacket, cstr, i32, startupPacket, typed } from '../helpers/raw-wire.js';
-import { sslRequest, testPassword } from '../helpers/session-fakes.js';
+import { cancelPacket, cstr, i32, startupPacket, typed } from '../../testkit/raw-wire.js';
+import { sslRequest, testPassword } from '../../testkit/session-fakes.js';
 
 /** True when RSPROXY_FUZZ_RUNS asks for a long run (the socket suite then has no time limit). */
 export const isLongRun = process.env['RSPROXY_FUZZ_RUNS'] !== undefined;

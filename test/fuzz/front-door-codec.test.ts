@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ProxyError } from '../../proxy/errors.js';
+import { ProxyError } from '../../proxy/errors/proxy-error.js';
 import { decodeStartupPacket } from '../../proxy/protocol/frontend.js';
 import type { StartupPacket } from '../../proxy/protocol/frontend.js';
 import { ProtocolError } from '../../proxy/protocol/protocol-error.js';
@@ -19,7 +19,7 @@ import { initialPhase, step } from '../../proxy/session/state.js';
 import type { Phase, SessionEvent } from '../../proxy/session/state.js';
 import { chunkedStream, fuzzParameters, passwordSequencePart, plaintextPacket, split } from './front-door-arbitraries.js';
 import { expectedSqlstates } from './front-door-outcome.js';
-import { collectGarbage, heapUsedBytes } from '../helpers/heap.js';
+import { collectGarbage, heapUsedBytes } from '../../testkit/heap.js';
 
 const params = fuzzParameters(1000);
 const maxStartupBytes = 10_000;

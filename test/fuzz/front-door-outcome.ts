@@ -1,6 +1,6 @@
 /** What the proxy may answer before login, and a strict reader that rejects anything else (issue 15's fuzz oracle). */
-import { SqlState } from '../../proxy/errors.js';
-import { errorFields } from '../helpers/raw-wire.js';
+import { SqlState } from '../../proxy/errors/proxy-error.js';
+import { errorFields } from '../../testkit/raw-wire.js';
 
 /** Every SQLSTATE the contract lets the proxy send before login: the catalogue minus XX000 (a bug). */
 export const expectedSqlstates: ReadonlySet<string> = new Set(Object.values(SqlState).filter((s) => s !== SqlState.InternalError));

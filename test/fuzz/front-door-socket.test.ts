@@ -16,10 +16,10 @@ import { frontDoorScenario, fuzzParameters, gssEncRequest, isLongRun } from './f
 import type { FrontDoorScenario } from './front-door-arbitraries.js';
 import { readInsideTls, readPlaintext } from './front-door-outcome.js';
 import type { Outcome } from './front-door-outcome.js';
-import { fakeUpstreamLogin } from '../helpers/session-fakes.js';
-import { harness, waitUntil } from '../helpers/session-harness.js';
-import { getTestPki } from '../helpers/certs.js';
-import { collectGarbage, heapUsedBytes, watchUncaught } from '../helpers/heap.js';
+import { fakeUpstreamLogin } from '../../testkit/session-fakes.js';
+import { harness, waitUntil } from '../../testkit/session-harness.js';
+import { getTestPki } from '../../testkit/certs.js';
+import { collectGarbage, heapUsedBytes, watchUncaught } from '../../testkit/heap.js';
 
 /** A client whose exchange is not over yet (no FATAL, no ReadyForQuery) waits this long before it half-closes. */
 const quietMs = 150;

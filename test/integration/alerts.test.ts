@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { projectRoot, promtool, promtoolPath, readAlertGroups } from '../helpers/promtool.js';
-import { commandWorks, requireTool } from '../helpers/tools.js';
+import { projectRoot, promtool, promtoolPath, readAlertGroups } from '../../testkit/promtool.js';
+import { commandWorks, requireTool } from '../../testkit/tools.js';
 
 /** The alerts issue 15 asks for, by the rule that implements each. */
 const expectedAlerts = [

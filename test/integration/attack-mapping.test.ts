@@ -7,10 +7,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { authFailedHint } from '../../proxy/errors.js';
-import { iamAccountId, startIamStack } from '../helpers/iam-stack.js';
-import type { IamStack } from '../helpers/iam-stack.js';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
+import { authFailedHint } from '../../proxy/errors/proxy-error.js';
+import { iamAccountId, startIamStack } from '../../testkit/iam-stack.js';
+import type { IamStack } from '../../testkit/iam-stack.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
 
 const maxTokenAgeSeconds = 300;
 

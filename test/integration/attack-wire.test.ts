@@ -8,11 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
-import { plainSocket } from '../helpers/raw-pg-client.js';
-import { startStack } from '../helpers/stack.js';
-import type { StackHandle } from '../helpers/stack.js';
-import { cstr, expectError, startupPacket, tlsWire, typed, WireReader } from '../helpers/raw-wire.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
+import { plainSocket } from '../../testkit/raw-pg-client.js';
+import { startStack } from '../../testkit/stack.js';
+import type { StackHandle } from '../../testkit/stack.js';
+import { cstr, expectError, startupPacket, tlsWire, typed, WireReader } from '../../testkit/raw-wire.js';
 
 const authCleartext = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]);
 

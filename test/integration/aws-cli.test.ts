@@ -11,11 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { getTestPki } from '../helpers/certs.js';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
-import { iamAudience, iamClusterId, iamRegion, startIamStack } from '../helpers/iam-stack.js';
-import type { IamPrincipal, IamStack } from '../helpers/iam-stack.js';
-import { commandWorks, requireTool } from '../helpers/tools.js';
+import { getTestPki } from '../../testkit/certs.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
+import { iamAudience, iamClusterId, iamRegion, startIamStack } from '../../testkit/iam-stack.js';
+import type { IamPrincipal, IamStack } from '../../testkit/iam-stack.js';
+import { commandWorks, requireTool } from '../../testkit/tools.js';
 
 const awsBin = process.env['RSPROXY_TEST_AWS_CLI'] ?? '/usr/bin/aws';
 const hasAwsCli = commandWorks(awsBin);

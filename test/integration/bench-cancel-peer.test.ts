@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatCancelBench, runCancelBench } from '../../bench/cancel-peer.js';
-import { requirePg } from '../helpers/pg-cluster.js';
+import { requirePg } from '../../testkit/pg-cluster.js';
 
 test('bench/cancel-peer: 4 cancels to the owner and 4 via the other replica all cancel the query', { timeout: 120_000 }, async (t) => {
   if (!requirePg(t)) return;

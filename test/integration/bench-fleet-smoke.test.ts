@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { haproxyAvailable } from '../helpers/haproxy.js';
-import { requirePg } from '../helpers/pg-cluster.js';
-import { commandWorks, requireTool } from '../helpers/tools.js';
+import { haproxyAvailable } from '../../testkit/haproxy.js';
+import { requirePg } from '../../testkit/pg-cluster.js';
+import { commandWorks, requireTool } from '../../testkit/tools.js';
 
 const fleetJs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'haproxy-fleet.js');
 

@@ -11,8 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pgbouncerBin } from '../../bench/pgbouncer.js';
 import { socatBin } from '../../bench/tcp-forward.js';
-import { requirePg } from '../helpers/pg-cluster.js';
-import { commandWorks, requireTool } from '../helpers/tools.js';
+import { requirePg } from '../../testkit/pg-cluster.js';
+import { commandWorks, requireTool } from '../../testkit/tools.js';
 
 const runJs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'run.js');
 

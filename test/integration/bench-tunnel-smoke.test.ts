@@ -9,8 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requirePg } from '../helpers/pg-cluster.js';
-import { commandWorks, requireTool } from '../helpers/tools.js';
+import { requirePg } from '../../testkit/pg-cluster.js';
+import { commandWorks, requireTool } from '../../testkit/tools.js';
 
 const tunnelJs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'tunnel.js');
 

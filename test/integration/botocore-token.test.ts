@@ -12,13 +12,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../../emulator/index.js';
 import type { Emulator } from '../../emulator/index.js';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
-import type { IamStack } from '../helpers/iam-stack.js';
-import { requireTool } from '../helpers/tools.js';
-import { httpGet, type HttpAnswer } from '../helpers/http-get.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
+import type { IamStack } from '../../testkit/iam-stack.js';
+import { requireTool } from '../../testkit/tools.js';
+import { httpGet, type HttpAnswer } from '../../testkit/http-get.js';
 
 // The proxy stack is imported lazily, so the vector and emulator checks run without the proxy's auth modules.
-const loadStack = () => import('../helpers/iam-stack.js');
+const loadStack = () => import('../../testkit/iam-stack.js');
 const iamAudience = 'rsproxy:prod';
 const iamRegion = 'eu-west-1';
 
@@ -246,7 +246,7 @@ describe('a botocore token logs in through the proxy', { skip: !pgAvailable() &&
       }
     }
     assert.equal(stack.emulator.counters.get('GetCallerIdentity', 'ok'), 2);
-    assert.deepEqual((await import('../helpers/log-hygiene.js')).leakedSecrets(stack.logs, stack.secrets), []);
+    assert.deepEqual((await import('../../testkit/log-hygiene.js')).leakedSecrets(stack.logs, stack.secrets), []);
   });
 
   test('a botocore token minted for another audience is refused (28P01)', async (t) => {

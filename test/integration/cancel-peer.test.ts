@@ -5,15 +5,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { encodeReplicaPid, replicaTag } from '../../proxy/session/replica-pid.js';
-import { sendCancel, sleepingSession, startFleet, startSleep } from '../helpers/fleet.js';
-import type { Fleet, Replica } from '../helpers/fleet.js';
-import { startIamStack } from '../helpers/iam-stack.js';
-import type { IamStack } from '../helpers/iam-stack.js';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
-import { assertLogsHoldNoSecrets } from '../helpers/log-hygiene.js';
-import { i32 } from '../helpers/raw-wire.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { encodeReplicaPid, replicaTag } from '../../proxy/fleet/replica-pid.js';
+import { sendCancel, sleepingSession, startFleet, startSleep } from '../../testkit/fleet.js';
+import type { Fleet, Replica } from '../../testkit/fleet.js';
+import { startIamStack } from '../../testkit/iam-stack.js';
+import type { IamStack } from '../../testkit/iam-stack.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
+import { assertLogsHoldNoSecrets } from '../../testkit/log-hygiene.js';
+import { i32 } from '../../testkit/raw-wire.js';
+import { sleep, waitFor } from '../../testkit/wait.js';
 
 const cancels = 'rsproxy_cancel_requests_total';
 const results = ['forwarded', 'unknown_key', 'rate_limited', 'error', 'peer_forwarded', 'peer_forward_failed'] as const;

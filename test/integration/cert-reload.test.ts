@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getTestPki, testServerCertExpiringAt } from '../helpers/certs.js';
-import { httpGet } from '../helpers/http-get.js';
-import { plainSocket, upgradeToTls } from '../helpers/raw-pg-client.js';
-import { waitFor } from '../helpers/wait.js';
+import { getTestPki, testServerCertExpiringAt } from '../../testkit/certs.js';
+import { httpGet } from '../../testkit/http-get.js';
+import { plainSocket, upgradeToTls } from '../../testkit/raw-pg-client.js';
+import { waitFor } from '../../testkit/wait.js';
 
 const bin = fileURLToPath(new URL('../../proxy/cli/index.js', import.meta.url));
 

@@ -13,7 +13,7 @@ import { createServerlessApi } from '../../auth/serverless-minter.js';
 import { mintToken } from '../../auth/token-mint.js';
 import { silentLogger, type AuthOptions, type AuthRequest, type Identity, type TokenVerifier } from '../../auth/types.js';
 import { startEmulator, type Emulator, type EmulatorPrincipal } from '../../emulator/index.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../../testkit/wait.js';
 
 const region = 'eu-west-1';
 const account = '123456789012';

@@ -8,11 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
-import { iamAccountId, iamRegion, logSummary, startIamStack } from '../helpers/iam-stack.js';
-import { assertLogsHoldNoSecrets, leakedSecrets } from '../helpers/log-hygiene.js';
-import type { IamStack } from '../helpers/iam-stack.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
+import { iamAccountId, iamRegion, logSummary, startIamStack } from '../../testkit/iam-stack.js';
+import { assertLogsHoldNoSecrets, leakedSecrets } from '../../testkit/log-hygiene.js';
+import type { IamStack } from '../../testkit/iam-stack.js';
+import { sleep, waitFor } from '../../testkit/wait.js';
 
 const skipLocally = !pgAvailable() && process.env['CI'] !== 'true' ? 'PostgreSQL binaries not found' : false;
 const lakeRole = 'rsproxy-lake-bi';

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { dashboardExprs, metricNamesIn, projectRoot, promtool, promtoolPath, readDashboard } from '../helpers/promtool.js';
-import { commandWorks, requireTool } from '../helpers/tools.js';
+import { dashboardExprs, metricNamesIn, projectRoot, promtool, promtoolPath, readDashboard } from '../../testkit/promtool.js';
+import { commandWorks, requireTool } from '../../testkit/tools.js';
 
 const datasourceRef = { type: 'prometheus', uid: '${datasource}' };
 

@@ -6,8 +6,8 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requirePg, startPgCluster } from '../helpers/pg-cluster.js';
-import { commandWorks, requireTool } from '../helpers/tools.js';
+import { requirePg, startPgCluster } from '../../testkit/pg-cluster.js';
+import { commandWorks, requireTool } from '../../testkit/tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const cli = join(root, 'dist', 'proxy', 'cli', 'index.js');

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { generateCa } from '../../proxy/dev-certs.js';
-import { getTestPki } from '../helpers/certs.js';
+import { generateCa } from '../../proxy/cli/dev-certs.js';
+import { getTestPki } from '../../testkit/certs.js';
 
 function handshake(port: number, opts: tls.ConnectionOptions): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {

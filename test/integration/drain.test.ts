@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import pg from 'pg';
-import { requirePg } from '../helpers/pg-cluster.js';
-import { startStack } from '../helpers/stack.js';
-import type { StackHandle } from '../helpers/stack.js';
-import { httpGet } from '../helpers/http-get.js';
+import { requirePg } from '../../testkit/pg-cluster.js';
+import { startStack } from '../../testkit/stack.js';
+import type { StackHandle } from '../../testkit/stack.js';
+import { httpGet } from '../../testkit/http-get.js';
 
 async function httpStatus(port: number, path: string): Promise<number> {
   return (await httpGet(`http://127.0.0.1:${port}${path}`)).status;

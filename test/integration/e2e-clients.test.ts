@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requirePg } from '../helpers/pg-cluster.js';
+import { requirePg } from '../../testkit/pg-cluster.js';
 
 // dist/test/integration/e2e-clients.test.js → project root is three levels up.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -11,8 +11,8 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import pg from 'pg';
 import { startEmulator, type DbUserLoginRequest, type Emulator, type EmulatorOptions, type EmulatorPrincipal, type UpstreamAdmin } from '../../emulator/index.js';
-import { requirePg, startPgCluster } from '../helpers/pg-cluster.js';
-import { httpGet, type HttpAnswer } from '../helpers/http-get.js';
+import { requirePg, startPgCluster } from '../../testkit/pg-cluster.js';
+import { httpGet, type HttpAnswer } from '../../testkit/http-get.js';
 
 const region = 'eu-west-1';
 const proxyPrincipal: EmulatorPrincipal = {

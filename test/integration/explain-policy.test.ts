@@ -15,14 +15,14 @@ import { stringify } from 'yaml';
 import { createAssumeRoleApi } from '../../auth/assume-role.js';
 import { createRedshiftApi } from '../../auth/redshift-minter.js';
 import { createServerlessApi } from '../../auth/serverless-minter.js';
-import { tableDatabases, tableGroups, tableLakeRole, tablePrincipal, tablePrincipals, tableRows, tableRules } from '../../auth/testing-rule-table.js';
+import { tableDatabases, tableGroups, tableLakeRole, tablePrincipal, tablePrincipals, tableRows, tableRules } from '../../testkit/auth-rule-table.js';
 import type { Explanation } from '../../auth/index.js';
 import { silentLogger } from '../../auth/types.js';
 import { run as runExplain } from '../../proxy/cli/explain.js';
 import { run as runPolicy } from '../../proxy/cli/policy.js';
-import { defaultPrincipals, iamAccountId, iamClusterId, iamRegion, startIamStack } from '../helpers/iam-stack.js';
-import type { IamStack } from '../helpers/iam-stack.js';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
+import { defaultPrincipals, iamAccountId, iamClusterId, iamRegion, startIamStack } from '../../testkit/iam-stack.js';
+import type { IamStack } from '../../testkit/iam-stack.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
 
 const otherCluster = 'other-cluster';
 const workgroup = 'wg-lake';

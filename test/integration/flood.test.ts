@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { mintToken } from '../../auth/token-mint.js';
 import { Operation } from '../../emulator/index.js';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
-import { startStack, stackAudience, stackRegion } from '../helpers/stack.js';
-import type { StackHandle } from '../helpers/stack.js';
-import { metricValue } from '../helpers/iam-stack.js';
-import { cstr, errorFields, expectError, startupPacket, tlsWire, typed } from '../helpers/raw-wire.js';
-import { httpGet, type HttpAnswer } from '../helpers/http-get.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
+import { startStack, stackAudience, stackRegion } from '../../testkit/stack.js';
+import type { StackHandle } from '../../testkit/stack.js';
+import { metricValue } from '../../testkit/iam-stack.js';
+import { cstr, errorFields, expectError, startupPacket, tlsWire, typed } from '../../testkit/raw-wire.js';
+import { httpGet, type HttpAnswer } from '../../testkit/http-get.js';
 
 const connections = 300;
 const burstMs = 500;

@@ -6,11 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { authFailedHint } from '../../proxy/errors.js';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
-import { iamAudience, startIamStack } from '../helpers/iam-stack.js';
-import { assertLogsHoldNoSecrets } from '../helpers/log-hygiene.js';
-import type { IamStack } from '../helpers/iam-stack.js';
+import { authFailedHint } from '../../proxy/errors/proxy-error.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
+import { iamAudience, startIamStack } from '../../testkit/iam-stack.js';
+import { assertLogsHoldNoSecrets } from '../../testkit/log-hygiene.js';
+import type { IamStack } from '../../testkit/iam-stack.js';
 
 const unavailableMessage = 'the database is not available right now; try again';
 

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { getTestPki, type TestPki } from '../helpers/certs.js';
-import { httpGet as get, type HttpAnswer } from '../helpers/http-get.js';
-import { sslRequest } from '../helpers/raw-pg-client.js';
-import { waitFor } from '../helpers/wait.js';
+import { getTestPki, type TestPki } from '../../testkit/certs.js';
+import { httpGet as get, type HttpAnswer } from '../../testkit/http-get.js';
+import { sslRequest } from '../../testkit/raw-pg-client.js';
+import { waitFor } from '../../testkit/wait.js';
 
 const bin = fileURLToPath(new URL('../../proxy/cli/index.js', import.meta.url));
 // A well-formed-looking but unsigned token: its signature must never reach the logs.

@@ -13,8 +13,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChurnResult, IdleRow, SlowlorisResult } from '../../bench/load/report.js';
 import { pgbouncerBin } from '../../bench/pgbouncer.js';
-import { requirePg } from '../helpers/pg-cluster.js';
-import { requireTool } from '../helpers/tools.js';
+import { requirePg } from '../../testkit/pg-cluster.js';
+import { requireTool } from '../../testkit/tools.js';
 
 const runJs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'load', 'run.js');
 

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { startIamStack } from '../helpers/iam-stack.js';
-import { activeQueries } from '../helpers/pg-activity.js';
-import { requirePg } from '../helpers/pg-cluster.js';
-import { waitFor } from '../helpers/wait.js';
+import { startIamStack } from '../../testkit/iam-stack.js';
+import { activeQueries } from '../../testkit/pg-activity.js';
+import { requirePg } from '../../testkit/pg-cluster.js';
+import { waitFor } from '../../testkit/wait.js';
 
 /** When the client was told it is over: the first 57P01 ErrorResponse node-postgres reports. */
 function fatalSeen(client: pg.Client): Promise<{ atMs: number; message: string }> {

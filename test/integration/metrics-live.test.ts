@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { httpGet } from '../helpers/http-get.js';
-import { alertExprs, dashboardExprs, exposedMetricNames, metricNamesIn, promtool, promtoolPath, readDashboard } from '../helpers/promtool.js';
-import { startStack } from '../helpers/stack.js';
-import { commandWorks, requireTool } from '../helpers/tools.js';
+import { httpGet } from '../../testkit/http-get.js';
+import { alertExprs, dashboardExprs, exposedMetricNames, metricNamesIn, promtool, promtoolPath, readDashboard } from '../../testkit/promtool.js';
+import { startStack } from '../../testkit/stack.js';
+import { commandWorks, requireTool } from '../../testkit/tools.js';
 
 test('a live proxy: promtool check metrics is clean, and the dashboard and alert rules name only exposed metrics', { timeout: 120_000 }, async (t) => {
   if (!requireTool(t, 'promtool', commandWorks(promtoolPath))) return;

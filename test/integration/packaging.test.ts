@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { parseConfigText, resolveConfig } from '../../proxy/config.js';
+import { parseConfigText, resolveConfig } from '../../proxy/config/config.js';
 import { CidrSet } from '../../proxy/protocol/ip-address.js';
 
 // dist/test/integration/packaging.test.js → project root is three levels up.

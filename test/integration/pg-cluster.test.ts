@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { requirePg, startPgCluster } from '../helpers/pg-cluster.js';
+import { requirePg, startPgCluster } from '../../testkit/pg-cluster.js';
 
 test('pg-cluster: TLS on, scram enforced, md5 hashes stored', async (t) => {
   if (!requirePg(t)) return;

@@ -2,14 +2,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { getTestPki } from '../helpers/certs.js';
-import { pgAvailable, requirePg, startPgCluster } from '../helpers/pg-cluster.js';
-import type { PgCluster } from '../helpers/pg-cluster.js';
-import { startProxyFixture } from '../helpers/proxy-fixture.js';
-import type { ProxyFixture } from '../helpers/proxy-fixture.js';
-import { plainSocket, rawConnect, untilClosed, upgradeToTls } from '../helpers/raw-pg-client.js';
-import { cancelPacket, i32 } from '../helpers/raw-wire.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { getTestPki } from '../../testkit/certs.js';
+import { pgAvailable, requirePg, startPgCluster } from '../../testkit/pg-cluster.js';
+import type { PgCluster } from '../../testkit/pg-cluster.js';
+import { startProxyFixture } from '../../testkit/proxy-fixture.js';
+import type { ProxyFixture } from '../../testkit/proxy-fixture.js';
+import { plainSocket, rawConnect, untilClosed, upgradeToTls } from '../../testkit/raw-pg-client.js';
+import { cancelPacket, i32 } from '../../testkit/raw-wire.js';
+import { sleep, waitFor } from '../../testkit/wait.js';
 
 interface Keyed {
   processID: number;

@@ -3,16 +3,16 @@ import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { getTestPki } from '../helpers/certs.js';
-import { pgAvailable, requirePg, startPgCluster } from '../helpers/pg-cluster.js';
-import type { PgCluster } from '../helpers/pg-cluster.js';
-import { startProxyFixture } from '../helpers/proxy-fixture.js';
-import type { ProxyFixture } from '../helpers/proxy-fixture.js';
-import { rawConnect } from '../helpers/raw-pg-client.js';
-import { hasPsql, runPsql } from '../helpers/psql.js';
-import type { PsqlResult } from '../helpers/psql.js';
-import { requireTool } from '../helpers/tools.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { getTestPki } from '../../testkit/certs.js';
+import { pgAvailable, requirePg, startPgCluster } from '../../testkit/pg-cluster.js';
+import type { PgCluster } from '../../testkit/pg-cluster.js';
+import { startProxyFixture } from '../../testkit/proxy-fixture.js';
+import type { ProxyFixture } from '../../testkit/proxy-fixture.js';
+import { rawConnect } from '../../testkit/raw-pg-client.js';
+import { hasPsql, runPsql } from '../../testkit/psql.js';
+import type { PsqlResult } from '../../testkit/psql.js';
+import { requireTool } from '../../testkit/tools.js';
+import { sleep, waitFor } from '../../testkit/wait.js';
 
 function requirePsql(t: TestContext): boolean {
   return requireTool(t, 'psql', hasPsql);

@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { sessionsRequest } from '../helpers/admin-sessions.js';
-import { iamAccountId, startIamStack } from '../helpers/iam-stack.js';
-import { waitForGone, waitForRunning } from '../helpers/pg-activity.js';
-import { requirePg } from '../helpers/pg-cluster.js';
-import { hasPsql, startPsql } from '../helpers/psql.js';
-import { requireTool } from '../helpers/tools.js';
-import { waitFor } from '../helpers/wait.js';
+import { sessionsRequest } from '../../testkit/admin-sessions.js';
+import { iamAccountId, startIamStack } from '../../testkit/iam-stack.js';
+import { waitForGone, waitForRunning } from '../../testkit/pg-activity.js';
+import { requirePg } from '../../testkit/pg-cluster.js';
+import { hasPsql, startPsql } from '../../testkit/psql.js';
+import { requireTool } from '../../testkit/tools.js';
+import { waitFor } from '../../testkit/wait.js';
 
 const aliceArn = `arn:aws:iam::${iamAccountId}:role/Analyst`;
 

@@ -6,16 +6,16 @@ import { TLSSocket } from 'node:tls';
 import type { Logger, UpstreamTarget } from '../../auth/types.js';
 import { MessageFramer } from '../../proxy/protocol/framer.js';
 import type { Frame } from '../../proxy/protocol/framer.js';
-import { upstreamLogin, UpstreamLoginError } from '../../proxy/session/upstream-login.js';
-import type { UpstreamLoginOptions } from '../../proxy/session/upstream-login.js';
-import { sendUpstreamCancel } from '../../proxy/session/upstream-cancel.js';
-import { getTestPki } from '../helpers/certs.js';
-import { startDigestServer } from '../helpers/digest-server.js';
-import { freePort } from '../helpers/free-port.js';
-import { pgAvailable, requirePg, startPgCluster } from '../helpers/pg-cluster.js';
-import type { PgCluster } from '../helpers/pg-cluster.js';
-import { waitFor } from '../helpers/wait.js';
-import { i32, typed } from '../helpers/raw-wire.js';
+import { upstreamLogin, UpstreamLoginError } from '../../proxy/upstream/login.js';
+import type { UpstreamLoginOptions } from '../../proxy/upstream/login.js';
+import { sendUpstreamCancel } from '../../proxy/upstream/cancel.js';
+import { getTestPki } from '../../testkit/certs.js';
+import { startDigestServer } from '../../testkit/digest-server.js';
+import { freePort } from '../../testkit/free-port.js';
+import { pgAvailable, requirePg, startPgCluster } from '../../testkit/pg-cluster.js';
+import type { PgCluster } from '../../testkit/pg-cluster.js';
+import { waitFor } from '../../testkit/wait.js';
+import { i32, typed } from '../../testkit/raw-wire.js';
 
 interface LogRecord {
   level: string;

@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator, type Emulator, type EmulatorPrincipal } from '../../emulator/index.js';
-import { jdbcUrl, libpqKeywordValue, libpqUri, odbcConnectionString, type ConnectionParams } from '../../proxy/conn-strings.js';
-import { requirePg, startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
-import { startStack, type StackHandle } from '../helpers/stack.js';
-import { requireTool } from '../helpers/tools.js';
+import { jdbcUrl, libpqKeywordValue, libpqUri, odbcConnectionString, type ConnectionParams } from '../../proxy/cli/conn-strings.js';
+import { requirePg, startPgCluster, type PgCluster } from '../../testkit/pg-cluster.js';
+import { startStack, type StackHandle } from '../../testkit/stack.js';
+import { requireTool } from '../../testkit/tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = join(root, 'dist', 'proxy', 'cli', 'index.js');

@@ -1,0 +1,336 @@
+/** ProxyServer: accept loop, client TLS context, connection cap, session tracking, drain and destroy. */
+import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { Authenticator, Logger } from '../../auth/types.js';
+import { accessRevoked, shuttingDown, terminatedByAdministrator, tooManyConnections } from '../errors/proxy-error.js';
+import type { ProxyError } from '../errors/proxy-error.js';
+import { CidrSet } from '../protocol/ip-address.js';
+import { CancelRegistry } from '../session/cancel-registry.js';
+import { ClientSession } from '../session/client-session.js';
+import type { SessionLimits } from '../session/client-session.js';
+import { LiveSessions } from '../session/live-sessions.js';
+import type { SessionAdmissionCheck } from '../session/live-sessions.js';
+import { nullSessionObserver } from '../telemetry/observer.js';
+import type { CancelPeers } from '../session/cancel-peers.js';
+import type { SessionObserver } from '../telemetry/observer.js';
+import { readProxyHeader, screenForProxyHeader } from './proxy-header-reader.js';
+import type { ProxyGate, ProxyGateOutcome } from './proxy-header-reader.js';
+import { SourceRateLimiter, sourceKey } from './source-rate-limiter.js';
+import { sendUpstreamCancel as realSendUpstreamCancel } from '../upstream/cancel.js';
+import { upstreamLogin as realUpstreamLogin } from '../upstream/login.js';
+import type { SendUpstreamCancelFn, UpstreamLoginFn } from '../upstream/types.js';
+
+/** Client-facing TLS material (`tls.*`, files already read). */
+export interface ServerTlsOptions {
+  certPem: string;
+  keyPem: string;
+  minVersion: tls.SecureVersion;
+}
+
+/** `limits.*` the server enforces. */
+export interface ServerLimits extends SessionLimits {
+  maxClientConnections: number;
+  /** New connections per second per remote address before they are closed at accept (default 100). */
+  maxConnectionsPerSourcePerSecond?: number;
+}
+
+/** Default of `limits.maxConnectionsPerSourcePerSecond`. */
+export const defaultMaxConnectionsPerSourcePerSecond = 100;
+/** CancelRequests per second per source address (a burst of as many). */
+export const defaultCancelsPerSourcePerSecond = 10;
+
+/** Options of a ProxyServer. */
+export interface ProxyServerOptions {
+  tls: ServerTlsOptions;
+  limits: ServerLimits;
+  authenticator: Authenticator;
+  logger: Logger;
+  observer?: SessionObserver;
+  /** Defaults to the real upstream login (tests inject fakes). */
+  upstreamLogin?: UpstreamLoginFn;
+  /** Defaults to the real upstream cancel. */
+  sendUpstreamCancel?: SendUpstreamCancelFn;
+  /** Cancels per second per source address (default 10). */
+  cancelRatePerSecond?: number;
+  /** Time source of the per-source connection rate limit (tests pass a fake). */
+  nowMs?: () => number;
+  /** With `cluster` set: cancel keys name this replica, and cancels for other replicas are forwarded (contract.md §9). */
+  peers?: CancelPeers;
+  /** How long after limits.maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
+  maxSessionGraceMs?: number;
+  /** `proxyProtocol.trustedSources`: CIDRs whose connections must open with a PROXY header (default none: no header is read). */
+  trustedSources?: readonly string[];
+}
+
+/** Builds the client-facing TLS context; throws on a bad certificate or key. */
+export function createClientSecureContext(opts: ServerTlsOptions): tls.SecureContext {
+  return tls.createSecureContext({ cert: opts.certPem, key: opts.keyPem, minVersion: opts.minVersion });
+}
+
+/** The PostgreSQL-protocol listener: one ClientSession per accepted socket. */
+export class ProxyServer {
+  /** The cancel keys of this server's sessions. */
+  readonly cancelRegistry: CancelRegistry;
+  /** Sessions past login (admin /sessions, revocation on reload). */
+  readonly liveSessions: LiveSessions;
+  private readonly opts: ProxyServerOptions;
+  private readonly observer: SessionObserver;
+  private readonly upstreamLogin: UpstreamLoginFn;
+  private readonly sessions = new Set<ClientSession>();
+  /** Sessions whose StartupMessage was admitted (the ones maxClientConnections counts). */
+  private readonly admitted = new Set<ClientSession>();
+  private readonly server: net.Server;
+  private readonly sourceRate: SourceRateLimiter;
+  private readonly trustedSources: CidrSet;
+  /** Sockets still in the PROXY header gate (no session yet). */
+  private readonly gated = new Map<net.Socket, ProxyGate>();
+  private readonly headerWarnedAtMs = new Map<string, number>();
+  private secureContext: tls.SecureContext;
+  private authenticator: Authenticator;
+  private isDrainingValue = false;
+  private isListeningValue = false;
+  private readonly idleWaiters: Array<() => void> = [];
+
+  constructor(opts: ProxyServerOptions) {
+    this.opts = opts;
+    this.observer = opts.observer ?? nullSessionObserver;
+    this.liveSessions = new LiveSessions((session) => {
+      opts.logger.warn(
+        { event: 'session_revoked', connectionId: session.connectionId, identity: session.identity?.canonicalArn, user: session.user, database: session.database },
+        'the reloaded rules no longer admit this session; ending it',
+      );
+      session.end(accessRevoked(), 'revoked');
+    });
+    this.upstreamLogin = opts.upstreamLogin ?? realUpstreamLogin;
+    this.secureContext = createClientSecureContext(opts.tls);
+    this.authenticator = opts.authenticator;
+    const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, key, timeoutMs, logger) => realSendUpstreamCancel(target, pid, key, timeoutMs, logger ?? opts.logger));
+    this.cancelRegistry = new CancelRegistry({
+      sendUpstreamCancel: sendCancel,
+      logger: opts.logger,
+      observer: this.observer,
+      limiter: new SourceRateLimiter({
+        ratePerSecond: opts.cancelRatePerSecond ?? defaultCancelsPerSourcePerSecond,
+        burst: opts.cancelRatePerSecond ?? defaultCancelsPerSourcePerSecond,
+        maxTrackedSources: 10_000,
+        ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }),
+      }),
+      ...(opts.peers === undefined ? {} : { peers: opts.peers }),
+    });
+    this.sourceRate = new SourceRateLimiter({
+      ratePerSecond: opts.limits.maxConnectionsPerSourcePerSecond ?? defaultMaxConnectionsPerSourcePerSecond,
+      ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }),
+    });
+    this.trustedSources = new CidrSet(opts.trustedSources ?? []);
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server.on('error', (err) => opts.logger.error({ event: 'listener_error', err: err.message }, 'listener error'));
+  }
+
+  /** Live client connections (every accepted socket not yet closed). */
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** True after beginDrain() / close(). */
+  get isDraining(): boolean {
+    return this.isDrainingValue;
+  }
+
+  /** True while the listener accepts connections. */
+  get isListening(): boolean {
+    return this.isListeningValue;
+  }
+
+  /** Starts listening; resolves with the bound address (use port 0 in tests). */
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.removeListener('error', onError);
+        this.isListeningValue = true;
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Replaces the TLS certificate/key for new connections (SIGHUP). Throws, keeping the old one, if invalid. */
+  setTlsContext(opts: ServerTlsOptions): void {
+    this.secureContext = createClientSecureContext(opts);
+  }
+
+  /** Replaces the authenticator for new connections (config reload). */
+  setAuthenticator(authenticator: Authenticator): void {
+    this.authenticator = authenticator;
+  }
+
+  /** Stops accepting; sessions already in login may finish, later startups get 57P01. */
+  beginDrain(): void {
+    if (this.isDrainingValue) return;
+    this.isDrainingValue = true;
+    this.isListeningValue = false;
+    this.server.close();
+  }
+
+  /** Drains for up to `drainMs`, then ends what is left with 57P01 (login) or a close (relay). */
+  async close(drainMs: number): Promise<void> {
+    this.beginDrain();
+    await this.waitIdle(drainMs);
+    if (this.sessions.size === 0) return;
+    for (const s of this.sessions) s.terminate(shuttingDown());
+    await this.waitIdle(1000);
+    this.destroy();
+  }
+
+  /** Ends one live session for `DELETE /sessions/<id>` (57P01, running query cancelled); false when there is none. */
+  endSession(connectionId: string): boolean {
+    const session = this.liveSessions.get(connectionId);
+    if (session === undefined) return false;
+    this.opts.logger.info({ event: 'session_delete', connectionId, identity: session.identity?.canonicalArn }, 'session ended by an administrator');
+    session.end(terminatedByAdministrator(), 'admin');
+    return true;
+  }
+
+  /**
+   * After a reload: ends (57P01, running query cancelled) every live session `isAdmitted` now refuses, and every
+   * login that completes later under rules it refuses; returns how many were ended now.
+   */
+  revokeSessions(isAdmitted: SessionAdmissionCheck): number {
+    return this.liveSessions.revoke(isAdmitted);
+  }
+
+  /** Destroys the listener and every connection now. */
+  destroy(): void {
+    this.beginDrain();
+    for (const gate of this.gated.values()) gate.abort();
+    for (const s of this.sessions) s.destroy();
+  }
+
+  private waitIdle(timeoutMs: number): Promise<void> {
+    if (this.sessions.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.idleWaiters.push(done);
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    const connectionId = randomBytes(6).toString('hex');
+    if (this.trustedSources.size === 0) {
+      this.startSession(socket, connectionId, socket.remoteAddress, undefined, undefined);
+      return;
+    }
+    this.gate(socket, connectionId);
+  }
+
+  /** PROXY protocol on: a trusted peer must send a header, which then names the client; anyone else must not. */
+  private gate(socket: net.Socket, connectionId: string): void {
+    const { limits, logger } = this.opts;
+    const peer = socket.remoteAddress;
+    // No address means the peer already reset the connection (a balancer's probe): trusting or refusing it is moot.
+    if (peer === undefined) {
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    if (this.sessions.size + this.gated.size >= 2 * limits.maxClientConnections) {
+      socket.on('error', () => {});
+      socket.destroy();
+      logger.warn({ event: 'connection_refused', reason: 'hard_cap', connectionId }, 'connection closed at accept: too many sockets');
+      return;
+    }
+    const acceptedAtMs = Date.now();
+    const isTrusted = this.trustedSources.has(peer);
+    const onOutcome = (outcome: ProxyGateOutcome): void => {
+      this.gated.delete(socket);
+      if (!outcome.isAccepted) {
+        this.refuseHeader(socket, connectionId, peer, outcome.reason, isTrusted);
+        return;
+      }
+      const header = outcome.header;
+      if (header?.kind === 'proxied') this.startSession(socket, connectionId, header.source.address, acceptedAtMs, peer);
+      else this.startSession(socket, connectionId, peer, acceptedAtMs, undefined);
+    };
+    const gate = isTrusted ? readProxyHeader(socket, limits.loginTimeoutMs, onOutcome) : screenForProxyHeader(socket, limits.loginTimeoutMs, onOutcome);
+    if (!socket.destroyed) this.gated.set(socket, gate);
+  }
+
+  /** Closes a connection the PROXY gate refused: no reply, the TCP peer's address logged (never the header's), a reason counted. */
+  private refuseHeader(socket: net.Socket, connectionId: string, peerAddress: string | undefined, reason: string, isTrusted: boolean): void {
+    socket.on('error', () => {});
+    socket.destroy();
+    // An untrusted client that leaves before sending anything has not offered a header at all.
+    if (!isTrusted && reason === 'closed') return;
+    this.observer.proxyHeaderRejected?.(reason);
+    const now = Date.now();
+    // At most one warning per reason every 10 s, so a broken or hostile balancer cannot flood the log.
+    const isWarn = now - (this.headerWarnedAtMs.get(reason) ?? 0) >= 10_000;
+    if (isWarn) this.headerWarnedAtMs.set(reason, now);
+    this.opts.logger[isWarn ? 'warn' : 'debug'](
+      { event: 'proxy_header_rejected', reason, connectionId, peerAddress, isTrustedPeer: isTrusted },
+      isTrusted ? 'connection closed: no valid PROXY protocol header from a trusted load balancer' : 'connection closed: PROXY protocol header from an untrusted address',
+    );
+  }
+
+  /** The accept path proper: per-source rate (on the client's address, which a PROXY header may have given), socket cap, session. */
+  private startSession(socket: net.Socket, connectionId: string, clientAddress: string | undefined, acceptedAtMs: number | undefined, proxiedBy: string | undefined): void {
+    const { limits, logger } = this.opts;
+    // No login happened, so neither refusal below touches rsproxy_logins_total; the source address is logged, never a label.
+    const verdict = this.sourceRate.take(sourceKey(clientAddress));
+    if (!verdict.isAllowed) {
+      socket.on('error', () => {});
+      socket.destroy();
+      // Only the first refusal of a streak at warn, so a flood cannot flood the log too.
+      const level = verdict.refusedInARow === 1 ? 'warn' : 'debug';
+      logger[level]({ event: 'connection_refused', reason: 'source_rate', connectionId, remoteAddress: clientAddress, refusedInARow: verdict.refusedInARow }, 'connection closed at accept: too many connections from this source');
+      return;
+    }
+    if (this.sessions.size >= 2 * limits.maxClientConnections) {
+      socket.on('error', () => {});
+      socket.destroy();
+      logger.warn({ event: 'connection_refused', reason: 'hard_cap', connectionId }, 'connection closed at accept: too many sockets');
+      return;
+    }
+    this.observer.clientConnectionOpened();
+    const session: ClientSession = new ClientSession({
+      socket,
+      connectionId,
+      clientAddress: clientAddress ?? socket.remoteAddress ?? '',
+      liveSessions: this.liveSessions,
+      ...(this.opts.maxSessionGraceMs === undefined ? {} : { maxSessionGraceMs: this.opts.maxSessionGraceMs }),
+      ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }),
+      ...(proxiedBy === undefined ? {} : { proxiedBy }),
+      secureContext: this.secureContext,
+      limits,
+      authenticator: this.authenticator,
+      upstreamLogin: this.upstreamLogin,
+      cancelRegistry: this.cancelRegistry,
+      ...(this.opts.sendUpstreamCancel === undefined ? {} : { sendUpstreamCancel: this.opts.sendUpstreamCancel }),
+      logger,
+      observer: this.observer,
+      admit: () => this.admit(session),
+      onClose: () => {
+        this.sessions.delete(session);
+        this.admitted.delete(session);
+        this.observer.clientConnectionClosed();
+        if (this.sessions.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+      },
+    });
+    this.sessions.add(session);
+    session.start();
+  }
+
+  private admit(session: ClientSession): ProxyError | undefined {
+    if (this.isDrainingValue) return shuttingDown();
+    if (this.admitted.size >= this.opts.limits.maxClientConnections) return tooManyConnections();
+    this.admitted.add(session);
+    return undefined;
+  }
+}
