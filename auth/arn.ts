@@ -1,5 +1,6 @@
 /** STS caller ARNs: strict grammar, canonical principal, UserId consistency (token.md §7). */
 import type { Partition, PrincipalType } from './types.js';
+import { isAccountId } from './aws-names.js';
 
 /** A caller ARN that passed the grammar, with its canonical principal. */
 export interface ParsedArn {
@@ -16,7 +17,6 @@ export interface ParsedArn {
 
 const partitions: ReadonlySet<string> = new Set<Partition>(['aws', 'aws-cn', 'aws-us-gov']);
 const namePattern = /^[\w+=,.@-]+$/;
-const accountPattern = /^\d{12}$/;
 const maxUserPathLength = 512;
 
 const isName = (s: string, min: number, max: number): boolean => s.length >= min && s.length <= max && namePattern.test(s);
@@ -54,7 +54,7 @@ export function parseCallerArn(arn: string): ParsedArn | undefined {
   const parts = arn.split(':');
   if (parts.length !== 6) return undefined;
   const [prefix, partition = '', service = '', region, accountId = '', resource = ''] = parts;
-  if (prefix !== 'arn' || region !== '' || !partitions.has(partition) || !accountPattern.test(accountId)) return undefined;
+  if (prefix !== 'arn' || region !== '' || !partitions.has(partition) || !isAccountId(accountId)) return undefined;
   const parsed = parseResource(service, resource);
   if (parsed === undefined) return undefined;
   const p = partition as Partition;

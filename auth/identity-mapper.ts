@@ -1,5 +1,6 @@
 /** Rules → database login, deny by default (token.md §8, contract.md §3 "How a rule matches"). */
 import { AuthError, AuthErrorCode } from './errors.js';
+import { isAccountId } from './aws-names.js';
 import { validateDbGroup, validateDbUser } from './redshift-names.js';
 import type { DatabaseOptions, Identity, IdentityMapper, MappedLogin, RuleOptions } from './types.js';
 
@@ -19,7 +20,7 @@ export function validatePrincipalPattern(pattern: string): string | undefined {
   const parts = pattern.split(':');
   if (parts.length < 6 || parts[0] !== 'arn') return 'must be an ARN arn:<partition>:<service>::<account>:<resource>';
   if (parts.slice(0, 5).some((p) => p.includes('*'))) return "'*' is allowed only after the account";
-  if (!/^\d{12}$/.test(parts[4] ?? '')) return 'account must be 12 digits';
+  if (!isAccountId(parts[4] ?? '')) return 'account must be 12 digits';
   return undefined;
 }
 

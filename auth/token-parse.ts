@@ -1,5 +1,6 @@
 /** Pure local checks of a client password as an IAM token, before any network I/O (token.md §4 rules 3–19). */
 import { Buffer } from 'node:buffer';
+import { regionPattern } from './aws-names.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import { stsApiVersion, stsHost } from './sts-request.js';
 import type { IdentityOptions } from './types.js';
@@ -29,7 +30,6 @@ export const rsp1Prefix = 'rsp1';
 /** Prefix of `aws eks get-token` tokens. */
 export const eksPrefix = 'k8s-aws-v1';
 
-const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const amzDatePattern = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const akidPattern = /^(AKIA|ASIA)[A-Z0-9]{16}$/;
 const signaturePattern = /^[0-9a-f]{64}$/;
