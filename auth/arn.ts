@@ -1,4 +1,4 @@
-/** STS caller ARNs: strict grammar, canonical principal, UserId consistency (token.md §7). */
+/** STS caller ARNs: strict grammar, canonical principal, UserId consistency (docs/design/token.md §7). */
 import type { Partition, PrincipalType } from './types.js';
 import { isAccountId } from './aws-names.js';
 
@@ -49,7 +49,7 @@ function parseResource(service: string, resource: string): Omit<ParsedArn, 'part
   return undefined;
 }
 
-/** Parses an ARN as STS returns it for a caller; undefined for anything outside the table of token.md §7. */
+/** Parses an ARN as STS returns it for a caller; undefined for anything outside the table of docs/design/token.md §7. */
 export function parseCallerArn(arn: string): ParsedArn | undefined {
   const parts = arn.split(':');
   if (parts.length !== 6) return undefined;
@@ -62,7 +62,7 @@ export function parseCallerArn(arn: string): ParsedArn | undefined {
   return { partition: p, accountId, canonicalArn, ...parsed };
 }
 
-/** True when STS's `UserId` has the shape the ARN's principal type requires (token.md §7). */
+/** True when STS's `UserId` has the shape the ARN's principal type requires (docs/design/token.md §7). */
 export function isUserIdConsistent(parsed: ParsedArn, userId: string): boolean {
   switch (parsed.principalType) {
     case 'assumed-role': {

@@ -1,4 +1,4 @@
-/** Rules → database login, deny by default (token.md §8, contract.md §3 "How a rule matches"). */
+/** Rules → database login, deny by default (docs/design/token.md §8, docs/design/surface.md §3 "How a rule matches"). */
 import { AuthError, AuthErrorCode } from './errors.js';
 import { isAccountId } from './aws-names.js';
 import { validateDbGroup, validateDbUser } from './redshift-names.js';
@@ -163,7 +163,7 @@ export function evaluateRules(opts: IdentityMapperOptions, identity: Identity, u
   return evaluation;
 }
 
-/** Why a winning rule's rendered names break the Redshift name rules (aws.md §3), or undefined. */
+/** Why a winning rule's rendered names break the Redshift name rules (docs/design/aws.md §3), or undefined. */
 export function loginNameProblem(dbUser: string | undefined, dbGroups: readonly string[]): string | undefined {
   if (dbUser !== undefined) {
     const problem = validateDbUser(dbUser);

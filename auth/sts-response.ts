@@ -1,4 +1,4 @@
-/** Strict validation of STS GetCallerIdentity answers (token.md §6) and error-code extraction (§5). */
+/** Strict validation of STS GetCallerIdentity answers (docs/design/token.md §6) and error-code extraction (§5). */
 import { isUserIdConsistent, parseCallerArn } from './arn.js';
 import { isAccountId } from './aws-names.js';
 import { AuthError, AuthErrorCode } from './errors.js';

@@ -1,4 +1,4 @@
-/** Mints `rsp1` tokens with SignatureV4.presign, as @aws-sdk/rds-signer does (token.md §2.6). */
+/** Mints `rsp1` tokens with SignatureV4.presign, as @aws-sdk/rds-signer does (docs/design/token.md §2.6). */
 import { Buffer } from 'node:buffer';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';

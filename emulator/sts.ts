@@ -19,7 +19,7 @@ export function stsError(status: number, code: string, message: string, requestI
   return { status, contentType: 'text/xml', body: xmlError(XmlNamespace.sts, code, message, requestId), outcome: code, headers: { 'x-amzn-requestid': requestId } };
 }
 
-/** The GetCallerIdentity success answer; JSON shape exactly as token.md §6 item 3. */
+/** The GetCallerIdentity success answer; JSON shape exactly as docs/design/token.md §6 item 3. */
 export function getCallerIdentityReply(principal: PrincipalRecord, requestId: string, json: boolean): Reply {
   const headers = { 'x-amzn-requestid': requestId };
   if (json) {

@@ -1,9 +1,9 @@
-/** `rsproxy explain --config FILE --arn ARN --database D [--user U] [--account ID] [--json]`: exit 0 admitted, 3 denied, 1 bad input (contract.md §10). */
+/** `rsproxy explain --config FILE --arn ARN --database D [--user U] [--account ID] [--json]`: exit 0 admitted, 3 denied, 1 bad input (docs/design/surface.md §10). */
 import { ExplainInputError, explainLogin, type Explanation, type LoginCall } from '../../auth/index.js';
 import { parseCommandArgs, stringOption, UsageError } from './args.js';
 import { loadToolConfig, processToolIo, type ToolIo } from './operator-tool.js';
 
-/** Exit code of a denied identity (contract.md §2). */
+/** Exit code of a denied identity (docs/design/surface.md §2). */
 export const deniedExitCode = 3;
 
 const callerText = (c: LoginCall['caller']): string => (c === 'proxy' ? 'as the proxy' : `as ${c.role}`);

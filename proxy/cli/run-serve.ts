@@ -12,7 +12,7 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { certificateNotAfterSeconds } from '../telemetry/metrics-ops.js';
 import { ProxyServer, createClientSecureContext, type ServerTlsOptions } from '../server/server.js';
 
-/** Process exit codes (contract.md §2). */
+/** Process exit codes (docs/design/surface.md §2). */
 export const ExitCode = { Ok: 0, Usage: 1, Runtime: 2, Sigint: 130, Sigterm: 143 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

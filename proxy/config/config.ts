@@ -121,11 +121,11 @@ export function applyOverrides(fileValue: unknown, sources: ConfigSources): { va
 
 const regionPartition = (region: string): string =>
   region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : /^(us-iso|eu-isoe|us-isof)/.test(region) ? 'other' : 'aws';
-/** Longest value of the RedshiftDbRoles session tag that carries a workgroup rule's dbGroups (aws.md §5). */
+/** Longest value of the RedshiftDbRoles session tag that carries a workgroup rule's dbGroups (docs/design/aws.md §5). */
 const maxDbRolesTagChars = 256;
 const templateVars = new Set(['sessionName', 'roleName', 'userName', 'accountId']);
 
-/** Cross-field checks of style.md §6 on a schema-valid config (errors and warnings, one line each). */
+/** Cross-field checks of docs/design/architecture.md §6 on a schema-valid config (errors and warnings, one line each). */
 export function crossCheck(c: ParsedConfig): { errors: string[]; warnings: string[] } {
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -209,7 +209,7 @@ function checkCluster(c: ParsedConfig, errors: string[]): void {
   }
 }
 
-/** `cluster.self` defaults to $POD_IP and the listen port when peers or peerDns are set (contract.md §3). */
+/** `cluster.self` defaults to $POD_IP and the listen port when peers or peerDns are set (docs/design/surface.md §3). */
 function withClusterSelfDefault(c: ParsedConfig, env: ConfigSources['env']): ParsedConfig {
   const podIp = env?.['POD_IP']?.trim() ?? '';
   if (c.cluster.self !== '' || podIp === '' || (c.cluster.peers.length === 0 && c.cluster.peerDns === '')) return c;

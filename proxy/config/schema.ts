@@ -1,4 +1,4 @@
-/** The rsproxy config schema (contract.md §3): the single source of keys, types, defaults, units and docs. */
+/** The rsproxy config schema (docs/design/surface.md §3): the single source of keys, types, defaults, units and docs. */
 import { z } from 'zod';
 import { accountIdPattern, audiencePattern, principalPattern, regionPattern, roleArnPattern } from '../../auth/aws-names.js';
 

@@ -56,7 +56,7 @@ export interface ProxyServerOptions {
   cancelRatePerSecond?: number;
   /** Time source of the per-source connection rate limit (tests pass a fake). */
   nowMs?: () => number;
-  /** With `cluster` set: cancel keys name this replica, and cancels for other replicas are forwarded (contract.md §9). */
+  /** With `cluster` set: cancel keys name this replica, and cancels for other replicas are forwarded (docs/design/surface.md §9). */
   peers?: CancelPeers;
   /** How long after limits.maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
   maxSessionGraceMs?: number;

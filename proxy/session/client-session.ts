@@ -1,4 +1,4 @@
-/** One client connection: drives state.ts through TLS negotiation → startup → password → login → relay, and owns its sockets and timers (wire.md §2–§8). */
+/** One client connection: drives state.ts through TLS negotiation → startup → password → login → relay, and owns its sockets and timers (docs/design/wire-protocol.md §2–§8). */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { AuthResult, Authenticator, Logger } from '../../auth/types.js';

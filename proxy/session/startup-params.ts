@@ -1,4 +1,4 @@
-/** The startup-parameter allow-list of wire.md §9 and the negotiation rules of §5. */
+/** The startup-parameter allow-list of docs/design/wire-protocol.md §9 and the negotiation rules of §5. */
 import { noUser, unsupported } from '../errors/proxy-error.js';
 
 /** Forwarded verbatim to every upstream (compared case-insensitively). */

@@ -1,5 +1,5 @@
 /**
- * One local connection of `rsproxy tunnel` (contract.md §8): the client side of an rsproxy login. It answers the
+ * One local connection of `rsproxy tunnel` (docs/design/surface.md §8): the client side of an rsproxy login. It answers the
  * local client's SSLRequest/GSSENCRequest, forwards a CancelRequest, dials the proxy over TLS, sends the client's
  * startup, answers the proxy's cleartext password request with a token, and then relays bytes unchanged.
  */

@@ -1,4 +1,4 @@
-/** Logs in to the upstream (wire.md §7): dial + TLS, StartupMessage 3.0, auth 3/5/10–12/13, then S/N/K until Z. */
+/** Logs in to the upstream (docs/design/wire-protocol.md §7): dial + TLS, StartupMessage 3.0, auth 3/5/10–12/13, then S/N/K until Z. */
 import type * as tls from 'node:tls';
 import type { Logger } from '../../auth/types.js';
 import { BackendCode } from '../protocol/codes.js';
