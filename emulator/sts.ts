@@ -2,9 +2,6 @@
 import type { PrincipalRecord, PrincipalTable } from './principals.js';
 import { isoSeconds, xmlDocument, xmlError, XmlNamespace, type Reply } from './xml.js';
 
-/** STS API version. */
-export const stsVersion = '2011-06-15';
-
 /** An STS error in the JSON shape (Accept: application/json) or the XML shape. */
 export function stsError(status: number, code: string, message: string, requestId: string, json: boolean): Reply {
   if (json) {
