@@ -81,6 +81,8 @@ async function buildExe(): Promise<void> {
   copyFileSync(node, exe);
   chmodSync(exe, 0o755);
   if (isMac) run('codesign', ['--remove-signature', exe]);
+  // node.exe's Authenticode signature would be invalid after the injection; signtool is optional (Windows SDK).
+  if (isWindows && spawnSync('signtool', ['/?'], { stdio: 'ignore' }).error === undefined) run('signtool', ['remove', '/s', exe]);
   const postject = join(root, 'node_modules', 'postject', 'dist', 'cli.js');
   run(process.execPath, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', seaFuse, ...(isMac ? ['--macho-segment-name', 'NODE_SEA'] : [])]);
   if (isMac) run('codesign', ['--sign', '-', exe]);
