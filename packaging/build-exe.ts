@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, s
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import type { Plugin } from 'esbuild';
 
 // dist/packaging/build-exe.js → the project root is two levels up.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -37,6 +38,18 @@ function gitCommit(): string | undefined {
   return /^[0-9a-f]{40}$/.test(sha) ? sha.slice(0, 12) : undefined;
 }
 
+/**
+ * exe-main.ts leaves `demo` out of its table, but dispatch.ts's `import('./demo.js')` would still pull the embedded
+ * PostgreSQL (pglite) into the bundle: resolve it to nothing instead.
+ */
+const withoutDemo: Plugin = {
+  name: 'rsproxy-without-demo',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/demo\.js$/ }, (args) => (args.importer.endsWith(join('cli', 'dispatch.ts')) ? { path: 'demo', namespace: 'rsproxy-no-demo' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'rsproxy-no-demo' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
 function run(cmd: string, args: readonly string[]): void {
   const r = spawnSync(cmd, [...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
@@ -62,6 +75,7 @@ async function buildExe(): Promise<void> {
     minify: true,
     legalComments: 'eof',
     logLevel: 'warning',
+    plugins: [withoutDemo],
     // No package.json or .git beside the executable: version and commit are constants; import.meta has no
     // meaning in CommonJS (the code that reads it falls back inside a try).
     define: {

@@ -138,6 +138,8 @@ describe('the single executable', { skip: !pgAvailable() && process.env['CI'] !=
       assert.match(help.stdout, new RegExp(`^  ${cmd}\\b`, 'm'), cmd);
     }
     assert.doesNotMatch(help.stdout, /^ {2}demo\b/m);
+    // Nor is its embedded PostgreSQL (pglite and its WASM loader) in the bundle.
+    assert.doesNotMatch(readFileSync(join(root, 'dist-exe', 'rsproxy.cjs'), 'utf8'), /initdb\.wasm|pglite/i);
   });
 
   test('check-config and explain on the example config: the same output and exit codes as the npm package CLI', async () => {
