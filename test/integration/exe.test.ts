@@ -142,13 +142,16 @@ describe('the single executable', { skip: !pgAvailable() && process.env['CI'] !=
     assert.doesNotMatch(readFileSync(join(root, 'dist-exe', 'rsproxy.cjs'), 'utf8'), /initdb\.wasm|pglite/i);
   });
 
-  test('check-config and explain on the example config: the same output and exit codes as the npm package CLI', async () => {
+  test('check-config, explain, policy and url with no AWS call: the same output and exit codes as the npm package CLI', async () => {
     const nodeCli = join(root, 'dist', 'proxy', 'cli', 'index.js');
     const cases: Array<{ args: string[]; code: number }> = [
       { args: ['check-config', '--config', exampleConfig], code: 0 },
       { args: ['check-config', '--config', exampleConfig, '--print'], code: 0 },
       { args: ['explain', '--config', exampleConfig, '--arn', 'arn:aws:sts::123456789012:assumed-role/Analyst/alice', '--database', 'analytics'], code: 0 },
       { args: ['explain', '--config', exampleConfig, '--arn', 'arn:aws:sts::123456789012:assumed-role/Intern/ivan', '--database', 'analytics', '--json'], code: 3 },
+      { args: ['policy', '--config', exampleConfig, '--account', '123456789012'], code: 0 },
+      { args: ['url', '--format', 'jdbc', '--host', 'h.example', '--dbname', 'dev', '--user', 'alice', '--no-token'], code: 0 },
+      { args: ['check-config', '--config', join(root, 'no-such.yaml')], code: 1 },
     ];
     for (const c of cases) {
       const fromExe = await run(exe, c.args, bareEnv(), dir);
