@@ -194,6 +194,20 @@ describe('startup parameters reach PostgreSQL (issue 22)', { skip: !pgAvailable(
         assert.deepEqual(viaProxy, straight);
       });
 
+      test('forwarding grants nothing a direct login would not: -c role=postgres and a superuser-only setting get PostgreSQL\'s 42501', async (t) => {
+        const r = ready(t, name);
+        if (r === undefined) return;
+        for (const [options, message] of [
+          ['-c role=postgres', 'permission denied to set role "postgres"'],
+          ['-c session_authorization=postgres', 'permission denied to set session authorization "postgres"'],
+          ['-c log_statement=all', 'permission denied to set parameter "log_statement"'],
+        ] as const) {
+          const { client, error } = await attempt({ ...(await r.route.pgConfig()), options });
+          await client?.end();
+          assert.deepEqual([error?.severity, error?.code, error?.message], ['FATAL', '42501', message], options);
+        }
+      });
+
       test('a name in startupParameters.drop (Application_Name, any case) never reaches the upstream; the proxy logs it at debug', async (t) => {
         const r = ready(t, name);
         if (r === undefined) return;
