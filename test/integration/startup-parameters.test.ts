@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { createLogger } from '../../proxy/log.js';
+import { upstreamLogin } from '../../proxy/session/upstream-login.js';
+import type { UpstreamLoginError } from '../../proxy/session/upstream-login.js';
 import { iamAudience, iamRegion, startIamStack } from '../helpers/iam-stack.js';
 import type { IamStack } from '../helpers/iam-stack.js';
 import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
@@ -144,6 +147,32 @@ describe('startup parameters reach PostgreSQL (issue 22)', { skip: !pgAvailable(
 
   /** A superuser connection straight to PostgreSQL, for what a direct login sees. */
   const direct = (s: IamStack): pg.ClientConfig => ({ connectionString: s.pg.url(), ssl: { ca: s.pg.caPem, servername: 'localhost' } });
+
+  test("upstreamLogin: a setting refused after authentication carries the upstream's ErrorResponse; a wrong password or database does not", async (t) => {
+    if (!requirePg(t)) return;
+    const s = stack;
+    assert.ok(s !== undefined);
+    const logger = createLogger({ level: 'error', destination: { write: () => true } });
+    const login = async (password: string, parameters: Array<readonly [string, string]>, dbName = 'postgres'): Promise<UpstreamLoginError> => {
+      const target = { database: 'dev', host: '127.0.0.1', port: s.pg.port, dbName, engine: 'postgres' as const, tlsMode: 'verify-full' as const, caFile: s.pg.caFile };
+      try {
+        const session = await upstreamLogin({ target, user: 'postgres', password, parameters, deadlineMs: Date.now() + 20_000, logger });
+        session.socket.destroy();
+      } catch (err) {
+        return err as UpstreamLoginError;
+      }
+      throw new Error('the upstream login unexpectedly succeeded');
+    };
+    const refused = await login(s.pg.superPassword, [['nosuch_param', '1']]);
+    assert.equal(refused.upstreamSqlstate, '42704');
+    assert.equal(refused.isAuthRejected, false);
+    assert.equal(refused.settingRefusal?.subarray(0, 1).toString(), 'E');
+    assert.match(refused.settingRefusal?.toString('latin1') ?? '', /\0C42704\0Munrecognized configuration parameter "nosuch_param"\0/);
+    const badPassword = await login('wrong-password', [['nosuch_param', '1']]);
+    assert.deepEqual([badPassword.upstreamSqlstate, badPassword.settingRefusal], ['28P01', undefined]);
+    const noDatabase = await login(s.pg.superPassword, [['statement_timeout', '1s']], 'nosuch_db');
+    assert.deepEqual([noDatabase.upstreamSqlstate, noDatabase.settingRefusal], ['3D000', undefined]);
+  });
 
   for (const name of ['serve', 'tunnel']) {
     describe(`through ${name}`, () => {
