@@ -303,6 +303,11 @@ function reportUpstreamFailure(logger: Logger, err: UpstreamLoginErrorLike, resu
   if (err.isAuthRejected) return;
   // Only a failure to reach the endpoint says it may have moved; an upstream that answers (53300, 3D000…) has not.
   if (endpointFailureCodes.has(err.code)) result.forgetEndpoint();
+  if (err.settingRefusal !== undefined) {
+    // The client asked for a setting the upstream refuses; the client reads why, the operator need not act.
+    logger.info({ event: 'upstream_refused_setting', upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host }, 'upstream refused a startup setting');
+    return;
+  }
   logger.warn(
     { event: 'upstream_login_failed', code: err.code, detail: err.message, upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host },
     'upstream login failed',

@@ -221,6 +221,9 @@ describe('startup parameters reach PostgreSQL (issue 22)', { skip: !pgAvailable(
         assert.equal(viaProxy['message'], 'unrecognized configuration parameter "nosuch_param"');
         assert.ok(typeof viaProxy['file'] === 'string' && typeof viaProxy['routine'] === 'string', 'PostgreSQL\'s F and R fields (the proxy never sends them)');
         assert.deepEqual(viaProxy, straight);
+        // The operator's log says what happened at info, not as an upstream failure to act on.
+        assert.ok(r.s.logs.some((l) => l.includes('"upstream_refused_setting"') && l.includes('"upstreamSqlstate":"42704"')), 'upstream_refused_setting log line');
+        assert.ok(r.s.logs.some((l) => l.includes('"login_failed"') && l.includes('"sqlstate":"42704"') && l.includes('"isUpstreamErrorRelayed":true')), 'login_failed names the relayed SQLSTATE');
       });
 
       test('forwarding grants nothing a direct login would not: -c role=postgres and a superuser-only setting get PostgreSQL\'s 42501', async (t) => {
