@@ -5,6 +5,7 @@ import type { AuthOptions, DatabaseOptions, RuleOptions } from '../../auth/types
 import { validateDbGroup, validateDbName, validateDbUser } from '../../auth/redshift-names.js';
 import { parseCidr } from '../protocol/ip-address.js';
 import { configSchema, listenPattern, scalarKeys, type ParsedConfig, type ScalarKey } from './schema.js';
+import { startupParameterClass, type StartupParameterClass } from '../protocol/startup-parameter-class.js';
 
 export { scalarKeys, type ScalarKey } from './schema.js';
 
@@ -23,6 +24,7 @@ export interface RsproxyConfig extends AuthOptions {
   };
   proxyProtocol: { trustedSources: string[] };
   cluster: { self: string; peers: string[]; peerDns: string };
+  startupParameters: { drop: string[] };
   shutdown: { drainSeconds: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
@@ -192,9 +194,20 @@ export function crossCheck(c: ParsedConfig): { errors: string[]; warnings: strin
       }
     }
   });
+  c.startupParameters.drop.forEach((name, i) => {
+    const kind = startupParameterClass(name);
+    if (kind !== 'forwarded' && kind !== 'redshiftOnly') errors.push(`startupParameters.drop[${i}]: ${show(name)} is never forwarded anyway (${neverForwardedWhy[kind]})`);
+  });
   checkCluster(c, errors);
   return { errors, warnings };
 }
+
+const neverForwardedWhy: Record<Exclude<StartupParameterClass, 'forwarded' | 'redshiftOnly'>, string> = {
+  setByProxy: 'the proxy sets user and database itself',
+  replication: 'replication connections are refused',
+  negotiated: '_pq_ protocol options are negotiated, never forwarded',
+  driverOnly: 'IdP keys are for the driver only',
+};
 
 /** Most live sessions per replica with `cluster` set: half the 16-bit session numbers of a cluster cancel key. */
 export const maxClusterClientConnections = 32_768;

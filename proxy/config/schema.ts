@@ -97,6 +97,8 @@ const ruleSchema = z.strictObject(
 
 /** An IPv4 or IPv6 CIDR block (`10.0.0.0/16`, `::1/128`); a bare address means a single host. */
 export const cidrPattern = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?:\/(?:3[0-2]|[12]?\d))?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:\/(?:12[0-8]|1[01]\d|[1-9]?\d))?)$/;
+/** A setting name as PostgreSQL spells one, custom `prefix.name` settings included. */
+const startupParameterNamePattern = /^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)*$/;
 /** `name:port` of a DNS name (a Kubernetes headless Service). */
 const dnsPortPattern = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?:(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/;
 
@@ -170,6 +172,16 @@ export const configSchema = z.strictObject(
             .union([z.literal(''), pattern(dnsPortPattern, 'must be name:port')], { error: 'must be name:port' })
             .default('')
             .describe('name:port resolving to every replica (a headless Service), re-resolved every 30 s. Default "" (none).'),
+        },
+        { error: 'must be a mapping' },
+      )
+      .prefault({}),
+    startupParameters: z
+      .strictObject(
+        {
+          drop: list(pattern(startupParameterNamePattern, 'must be a startup parameter name like geqo or app.tenant'), 'must be a list of startup parameter names')
+            .default([])
+            .describe('Startup parameter names never forwarded upstream (case-insensitive), logged at debug. Default [] (forward what a direct connection would send).'),
         },
         { error: 'must be a mapping' },
       )

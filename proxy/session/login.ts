@@ -118,7 +118,7 @@ export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn 
   }
 }
 
-/** Maps a login failure to what the session fails with: upstream errors become 08006 (docs/design/wire-protocol.md §11). */
+/** Maps a login failure to what the session fails with: upstream errors become 08006, whose cause may carry a setting refusal the client gets verbatim. */
 export function loginFailure(err: unknown): unknown {
   if (!isUpstreamLoginError(err)) return err;
   return upstreamFailed('upstream', { cause: err });
@@ -151,7 +151,14 @@ export function loginLogFields(params: StartupParams | undefined, progress: Logi
   return fields;
 }
 
-/** Logs and counts a failed login and writes its FATAL ErrorResponse if the client can still receive it. */
+/** The upstream's own ErrorResponse behind `error` when the upstream refused a forwarded setting (42704…), else undefined. */
+export function settingRefusalOf(error: ProxyError): { bytes: Buffer; sqlstate: string | undefined } | undefined {
+  const cause = error.cause;
+  if (!isUpstreamLoginError(cause) || cause.settingRefusal === undefined) return undefined;
+  return { bytes: cause.settingRefusal, sqlstate: cause.upstreamSqlstate };
+}
+
+/** Logs and counts a failed login and writes its FATAL ErrorResponse (or the upstream's refusal of a setting) if the client can still receive it. */
 export function reportLoginFailure(f: {
   client: net.Socket;
   error: ProxyError;
@@ -163,13 +170,15 @@ export function reportLoginFailure(f: {
   progress?: LoginProgress | undefined;
 }): void {
   const { error } = f;
+  const refusal = settingRefusalOf(error);
   const record: Record<string, unknown> = {
     event: 'login_failed',
     ...loginLogFields(f.params, f.progress),
     user: f.user,
     result: 'failed',
     reason: error.reason,
-    sqlstate: error.sqlstate,
+    sqlstate: refusal?.sqlstate ?? error.sqlstate,
+    ...(refusal === undefined ? {} : { isUpstreamErrorRelayed: true }),
     code: error.code,
     detail: error.message,
     cause: causeSummary(error.cause),
@@ -183,7 +192,7 @@ export function reportLoginFailure(f: {
   }
   f.observer.login('failed', error.reason, f.durationSeconds);
   if (!f.client.destroyed && f.client.writable) {
-    f.client.write(backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint }));
+    f.client.write(refusal?.bytes ?? backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint }));
   }
 }
 
@@ -294,6 +303,11 @@ function reportUpstreamFailure(logger: Logger, err: UpstreamLoginErrorLike, resu
   if (err.isAuthRejected) return;
   // Only a failure to reach the endpoint says it may have moved; an upstream that answers (53300, 3D000…) has not.
   if (endpointFailureCodes.has(err.code)) result.forgetEndpoint();
+  if (err.settingRefusal !== undefined) {
+    // The client asked for a setting the upstream refuses; the client reads why, the operator need not act.
+    logger.info({ event: 'upstream_refused_setting', upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host }, 'upstream refused a startup setting');
+    return;
+  }
   logger.warn(
     { event: 'upstream_login_failed', code: err.code, detail: err.message, upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host },
     'upstream login failed',

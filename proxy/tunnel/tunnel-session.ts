@@ -184,8 +184,8 @@ export class TunnelSession {
     const leftover = this.framer.takeLeftover();
     if (leftover.length > 0) this.handleClientData(leftover);
     const startup = tunnelStartupParameters(packet, this.opts.overrides);
-    this.user = startup.parameters.find(([k]) => k === 'user')?.[1] ?? '';
-    this.database = startup.parameters.find(([k]) => k === 'database')?.[1] ?? this.user;
+    this.user = startup.parameters.find(([k]) => k.toLowerCase() === 'user')?.[1] ?? '';
+    this.database = startup.parameters.find(([k]) => k.toLowerCase() === 'database')?.[1] ?? this.user;
     if (startup.shouldNegotiate) this.client.write(backend.negotiateProtocolVersion(startup.unsupportedOptions));
     const dial = this.opts.dial ?? dialUpstream;
     const deadlineMs = Date.now() + (this.opts.loginTimeoutMs ?? 30_000);

@@ -14,16 +14,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { freePort } from '../helpers/free-port.js';
-import { httpGet } from '../helpers/http-get.js';
-import { iamAudience, iamRegion, startIamStack } from '../helpers/iam-stack.js';
-import type { IamStack } from '../helpers/iam-stack.js';
-import { pgAvailable, requirePg } from '../helpers/pg-cluster.js';
-import { proxyAwsEnv } from '../helpers/proxy-aws-env.js';
-import { requireTool } from '../helpers/tools.js';
-import { startTunnel, tunnelEnv, writeCredentialsFile } from '../helpers/tunnel-process.js';
-import type { TunnelProcess } from '../helpers/tunnel-process.js';
-import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../../testkit/free-port.js';
+import { httpGet } from '../../testkit/http-get.js';
+import { iamAudience, iamRegion, startIamStack } from '../../testkit/iam-stack.js';
+import type { IamStack } from '../../testkit/iam-stack.js';
+import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
+import { proxyAwsEnv } from '../../testkit/proxy-aws-env.js';
+import { requireTool } from '../../testkit/tools.js';
+import { startTunnel, tunnelEnv, writeCredentialsFile } from '../../testkit/tunnel-process.js';
+import type { TunnelProcess } from '../../testkit/tunnel-process.js';
+import { waitFor } from '../../testkit/wait.js';
 
 // dist/test/integration/exe.test.js → project root is three levels up.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
