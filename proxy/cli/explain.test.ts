@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from './args.js';
+import { UsageError } from '../errors/exit-codes.js';
 import { run } from './explain.js';
 
 /** The golden-file configs double as explain fixtures. */
