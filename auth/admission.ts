@@ -1,4 +1,4 @@
-/** The rule check of a login without its AWS calls: used by every login, and by revocation on reload (contract.md §10). */
+/** The rule check of a login without its AWS calls: used by every login, and by revocation on reload (docs/design/surface.md §10). */
 import { targetRef } from './endpoint-resolver.js';
 import { AuthError, AuthErrorCode, isAuthError } from './errors.js';
 import { createIdentityMapper } from './identity-mapper.js';

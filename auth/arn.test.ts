@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isUserIdConsistent, parseCallerArn } from './arn.js';
 
-test('canonicalisation table (token.md §7)', () => {
+test('canonicalisation table (docs/design/token.md §7)', () => {
   const rows: [string, string, string][] = [
     ['arn:aws:sts::123456789012:assumed-role/Analyst/alice', 'arn:aws:iam::123456789012:role/Analyst', 'assumed-role'],
     ['arn:aws:iam::123456789012:user/bob', 'arn:aws:iam::123456789012:user/bob', 'user'],

@@ -1,5 +1,6 @@
-/** STS caller ARNs: strict grammar, canonical principal, UserId consistency (token.md §7). */
+/** STS caller ARNs: strict grammar, canonical principal, UserId consistency (docs/design/token.md §7). */
 import type { Partition, PrincipalType } from './types.js';
+import { isAccountId } from './aws-names.js';
 
 /** A caller ARN that passed the grammar, with its canonical principal. */
 export interface ParsedArn {
@@ -16,7 +17,6 @@ export interface ParsedArn {
 
 const partitions: ReadonlySet<string> = new Set<Partition>(['aws', 'aws-cn', 'aws-us-gov']);
 const namePattern = /^[\w+=,.@-]+$/;
-const accountPattern = /^\d{12}$/;
 const maxUserPathLength = 512;
 
 const isName = (s: string, min: number, max: number): boolean => s.length >= min && s.length <= max && namePattern.test(s);
@@ -49,12 +49,12 @@ function parseResource(service: string, resource: string): Omit<ParsedArn, 'part
   return undefined;
 }
 
-/** Parses an ARN as STS returns it for a caller; undefined for anything outside the table of token.md §7. */
+/** Parses an ARN as STS returns it for a caller; undefined for anything outside the table of docs/design/token.md §7. */
 export function parseCallerArn(arn: string): ParsedArn | undefined {
   const parts = arn.split(':');
   if (parts.length !== 6) return undefined;
   const [prefix, partition = '', service = '', region, accountId = '', resource = ''] = parts;
-  if (prefix !== 'arn' || region !== '' || !partitions.has(partition) || !accountPattern.test(accountId)) return undefined;
+  if (prefix !== 'arn' || region !== '' || !partitions.has(partition) || !isAccountId(accountId)) return undefined;
   const parsed = parseResource(service, resource);
   if (parsed === undefined) return undefined;
   const p = partition as Partition;
@@ -62,7 +62,7 @@ export function parseCallerArn(arn: string): ParsedArn | undefined {
   return { partition: p, accountId, canonicalArn, ...parsed };
 }
 
-/** True when STS's `UserId` has the shape the ARN's principal type requires (token.md §7). */
+/** True when STS's `UserId` has the shape the ARN's principal type requires (docs/design/token.md §7). */
 export function isUserIdConsistent(parsed: ParsedArn, userId: string): boolean {
   switch (parsed.principalType) {
     case 'assumed-role': {

@@ -1,4 +1,4 @@
-/** The only importer of @aws-sdk/client-sts: AssumeRole into a rule's role, with cached role credentials (contract.md §3). */
+/** The only importer of @aws-sdk/client-sts: AssumeRole into a rule's role, with cached role credentials (docs/design/surface.md §3). */
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { ClientPool, sdkClientConfig, sendOptions } from './aws-client-pool.js';
 import { observeAwsCall, type AwsCallOptions, type AwsCredentials } from './aws-errors.js';

@@ -1,5 +1,5 @@
 /**
- * token.md §15 attack cases at the auth level: one test per case. Cases 19–31 run against a small fake
+ * docs/design/token.md §15 attack cases at the auth level: one test per case. Cases 19–31 run against a small fake
  * STS on 127.0.0.1 that counts requests; it checks signatures by re-minting with the known secret
  * (the independent SigV4 check lives in emulator/ and the integration tests).
  */
@@ -105,7 +105,7 @@ async function rejectedLocally(rows: [string, string][], over: Partial<IdentityO
 const M = AuthErrorCode.TokenMalformed;
 const R = AuthErrorCode.RegionNotAllowed;
 
-// The session strips at most one trailing newline before auth (token.md §4 rule 3), so at auth level any CR/LF is malformed.
+// The session strips at most one trailing newline before auth (docs/design/token.md §4 rule 3), so at auth level any CR/LF is malformed.
 test('case 1: empty, spaces-only and newline-only passwords; a valid token with any trailing newline', () =>
   rejectedLocally([['', M], ['   ', M], ['\n', M], ['\r\n', M], [`${vectorA}\n`, M], [`${vectorA}\r\n`, M], [`${vectorA}\n\n`, M], [`${vectorA}\r\n\n`, M]]));
 

@@ -232,7 +232,7 @@ test('a shared credential fetch follows its latest waiter: a late first login ti
   assert.equal((await f.auth.authenticate(f.req('alice', 'fixed'))).invalidate(), true);
 });
 
-test('a throttled miss retries only until the login deadline, never past it (aws.md §8)', async () => {
+test('a throttled miss retries only until the login deadline, never past it (docs/design/aws.md §8)', async () => {
   const f = fakes();
   f.behaviour.gccError = () => new AuthError(AuthErrorCode.CredentialsThrottled, 'redshift:GetClusterCredentials … Throttling: Rate exceeded');
   // Full jitter at 0.5: 100 ms fits before the deadline at +250, the next 200 ms would not.

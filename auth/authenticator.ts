@@ -1,4 +1,4 @@
-/** The Authenticator: verify token → map identity → resolve endpoint → cached temporary credentials (contract.md §1, §3). */
+/** The Authenticator: verify token → map identity → resolve endpoint → cached temporary credentials (docs/design/surface.md §1, §3). */
 import { admitLogin } from './admission.js';
 import { createRoleCredentialSource, roleSessionName, type AssumeRoleApi, type RoleCredentials } from './assume-role.js';
 import { createRetrier, type BackoffOptions } from './backoff.js';
@@ -44,7 +44,7 @@ export interface AuthenticatorOptions {
 
 /** An Authenticator whose config and rules can be swapped at runtime. */
 export interface ReloadableAuthenticator extends Authenticator {
-  /** Installs a new config and mapper; drops cached credentials no rule can produce any more (aws.md §8). */
+  /** Installs a new config and mapper; drops cached credentials no rule can produce any more (docs/design/aws.md §8). */
   reload(config: AuthOptions, mapper: IdentityMapper): void;
   /** Stops the caches' periodic purge timers (shutdown). */
   close(): void;
@@ -56,8 +56,8 @@ export function matchesReturnedUser(startupUser: string, returnedUser: string): 
 }
 
 /**
- * The cache key of one mapped login on `db` (aws.md §8). With assumeRole, `sessionName` (the AssumeRole
- * RoleSessionName of the person) is part of the key, so each person's call shows in CloudTrail (contract.md §3).
+ * The cache key of one mapped login on `db` (docs/design/aws.md §8). With assumeRole, `sessionName` (the AssumeRole
+ * RoleSessionName of the person) is part of the key, so each person's call shows in CloudTrail (docs/design/surface.md §3).
  */
 export function credentialKeyFor(login: MappedLogin, db: DatabaseOptions, durationSeconds: number, sessionName: string): CredentialKey {
   const t = targetRef(db);

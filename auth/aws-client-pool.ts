@@ -2,7 +2,7 @@
 import type { AwsCredentials } from './aws-errors.js';
 import { deadlineSignal, type Deadline } from './deadline.js';
 
-/** SDK client settings shared by the three SDK-backed modules (aws.md §9). */
+/** SDK client settings shared by the three SDK-backed modules (docs/design/aws.md §9). */
 export const sdkClientDefaults = {
   /** One retry layer only: ours (backoff.ts), so every attempt is counted. */
   maxAttempts: 1,

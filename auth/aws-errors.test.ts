@@ -11,7 +11,7 @@ function sdkError(name: string, status?: number, extra: object = {}): Error {
   return e;
 }
 
-test('classification table (aws.md §8, §11)', () => {
+test('classification table (docs/design/aws.md §8, §11)', () => {
   const rows: Array<[Error, string]> = [
     [sdkError('Throttling', 400), 'throttled'],
     [sdkError('ThrottlingException', 429), 'throttled'],

@@ -1,4 +1,4 @@
-/** Maps AWS SDK errors of the credential, discovery and AssumeRole calls to AuthErrors (aws.md §8, §11). */
+/** Maps AWS SDK errors of the credential, discovery and AssumeRole calls to AuthErrors (docs/design/aws.md §8, §11). */
 import { AuthError, AuthErrorCode } from './errors.js';
 import { nullObserver, type AuthObserver, type Partition } from './types.js';
 import type { Deadline } from './deadline.js';

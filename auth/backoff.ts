@@ -1,9 +1,9 @@
-/** Bounded retries for the credential and discovery APIs: exponential backoff with full jitter (aws.md §8). */
+/** Bounded retries for the credential and discovery APIs: exponential backoff with full jitter (docs/design/aws.md §8). */
 import { deadlineNowMs, type Deadline } from './deadline.js';
 import { isAuthError } from './errors.js';
 import { systemClock, type Clock } from './types.js';
 
-/** Backoff parameters of aws.md §8. */
+/** Backoff parameters of docs/design/aws.md §8. */
 export const backoffDefaults = {
   baseMs: 200,
   factor: 2,

@@ -253,7 +253,7 @@ test('the purge timer is on by default (60 s) and unref\'d; purgeIntervalMs 0 di
   assert.equal(off.cache.isPurging, false);
 });
 
-test('a shared miss runs until the latest waiter deadline, never past it (aws.md §8)', async () => {
+test('a shared miss runs until the latest waiter deadline, never past it (docs/design/aws.md §8)', async () => {
   const s = setup();
   const gate = deferred<Val>();
   let readDeadline: (() => number) | undefined;

@@ -1,7 +1,7 @@
-/** In-memory cache of expiring credentials: refresh-ahead, single-flight, usable floor, LRU bound (aws.md §8). */
+/** In-memory cache of expiring credentials: refresh-ahead, single-flight, usable floor, LRU bound (docs/design/aws.md §8). */
 import { nullObserver, silentLogger, systemClock, type AuthObserver, type Clock, type Logger } from './types.js';
 
-/** What identifies one set of database credentials (aws.md §8 "key"). */
+/** What identifies one set of database credentials (docs/design/aws.md §8 "key"). */
 export interface CredentialKey {
   /** `cluster:<region>:<id>` or `workgroup:<region>:<name>`. */
   target: string;
@@ -27,7 +27,7 @@ export type FetchReason = 'miss' | 'refresh';
 
 /**
  * A fetch of one key. `deadlineMs()` is when it must give up, read afresh before each attempt: a miss is shared
- * by every login that joins it, so it ends with the latest waiter's login deadline, never past it (aws.md §8).
+ * by every login that joins it, so it ends with the latest waiter's login deadline, never past it (docs/design/aws.md §8).
  */
 export type Fetch<V> = (reason: FetchReason, deadlineMs: () => number) => Promise<V>;
 
@@ -74,7 +74,7 @@ export const minRemainingMsDefault = 30_000;
 export const refreshBudgetMsDefault = 15_000;
 /** Default LRU bound. */
 export const maxEntriesDefault = 10_000;
-/** Default period of the expired-entry purge (aws.md §8). */
+/** Default period of the expired-entry purge (docs/design/aws.md §8). */
 export const purgeIntervalMsDefault = 60_000;
 
 /** Cache of values that expire at `expiresAtMs`; failures are never cached. */

@@ -83,7 +83,7 @@ test('throttled discovery is retried with backoff; a missing cluster is not', as
   assert.equal(s.calls.describe, 3);
 });
 
-test('throttled discovery retries only until the login deadline (aws.md §8)', async () => {
+test('throttled discovery retries only until the login deadline (docs/design/aws.md §8)', async () => {
   const s = setup();
   for (let i = 0; i < 4; i++) s.failures.push(new AuthError(AuthErrorCode.CredentialsThrottled, 'Rate exceeded'));
   // Full jitter at 0.5: one 100 ms sleep fits before +250, the next 200 ms would not.

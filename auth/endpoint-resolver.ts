@@ -1,4 +1,4 @@
-/** Where each configured database lives: fixed host/port, or DescribeClusters / GetWorkgroup cached 5 minutes (aws.md §6). */
+/** Where each configured database lives: fixed host/port, or DescribeClusters / GetWorkgroup cached 5 minutes (docs/design/aws.md §6). */
 import type { Retrier } from './backoff.js';
 import { CredentialCache, type FetchReason } from './credential-cache.js';
 import { withDeadline, type Deadline } from './deadline.js';

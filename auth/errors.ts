@@ -1,6 +1,6 @@
-/** AuthError: every auth/ failure, with a stable code and a metric reason (token.md §14). No SQLSTATEs here. */
+/** AuthError: every auth/ failure, with a stable code and a metric reason (docs/design/token.md §14). No SQLSTATEs here. */
 
-/** Stable auth error codes (style.md §5). */
+/** Stable auth error codes (docs/design/architecture.md §5). */
 export const AuthErrorCode = {
   TokenMalformed: 'AUTH_TOKEN_MALFORMED',
   TokenExpired: 'AUTH_TOKEN_EXPIRED',
@@ -21,7 +21,7 @@ export const AuthErrorCode = {
 } as const;
 export type AuthErrorCode = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];
 
-/** The `reason` label for each code (closed set, token.md §14). */
+/** The `reason` label for each code (closed set, docs/design/token.md §14). */
 export const authReason: Readonly<Record<AuthErrorCode, string>> = {
   AUTH_TOKEN_MALFORMED: 'malformed',
   AUTH_TOKEN_EXPIRED: 'expired',

@@ -1,4 +1,4 @@
-/** `rsproxy explain`: the login's own rule evaluation for (ARN, database, user), with no AWS call (contract.md §10). */
+/** `rsproxy explain`: the login's own rule evaluation for (ARN, database, user), with no AWS call (docs/design/surface.md §10). */
 import { parseCallerArn } from './arn.js';
 import { roleSessionName } from './assume-role.js';
 import { matchesReturnedUser } from './authenticator.js';

@@ -1,4 +1,4 @@
-/** `rsproxy policy`: the least-privilege IAM policy a config needs, built from the same call list as a login (contract.md §10). */
+/** `rsproxy policy`: the least-privilege IAM policy a config needs, built from the same call list as a login (docs/design/surface.md §10). */
 import { targetRef } from './endpoint-resolver.js';
 import { dbUserPattern, isCaller, loginCalls, type Permission } from './login-calls.js';
 import type { AuthOptions, DatabaseOptions, RuleOptions } from './types.js';

@@ -1,5 +1,6 @@
-/** Rules → database login, deny by default (token.md §8, contract.md §3 "How a rule matches"). */
+/** Rules → database login, deny by default (docs/design/token.md §8, docs/design/surface.md §3 "How a rule matches"). */
 import { AuthError, AuthErrorCode } from './errors.js';
+import { isAccountId } from './aws-names.js';
 import { validateDbGroup, validateDbUser } from './redshift-names.js';
 import type { DatabaseOptions, Identity, IdentityMapper, MappedLogin, RuleOptions } from './types.js';
 
@@ -19,7 +20,7 @@ export function validatePrincipalPattern(pattern: string): string | undefined {
   const parts = pattern.split(':');
   if (parts.length < 6 || parts[0] !== 'arn') return 'must be an ARN arn:<partition>:<service>::<account>:<resource>';
   if (parts.slice(0, 5).some((p) => p.includes('*'))) return "'*' is allowed only after the account";
-  if (!/^\d{12}$/.test(parts[4] ?? '')) return 'account must be 12 digits';
+  if (!isAccountId(parts[4] ?? '')) return 'account must be 12 digits';
   return undefined;
 }
 
@@ -162,7 +163,7 @@ export function evaluateRules(opts: IdentityMapperOptions, identity: Identity, u
   return evaluation;
 }
 
-/** Why a winning rule's rendered names break the Redshift name rules (aws.md §3), or undefined. */
+/** Why a winning rule's rendered names break the Redshift name rules (docs/design/aws.md §3), or undefined. */
 export function loginNameProblem(dbUser: string | undefined, dbGroups: readonly string[]): string | undefined {
   if (dbUser !== undefined) {
     const problem = validateDbUser(dbUser);

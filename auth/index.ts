@@ -18,7 +18,7 @@ export type { AssumeRoleApi, AssumeRoleRequest, RoleCredentials } from './assume
 export type { AwsCallOptions, AwsCredentials } from './aws-errors.js';
 export type { ClusterCredentialsRequest, Endpoint, RedshiftApi } from './redshift-minter.js';
 export type { ServerlessApi, WorkgroupCredentialsRequest } from './serverless-minter.js';
-/** `rsproxy explain` and `rsproxy policy`: the login's own rule evaluation and the IAM policy it needs (contract.md §10). */
+/** `rsproxy explain` and `rsproxy policy`: the login's own rule evaluation and the IAM policy it needs (docs/design/surface.md §10). */
 export { ExplainInputError, explainLogin, identityFromArn } from './explain.js';
 export type { Explanation, ExplainRequest, ExplainedRule, ExplainTarget } from './explain.js';
 export { buildIamPolicy, formatPolicy, usableRuleDatabases, workgroupKey } from './iam-policy.js';

@@ -1,4 +1,4 @@
-/** The AWS calls one login makes and the IAM permissions each needs (aws.md §1, §5–7): shared by `explain` and `policy`. */
+/** The AWS calls one login makes and the IAM permissions each needs (docs/design/aws.md §1, §5–7): shared by `explain` and `policy`. */
 import type { DatabaseOptions, Partition } from './types.js';
 
 /** Who signs a call: the proxy's own identity, or the rule's `assumeRole` role. */
@@ -37,7 +37,7 @@ export function redshiftArn(partition: Partition, region: string, account: strin
   return `arn:${partition}:redshift:${region}:${account}:${resource}`;
 }
 
-/** The Serverless workgroup ARN; it holds the workgroup id, not its name (aws.md §7). */
+/** The Serverless workgroup ARN; it holds the workgroup id, not its name (docs/design/aws.md §7). */
 export function workgroupArn(partition: Partition, region: string, account: string, workgroupId: string): string {
   return `arn:${partition}:redshift-serverless:${region}:${account}:workgroup/${workgroupId}`;
 }

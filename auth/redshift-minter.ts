@@ -1,4 +1,4 @@
-/** The only importer of @aws-sdk/client-redshift: DescribeClusters (endpoint) and GetClusterCredentials (aws.md §3, §6). */
+/** The only importer of @aws-sdk/client-redshift: DescribeClusters (endpoint) and GetClusterCredentials (docs/design/aws.md §3, §6). */
 import { DescribeClustersCommand, GetClusterCredentialsCommand, RedshiftClient } from '@aws-sdk/client-redshift';
 import { ClientPool, sdkClientConfig, sendOptions } from './aws-client-pool.js';
 import { observeAwsCall, resourceArnFromError, type AwsCallOptions, type AwsCredentials } from './aws-errors.js';

@@ -9,7 +9,7 @@ test('valid names pass', () => {
   assert.equal(validateDbName('dev'), undefined);
 });
 
-test('each rule rejects (aws.md §3)', () => {
+test('each rule rejects (docs/design/aws.md §3)', () => {
   for (const n of ['', 'x'.repeat(65), '1abc', '_abc', 'a=b', 'a:b', 'a/b', 'a b', 'PUBLIC', 'public', 'select', 'USER', 'é']) {
     assert.equal(typeof validateDbUser(n), 'string', n);
   }

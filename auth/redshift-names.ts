@@ -1,4 +1,4 @@
-/** Redshift name rules for DbUser, DbGroups and DbName (aws.md §3, token.md §8 rule 4); checked, never rewritten. */
+/** Redshift name rules for DbUser, DbGroups and DbName (docs/design/aws.md §3, docs/design/token.md §8 rule 4); checked, never rewritten. */
 import { redshiftReservedWords } from './redshift-reserved-words.js';
 
 const maxNameLength = 64;

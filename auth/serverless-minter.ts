@@ -1,4 +1,4 @@
-/** The only importer of @aws-sdk/client-redshift-serverless: GetWorkgroup (endpoint) and GetCredentials (aws.md §5). */
+/** The only importer of @aws-sdk/client-redshift-serverless: GetWorkgroup (endpoint) and GetCredentials (docs/design/aws.md §5). */
 import { GetCredentialsCommand, GetWorkgroupCommand, RedshiftServerlessClient } from '@aws-sdk/client-redshift-serverless';
 import { ClientPool, sdkClientConfig, sendOptions } from './aws-client-pool.js';
 import { observeAwsCall, resourceArnFromError, type AwsCallOptions, type AwsCredentials } from './aws-errors.js';
@@ -29,7 +29,7 @@ export interface ServerlessApiOptions {
   credentials?: AwsCredentials;
 }
 
-// unverified (aws.md §7): the real resource ARN uses the workgroup id; the name is what operators know.
+// unverified (docs/design/aws.md §7): the real resource ARN uses the workgroup id; the name is what operators know.
 function workgroupArn(region: string, err: unknown, workgroup: string): string {
   return resourceArnFromError('redshift-serverless', region, err, `workgroup/${workgroup}`);
 }

@@ -7,7 +7,7 @@ import { testIdentityOptions, vectorNowMs } from '../testkit/auth-fixtures.js';
 const identity = testIdentityOptions({ acceptEksTokens: true });
 const nowMs = vectorNowMs;
 
-test('vector A: the rebuilt URL equals the spec string exactly (token.md §2.5)', () => {
+test('vector A: the rebuilt URL equals the spec string exactly (docs/design/token.md §2.5)', () => {
   const token = 'rsp1.eu-west-1.20261124T101500Z.AKIAIOSFODNN7EXAMPLE.a6b44196f1bb09db77b19538d13caa07a1430e155c7b2478048f4ff4adf63336';
   const req = buildStsRequest(parseToken(token, { identity, nowMs }), identity);
   const url = `https://${req.host}${req.path}`;

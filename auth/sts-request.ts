@@ -1,8 +1,8 @@
-/** Rebuilds the presigned STS GetCallerIdentity request from validated token fields and config (token.md §2.2, §2.4). */
+/** Rebuilds the presigned STS GetCallerIdentity request from validated token fields and config (docs/design/token.md §2.2, §2.4). */
 import type { ParsedToken } from './token-parse.js';
 import type { IdentityOptions, Partition } from './types.js';
 
-/** DNS suffix of each supported partition (token.md §12). */
+/** DNS suffix of each supported partition (docs/design/token.md §12). */
 export const partitionDomain: Readonly<Record<Partition, string>> = {
   aws: 'amazonaws.com',
   'aws-cn': 'amazonaws.com.cn',
@@ -49,7 +49,7 @@ export function buildStsRequest(parsed: ParsedToken, identity: IdentityOptions):
   return {
     host,
     path: `/?${query}`,
-    // The audience is always the proxy's own, never the client's (token.md §1, §5).
+    // The audience is always the proxy's own, never the client's (docs/design/token.md §1, §5).
     headers: { host, [parsed.audienceHeader]: identity.audience, accept: 'application/json' },
   };
 }

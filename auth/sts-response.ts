@@ -1,5 +1,6 @@
-/** Strict validation of STS GetCallerIdentity answers (token.md §6) and error-code extraction (§5). */
+/** Strict validation of STS GetCallerIdentity answers (docs/design/token.md §6) and error-code extraction (§5). */
 import { isUserIdConsistent, parseCallerArn } from './arn.js';
+import { isAccountId } from './aws-names.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import type { Identity, IdentityOptions } from './types.js';
 
@@ -73,7 +74,7 @@ export function validateStsResponse(contentType: string | undefined, body: Buffe
   if (typeof account !== 'string' || typeof arn !== 'string' || typeof userId !== 'string' || account === '' || arn === '' || userId === '') {
     throw invalid('Account, Arn and UserId must be non-empty strings');
   }
-  if (!/^\d{12}$/.test(account)) throw invalid('Account is not 12 digits');
+  if (!isAccountId(account)) throw invalid('Account is not 12 digits');
   if (arn.length < 20 || arn.length > 2048) throw invalid('Arn length');
   const parsed = parseCallerArn(arn);
   if (parsed === undefined) throw invalid('Arn grammar');

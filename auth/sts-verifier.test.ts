@@ -84,7 +84,7 @@ test('identical tokens share one request (single-flight); clearCache forces a ne
   const [a, b] = await Promise.all([verifier.verify(t, t0 + 4000), verifier.verify(t, t0 + 4000)]);
   assert.deepEqual(a, b);
   assert.equal(server.seen.length, 1);
-  // The session strips the one trailing newline (token.md §4 rule 3); a newline reaching auth is malformed, no STS call.
+  // The session strips the one trailing newline (docs/design/token.md §4 rule 3); a newline reaching auth is malformed, no STS call.
   for (const nl of ['\n', '\r\n', '\n\n', '\r\n\n']) {
     await assert.rejects(verifier.verify(`${t}${nl}`, t0 + 4000), (e: AuthError) => e.code === AuthErrorCode.TokenMalformed);
   }

@@ -1,4 +1,4 @@
-/** The strict STS token verifier: local checks, cache, rebuilt presigned GET over node:https, strict answer (token.md §4–9). */
+/** The strict STS token verifier: local checks, cache, rebuilt presigned GET over node:https, strict answer (docs/design/token.md §4–9). */
 import { Buffer } from 'node:buffer';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -37,7 +37,7 @@ export interface StsVerifierOptions {
 /** A TokenVerifier whose cache can be dropped on config reload and whose keep-alive sockets can be closed. */
 export type StsVerifier = TokenVerifier & { clearCache(): void; close(): void };
 
-/** STS throttling error codes (token.md §5). */
+/** STS throttling error codes (docs/design/token.md §5). */
 export const stsThrottleCodes: ReadonlySet<string> = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded']);
 
 // Unavailable answers that are not network errors, 5xx or throttling (3xx, other 2xx, body over cap): never retried.
@@ -107,7 +107,7 @@ export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
   }
   const isHttp = endpoint?.protocol === 'http:';
   if (endpoint !== undefined && isHttp && !isLoopbackHost(endpoint.hostname)) {
-    throw new Error(`STS endpoint override ${endpoint.origin} uses http: outside loopback; only https: may point elsewhere (token.md §5)`);
+    throw new Error(`STS endpoint override ${endpoint.origin} uses http: outside loopback; only https: may point elsewhere (docs/design/token.md §5)`);
   }
   const maxConcurrent = opts.maxConcurrent ?? 64;
   // An explicit agent: no proxy from the environment, keep-alive to STS, sockets capped like the limiter.
@@ -254,7 +254,7 @@ export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
 
   return {
     async verify(token, deadlineMs) {
-      // No newline strip here: the session strips one (token.md §4 rule 3); parseToken rejects any CR/LF left.
+      // No newline strip here: the session strips one (docs/design/token.md §4 rule 3); parseToken rejects any CR/LF left.
       const parsed = parseToken(token, { identity, nowMs: clock.nowMs() });
       const key = tokenCacheKey(token);
       const cached = cache.get(key, clock.nowMs());
@@ -264,7 +264,7 @@ export function createStsVerifier(opts: StsVerifierOptions): StsVerifier {
       }
       let flight = inflight.get(key);
       if (flight === undefined) {
-        // The shared request has its own budget, room for the one retry (token.md §5): a joiner must not
+        // The shared request has its own budget, room for the one retry (docs/design/token.md §5): a joiner must not
         // inherit the first caller's nearly spent deadline. Each waiter still stops at its own deadline.
         flight = verifyWithRetry(parsed, clock.nowMs() + 2 * totalTimeoutMs + maxRetryJitterMs).then((id) => {
           cache.set(key, id, parsed.amzDateMs + identity.maxTokenAgeSeconds * 1000);

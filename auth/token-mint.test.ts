@@ -9,13 +9,13 @@ import { createCredentialSource, mintToken, sessionTokenToBase64url } from './to
 const secretAccessKey = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const nowMs = Date.UTC(2026, 10, 24, 10, 15, 0);
 
-test('vector A reproduces byte for byte (token.md §2.5)', async () => {
+test('vector A reproduces byte for byte (docs/design/token.md §2.5)', async () => {
   const token = await mintToken({ audience: 'rsproxy:prod', region: 'eu-west-1', credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey }, nowMs });
   assert.equal(token, 'rsp1.eu-west-1.20261124T101500Z.AKIAIOSFODNN7EXAMPLE.a6b44196f1bb09db77b19538d13caa07a1430e155c7b2478048f4ff4adf63336');
   assert.equal(token.length, 117);
 });
 
-test('vector B reproduces byte for byte (token.md §2.5)', async () => {
+test('vector B reproduces byte for byte (docs/design/token.md §2.5)', async () => {
   const token = await mintToken({
     audience: 'rsproxy:prod',
     region: 'eu-west-1',

@@ -1,10 +1,11 @@
-/** Mints `rsp1` tokens with SignatureV4.presign, as @aws-sdk/rds-signer does (token.md §2.6). */
+/** Mints `rsp1` tokens with SignatureV4.presign, as @aws-sdk/rds-signer does (docs/design/token.md §2.6). */
 import { Buffer } from 'node:buffer';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { credentialsFix, effectiveProfile, isSsoProfile } from './aws-profile.js';
+import { audiencePattern, regionPattern } from './aws-names.js';
 import { AwsCredentialsError } from './errors.js';
 import { stsApiVersion, stsHost } from './sts-request.js';
 import type { Clock, Partition } from './types.js';
@@ -30,9 +31,8 @@ export interface MintTokenOptions {
   partition?: Partition;
 }
 
-/** Audience charset of contract.md §3: SigV4 trims and folds header spaces, so none are allowed. */
-export const audiencePattern = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,99}$/;
-const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d$/;
+// The audience charset has no spaces: SigV4 trims and folds header spaces.
+export { audiencePattern };
 
 function queryValue(query: Readonly<Record<string, unknown>> | undefined, name: string): string {
   const value = query?.[name];

@@ -59,7 +59,7 @@ test('vector B converts the session token to standard base64', () => {
 });
 
 test('any CR or LF is malformed: the session strips the one trailing newline, auth strips none', () => {
-  // token.md §4 rule 3 is applied once, by proxy/session, before the authenticator sees the password.
+  // docs/design/token.md §4 rule 3 is applied once, by proxy/session, before the authenticator sees the password.
   for (const suffix of ['\n', '\r\n', '\r', '\n\n', '\r\n\n']) rejects(`${vectorA}${suffix}`, AuthErrorCode.TokenMalformed);
   rejects(`${vectorB}\n`, AuthErrorCode.TokenMalformed);
   rejects(`${eks(eksUrl())}\r\n`, AuthErrorCode.TokenMalformed);

@@ -1,5 +1,6 @@
-/** Pure local checks of a client password as an IAM token, before any network I/O (token.md §4 rules 3–19). */
+/** Pure local checks of a client password as an IAM token, before any network I/O (docs/design/token.md §4 rules 3–19). */
 import { Buffer } from 'node:buffer';
+import { regionPattern } from './aws-names.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import { stsApiVersion, stsHost } from './sts-request.js';
 import type { IdentityOptions } from './types.js';
@@ -29,7 +30,6 @@ export const rsp1Prefix = 'rsp1';
 /** Prefix of `aws eks get-token` tokens. */
 export const eksPrefix = 'k8s-aws-v1';
 
-const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const amzDatePattern = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const akidPattern = /^(AKIA|ASIA)[A-Z0-9]{16}$/;
 const signaturePattern = /^[0-9a-f]{64}$/;
@@ -121,7 +121,7 @@ function parseRsp1(token: string, opts: ParseTokenOptions): ParsedToken {
     amzDateMs,
     accessKeyId: akid,
     signature,
-    // STS ignores X-Amz-Expires but it is signed, so the rsp1 value is fixed (token.md §2.2).
+    // STS ignores X-Amz-Expires but it is signed, so the rsp1 value is fixed (docs/design/token.md §2.2).
     expiresSeconds: 900,
     audienceHeader: 'x-rsproxy-audience',
   };
@@ -221,7 +221,7 @@ function parseEks(token: string, opts: ParseTokenOptions): ParsedToken {
 
 /**
  * Validates a password as an `rsp1` or `k8s-aws-v1` token; throws AuthError (malformed, expired, region, …).
- * The session already stripped the one trailing newline token.md §4 rule 3 allows, so any CR or LF here is malformed.
+ * The session already stripped the one trailing newline docs/design/token.md §4 rule 3 allows, so any CR or LF here is malformed.
  */
 export function parseToken(token: string, opts: ParseTokenOptions): ParsedToken {
   if (token === '') throw malformed('empty password');

@@ -3,7 +3,7 @@
 /** AWS partitions the contract supports. */
 export type Partition = 'aws' | 'aws-cn' | 'aws-us-gov';
 
-/** `identity.*` config keys (contract.md §3). */
+/** `identity.*` config keys (docs/design/surface.md §3). */
 export interface IdentityOptions {
   audience: string;
   partition: Partition;
@@ -18,7 +18,7 @@ export interface IdentityOptions {
 /** Upstream TLS verification mode (`databases.<db>.upstreamTls.mode`). */
 export type UpstreamTlsMode = 'verify-full' | 'verify-ca' | 'require';
 
-/** One `databases.<db>` entry (contract.md §3). Exactly one of cluster / workgroup is set. */
+/** One `databases.<db>` entry (docs/design/surface.md §3). Exactly one of cluster / workgroup is set. */
 export interface DatabaseOptions {
   cluster?: string;
   workgroup?: string;
@@ -30,7 +30,7 @@ export interface DatabaseOptions {
   upstreamTls: { mode: UpstreamTlsMode; caFile?: string };
 }
 
-/** One `rules[]` entry (contract.md §3). */
+/** One `rules[]` entry (docs/design/surface.md §3). */
 export interface RuleOptions {
   principal: string;
   dbUser?: string;
@@ -58,7 +58,7 @@ export interface AuthOptions {
 /** Principal kinds STS can report. */
 export type PrincipalType = 'assumed-role' | 'user' | 'root' | 'federated-user';
 
-/** A verified AWS identity (token.md §9). Never holds a token or signature. */
+/** A verified AWS identity (docs/design/token.md §9). Never holds a token or signature. */
 export interface Identity {
   partition: Partition;
   accountId: string;
@@ -131,7 +131,7 @@ export interface AuthResult {
    * very login, so a retry would only cost another AWS call (e.g. the database user does not exist).
    */
   invalidate(): boolean;
-  /** Forgets the discovered endpoint after an upstream connect, TLS or timeout failure (aws.md §6). */
+  /** Forgets the discovered endpoint after an upstream connect, TLS or timeout failure (docs/design/aws.md §6). */
   forgetEndpoint(): void;
   /** The matched rule's autoCreate, for the operator hint when the upstream refuses the user. */
   autoCreate: boolean;
@@ -179,12 +179,12 @@ export const nullObserver: AuthObserver = {
   credentialCache() {},
 };
 
-/** Verifies a client password as an IAM token (token.md §4–9). Throws AuthError. */
+/** Verifies a client password as an IAM token (docs/design/token.md §4–9). Throws AuthError. */
 export interface TokenVerifier {
   verify(token: string, deadlineMs: number): Promise<Identity>;
 }
 
-/** What a rule grants one login (token.md §8). */
+/** What a rule grants one login (docs/design/token.md §8). */
 export interface MappedLogin {
   /** Index of the matching rule in `rules`. */
   ruleIndex: number;
@@ -193,7 +193,7 @@ export interface MappedLogin {
   /**
    * Rendered database user (cluster rules; equals the startup user minus `IAM:`/`IAMA:`). On a workgroup
    * rule: the rule's literal `dbUser` as-is, or undefined without one; the credentials layer must then
-   * compare the startup user with the user GetCredentials returns (contract.md §3).
+   * compare the startup user with the user GetCredentials returns (docs/design/surface.md §3).
    */
   dbUser?: string;
   dbGroups: readonly string[];

@@ -1,4 +1,4 @@
-/** Cache of verified tokens: sha256(token) → identity, until amzDate + maxTokenAgeSeconds, LRU-bounded (token.md §9). */
+/** Cache of verified tokens: sha256(token) → identity, until amzDate + maxTokenAgeSeconds, LRU-bounded (docs/design/token.md §9). */
 import { createHash } from 'node:crypto';
 import type { Identity } from './types.js';
 

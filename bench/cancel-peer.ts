@@ -1,5 +1,5 @@
 /**
- * Cancel latency across replicas (contract.md §9): two `rsproxy serve` replicas on 127.0.0.2 and
+ * Cancel latency across replicas (docs/design/surface.md §9): two `rsproxy serve` replicas on 127.0.0.2 and
  * 127.0.0.3 with static peers, one PostgreSQL, the emulator. A session on the owner runs pg_sleep(30);
  * a CancelRequest goes either to the owner or to the other replica (which forwards it over TLS),
  * alternately; the time from sending it to the client's 57014 is measured. Bounded: --cancels per

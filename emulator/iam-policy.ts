@@ -92,7 +92,7 @@ export function evaluateIamPolicy(policy: IamPolicy, action: string, resource: s
   return policy.statements.some((s) => s.effect === 'Allow' && statementMatches(s, action, resource)) ? 'allow' : 'implicit-deny';
 }
 
-/** AWS's AccessDenied message (aws.md §11 logs it; the proxy reads the action and resource from it). */
+/** AWS's AccessDenied message (docs/design/aws.md §11 logs it; the proxy reads the action and resource from it). */
 export function accessDeniedMessage(callerArn: string, action: string, resource: string, decision: 'explicit-deny' | 'implicit-deny'): string {
   const why = decision === 'explicit-deny' ? 'with an explicit deny in an identity-based policy' : 'because no identity-based policy allows the ' + action + ' action';
   return `User: ${callerArn} is not authorized to perform: ${action} on resource: ${resource} ${why}`;

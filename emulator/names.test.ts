@@ -31,7 +31,7 @@ const table: Array<[NameKind, string, boolean]> = [
   ['DbGroup', 'public', false],
 ];
 
-test('Redshift name rules table (aws.md §3)', () => {
+test('Redshift name rules table (docs/design/aws.md §3)', () => {
   for (const [kind, name, valid] of table) {
     assert.equal(nameProblem(kind, name) === undefined, valid, `${kind} ${JSON.stringify(name)} should be ${valid ? 'valid' : 'invalid'}`);
   }

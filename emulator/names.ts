@@ -1,4 +1,4 @@
-/** Redshift name rules for DbUser / DbName / DbGroups (aws.md §3), written independently of auth/. */
+/** Redshift name rules for DbUser / DbName / DbGroups (docs/design/aws.md §3), written independently of auth/. */
 
 // docs.aws.amazon.com/redshift/latest/dg/r_pg_keywords.html
 const reservedWords = new Set(

@@ -94,7 +94,7 @@ export async function mintCallerCredentials(ctx: CallContext, durationSeconds: n
   if (dbUser === undefined) return undefined;
   const nowSeconds = Math.floor(ctx.nowMs / 1000);
   const expiration = new Date((nowSeconds + durationSeconds) * 1000);
-  // Matches the AWS example (aws.md §2): next refresh 15 minutes before expiry, never in the past.
+  // Matches the AWS example (docs/design/aws.md §2): next refresh 15 minutes before expiry, never in the past.
   const nextRefreshTime = new Date(Math.max(nowSeconds, nowSeconds + durationSeconds - 900) * 1000);
   const dbPassword = newDbPassword();
   if (admin !== undefined) {

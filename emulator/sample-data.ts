@@ -6,9 +6,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 
-/** Schema holding the sample tables. */
-export const sampleSchema = 'tickit';
-
 /** The query the demo suggests first: the five events that sold the most tickets. */
 export const sampleFirstQuery =
   'SELECT e.eventname, sum(s.qtysold) AS tickets FROM tickit.sales s JOIN tickit.event e ON e.eventid = s.eventid GROUP BY e.eventname ORDER BY tickets DESC, e.eventname LIMIT 5';

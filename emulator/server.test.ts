@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startEmulator, type Emulator } from './server.js';
 
-// token.md §2.5 vector A / B, sent as the proxy's verifier would (Host = the signed STS host).
+// docs/design/token.md §2.5 vector A / B, sent as the proxy's verifier would (Host = the signed STS host).
 const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const signedAtMs = Date.UTC(2026, 10, 24, 10, 15, 0);
 const sessionToken = 'IQoJb3JpZ2luX2VjEXAMPLH77//+P79yc3Byb3h5LWV4YW1wbGUtc2Vzc2lvbi10b2tlbg==';
@@ -52,7 +52,7 @@ async function withEmulator(fn: (emu: Emulator) => Promise<void>, nowMs = signed
   await fn(emu);
 }
 
-test('vector A over HTTP: 200 with exactly the token.md §6 JSON shape', () =>
+test('vector A over HTTP: 200 with exactly the docs/design/token.md §6 JSON shape', () =>
   withEmulator(async (emu) => {
     assert.match(emu.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     const a = await get(emu, queryA);

@@ -17,7 +17,7 @@ import {
 } from './sigv4.js';
 import { createHmac } from 'node:crypto';
 
-// token.md §2.5
+// docs/design/token.md §2.5
 const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const host = 'sts.eu-west-1.amazonaws.com';
 const audience = 'rsproxy:prod';

@@ -2,9 +2,6 @@
 import type { PrincipalRecord, PrincipalTable } from './principals.js';
 import { isoSeconds, xmlDocument, xmlError, XmlNamespace, type Reply } from './xml.js';
 
-/** STS API version. */
-export const stsVersion = '2011-06-15';
-
 /** An STS error in the JSON shape (Accept: application/json) or the XML shape. */
 export function stsError(status: number, code: string, message: string, requestId: string, json: boolean): Reply {
   if (json) {
@@ -19,7 +16,7 @@ export function stsError(status: number, code: string, message: string, requestI
   return { status, contentType: 'text/xml', body: xmlError(XmlNamespace.sts, code, message, requestId), outcome: code, headers: { 'x-amzn-requestid': requestId } };
 }
 
-/** The GetCallerIdentity success answer; JSON shape exactly as token.md §6 item 3. */
+/** The GetCallerIdentity success answer; JSON shape exactly as docs/design/token.md §6 item 3. */
 export function getCallerIdentityReply(principal: PrincipalRecord, requestId: string, json: boolean): Reply {
   const headers = { 'x-amzn-requestid': requestId };
   if (json) {

@@ -1,4 +1,4 @@
-/** Requests to the admin `/sessions` endpoints (contract.md §6) with an optional bearer token. */
+/** Requests to the admin `/sessions` endpoints (docs/design/surface.md §6) with an optional bearer token. */
 import { httpGet } from './http-get.js';
 import type { HttpAnswer } from './http-get.js';
 

@@ -1,4 +1,4 @@
-/** Test-only fixtures shared by auth/*.test.ts: identity options, the token.md §13 vector A, a role identity. Never imported by library code. */
+/** Test-only fixtures shared by auth/*.test.ts: identity options, the docs/design/token.md §13 vector A, a role identity. Never imported by library code. */
 import type { Identity, IdentityOptions } from '../auth/types.js';
 
 /** The `identity.*` options most auth tests use (one STS region, EKS off); `over` changes single keys. */

@@ -96,7 +96,7 @@ async function serve(
   const answer = opts.sslAnswer ?? 'S';
   if (answer === 'N') {
     raw.write('N');
-    // A cancel may follow in plaintext (wire.md §12 fallback); a startup is refused by closing.
+    // A cancel may follow in plaintext (docs/design/wire-protocol.md §12 fallback); a startup is refused by closing.
     const next = await new Promise<Buffer>((r) => raw.once('data', r));
     recordCancel(next, false, cancels);
     raw.end();

@@ -51,7 +51,7 @@ export interface IamPrincipalSpec {
   temporary?: boolean;
 }
 
-/** The plain config object written as YAML (contract.md §3); `configure` may edit it. */
+/** The plain config object written as YAML (docs/design/surface.md §3); `configure` may edit it. */
 export interface IamProxyConfig extends ProxyConfigBase {
   credentials: { durationSeconds: number; refreshBeforeSeconds: number };
 }

@@ -1,4 +1,4 @@
-/** Checks that captured proxy logs hold no secret (token.md §10, style.md §7). */
+/** Checks that captured proxy logs hold no secret (docs/design/token.md §10, docs/design/architecture.md §7). */
 import assert from 'node:assert/strict';
 
 /** Secrets from `secrets` that appear in any captured log line (empty = clean). */

@@ -12,7 +12,7 @@ export function randomKeyId(prefix: 'AKIA' | 'ASIA'): string {
   return id;
 }
 
-/** The SDK variables (keys, region, emulator endpoints) the proxy's AWS clients read (contract.md §3). */
+/** The SDK variables (keys, region, emulator endpoints) the proxy's AWS clients read (docs/design/surface.md §3). */
 export function proxyAwsEnv(keys: { accessKeyId: string; secretAccessKey: string }, region: string, emulatorUrl: string): Record<string, string> {
   return {
     AWS_ACCESS_KEY_ID: keys.accessKeyId,

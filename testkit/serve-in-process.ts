@@ -9,7 +9,7 @@ import { runServe } from '../proxy/cli/run-serve.js';
 import type { ServeHandle, ServeOptions } from '../proxy/cli/run-serve.js';
 import { freePort } from './free-port.js';
 
-/** The plain-object config a stack writes as YAML (contract.md §3): the sections every stack has, plus any other. */
+/** The plain-object config a stack writes as YAML (docs/design/surface.md §3): the sections every stack has, plus any other. */
 export interface ProxyConfigBase {
   listen: string;
   tls: { certFile: string; keyFile: string; minVersion: string };

@@ -42,7 +42,7 @@ export interface StackCredentials {
   sessionToken?: string;
 }
 
-/** The plain-object config the stack writes as YAML (contract.md §3); `configure` may edit it. */
+/** The plain-object config the stack writes as YAML (docs/design/surface.md §3); `configure` may edit it. */
 export type StackProxyConfig = ProxyConfigBase;
 
 /** Options of startStack. */
@@ -70,7 +70,7 @@ export interface StackReplica {
 
 /** Options of StackHandle.mintToken. */
 export interface MintOptions {
-  /** Sign with the principal whose session token is ~2.9 KB, giving a ~3 KB token (wire.md §14 item 13). */
+  /** Sign with the principal whose session token is ~2.9 KB, giving a ~3 KB token (docs/design/wire-protocol.md §14 item 13). */
   long?: boolean;
 }
 
@@ -188,7 +188,7 @@ export async function startStack(opts: StackOptions = {}): Promise<StackHandle> 
     opts.configure?.(config);
     const configPath = join(dir, 'rsproxy.yaml');
 
-    // The proxy's AWS identity and endpoints come from the standard SDK settings (contract.md §3);
+    // The proxy's AWS identity and endpoints come from the standard SDK settings (docs/design/surface.md §3);
     // endpoints go in the env object, so several stacks can run in one process.
     useProxyIdentityInProcessEnv();
     const env: Record<string, string | undefined> = { ...process.env };

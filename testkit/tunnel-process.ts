@@ -84,9 +84,13 @@ function collectLines(stream: NodeJS.ReadableStream | null, into: string[], onLi
   });
 }
 
-/** Starts the tunnel; resolves once it prints its listen line, or rejects with its output if it exits first (or after 30 s). */
-export function startTunnel(args: readonly string[], env: NodeJS.ProcessEnv): Promise<TunnelProcess> {
-  const child = spawn(process.execPath, [rsproxyBin, 'tunnel', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the tunnel (`command`: the rsproxy to run, default this Node with dist's CLI; the single executable's test
+ * passes the executable); resolves once it prints its listen line, or rejects with its output if it exits first (or after 30 s).
+ */
+export function startTunnel(args: readonly string[], env: NodeJS.ProcessEnv, command: readonly string[] = [process.execPath, rsproxyBin]): Promise<TunnelProcess> {
+  const [file = process.execPath, ...prefix] = command;
+  const child = spawn(file, [...prefix, 'tunnel', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: string[] = [];
   const stderr: string[] = [];
   const exited = new Promise<number>((done) => child.once('exit', (code, signal) => done(code ?? (signal === null ? -1 : 128))));

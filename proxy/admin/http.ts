@@ -1,4 +1,4 @@
-/** Admin HTTP server: GET /metrics, /livez, /readyz, /startupz, and /sessions when a token is set (contract.md §6); everything else 404. */
+/** Admin HTTP server: GET /metrics, /livez, /readyz, /startupz, and /sessions when a token is set (docs/design/surface.md §6); everything else 404. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';

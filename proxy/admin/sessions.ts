@@ -1,4 +1,4 @@
-/** Admin `GET /sessions` and `DELETE /sessions/<connectionId>` behind the `admin.tokenFile` bearer token (contract.md §6). */
+/** Admin `GET /sessions` and `DELETE /sessions/<connectionId>` behind the `admin.tokenFile` bearer token (docs/design/surface.md §6). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../auth/types.js';
 import type { AdminToken } from './token.js';

@@ -1,4 +1,4 @@
-/** The admin bearer token of `admin.tokenFile` (contract.md §6): read, re-read on reload, and compared in constant time. */
+/** The admin bearer token of `admin.tokenFile` (docs/design/surface.md §6): read, re-read on reload, and compared in constant time. */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 

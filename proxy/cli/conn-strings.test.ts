@@ -70,7 +70,7 @@ test('jdbc: every value round-trips through URLDecoder; + and space are percent-
   }
 });
 
-test('jdbc: the token alphabet needs no escaping (wire.md §14 item 14)', () => {
+test('jdbc: the token alphabet needs no escaping (docs/design/wire-protocol.md §14 item 14)', () => {
   const url = jdbcUrl(base);
   assert.ok(url.includes(`password=${token}&`));
   assert.ok(url.length > 2000);

@@ -9,7 +9,7 @@ export type SslMode = (typeof sslModes)[number];
 export const JdbcDriver = { Postgresql: 'postgresql', Redshift: 'redshift' } as const;
 export type JdbcDriver = (typeof JdbcDriver)[keyof typeof JdbcDriver];
 
-/** The Amazon Redshift ODBC driver truncates PWD to this many characters in SQLDriverConnect (token.md §13). */
+/** The Amazon Redshift ODBC driver truncates PWD to this many characters in SQLDriverConnect (docs/design/token.md §13). */
 export const redshiftOdbcMaxPwdChars = 1024;
 
 /** The psqlODBC driver name registered by Debian's odbc-postgresql package (and the Windows installer). */

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CredentialsOutput } from './conn-strings.js';
 
-/** What identifies one set of temporary credentials (aws.md §8 key plus the AWS credential source). */
+/** What identifies one set of temporary credentials (docs/design/aws.md §8 key plus the AWS credential source). */
 export interface DiskCacheKeyParts {
   target: { kind: 'cluster' | 'workgroup'; id: string };
   region: string;

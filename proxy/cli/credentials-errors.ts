@@ -34,7 +34,7 @@ function factsOf(err: unknown): ErrorFacts {
 export function requiredPermissions(t: CredentialsTarget, account: string, failingAction?: string): string[] {
   const partition = partitionOfRegion(t.region);
   if (t.kind === 'workgroup') {
-    // unverified (aws.md §7): the real ARN uses the workgroup id; the name is what users know.
+    // unverified (docs/design/aws.md §7): the real ARN uses the workgroup id; the name is what users know.
     const wg = `arn:${partition}:redshift-serverless:${t.region}:${account}:workgroup/${t.id}`;
     const all = [`redshift-serverless:GetWorkgroup on ${wg}`, `redshift-serverless:GetCredentials on ${wg}`];
     return failingAction === undefined ? all : all.filter((p) => p.startsWith(`${failingAction} `));

@@ -21,7 +21,7 @@ export interface CredentialsRequest extends CredentialsTarget {
 }
 
 /**
- * The AWS credential source for the cache key (aws.md §8): the SDK's default chain uses a profile
+ * The AWS credential source for the cache key (docs/design/aws.md §8): the SDK's default chain uses a profile
  * when one is named (flag or AWS_PROFILE) and ignores the AWS_ACCESS_KEY_ID pair then.
  */
 export function credentialSourceOf(profile: string | undefined, env: NodeJS.ProcessEnv = process.env): string {

@@ -151,7 +151,7 @@ export async function startDemoStack(opts: DemoOptions): Promise<DemoStack> {
     const configPath = join(dir, 'rsproxy.yaml');
     writeFileSync(configPath, stringify(config));
 
-    // The proxy's own AWS identity and endpoints come from the standard SDK settings (contract.md §3).
+    // The proxy's own AWS identity and endpoints come from the standard SDK settings (docs/design/surface.md §3).
     Object.assign(process.env, {
       AWS_ACCESS_KEY_ID: proxyIdentity.accessKeyId,
       AWS_SECRET_ACCESS_KEY: proxyIdentity.secretAccessKey,

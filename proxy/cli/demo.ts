@@ -11,7 +11,7 @@ export function demoLines(stack: DemoStack, token: string): string[] {
   const { port } = stack.proxy.proxyAddress;
   const admin = stack.proxy.adminAddress;
   const c = stack.userCredentials;
-  // The token alphabet [A-Za-z0-9._-] needs no quoting or escaping in any of these forms (token.md §13).
+  // The token alphabet [A-Za-z0-9._-] needs no quoting or escaping in any of these forms (docs/design/token.md §13).
   return [
     'rsproxy demo is running: AWS emulator + upstream database + proxy. Ctrl-C stops everything.',
     '',

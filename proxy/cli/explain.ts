@@ -1,11 +1,11 @@
-/** `rsproxy explain --config FILE --arn ARN --dbname D [--user U] [--account ID] [--json]`: exit 0 admitted, 3 denied, 1 bad input (docs/reference/cli.md). */
+/** `rsproxy explain --config FILE --arn ARN --dbname D [--user U] [--account ID] [--json]`: exit 0 admitted, 3 denied, 1 bad input (docs/design/surface.md §10). */
 import { ExplainInputError, explainLogin, type Explanation, type LoginCall } from '../../auth/index.js';
 import { ExitCode, UsageError } from '../errors/exit-codes.js';
 import { specOf } from './command-specs.js';
 import { isSet, parseCommand, stringValue } from './options.js';
 import { loadToolConfig, processToolIo, type ToolIo } from './operator-tool.js';
 
-/** Exit code of a denied identity. */
+/** Exit code of a denied identity (docs/design/surface.md §2). */
 export const deniedExitCode = ExitCode.Denied;
 
 const callerText = (c: LoginCall['caller']): string => (c === 'proxy' ? 'as the proxy' : `as ${c.role}`);

@@ -59,7 +59,7 @@ test('the same config always prints the same bytes', async () => {
   assert.equal((await policy(args)).stdout, (await policy(args)).stdout);
 });
 
-test('what the policy holds, per contract §10', async () => {
+test('what the policy holds, per docs/design/surface.md §10', async () => {
   const text = (await policy(['--config', join(fixtures, 'template.yaml'), '--account', account])).stdout;
   const byAction = new Map((JSON.parse(text) as { Statement: Array<{ Action: string; Resource: string[] }> }).Statement.map((s) => [s.Action, s.Resource]));
   assert.deepEqual(byAction.get('redshift:GetClusterCredentials'), [

@@ -1,4 +1,4 @@
-/** `rsproxy policy --config FILE --account ID [--resolve] [--role ARN]`: the least-privilege IAM policy JSON on stdout (docs/reference/cli.md). */
+/** `rsproxy policy --config FILE --account ID [--resolve] [--role ARN]`: the least-privilege IAM policy JSON on stdout (docs/design/surface.md §10). */
 import { buildIamPolicy, createWorkgroupIdLookup, formatPolicy, usableRuleDatabases, workgroupKey } from '../../auth/index.js';
 import { silentLogger } from '../../auth/types.js';
 import { ExitCode, UsageError } from '../errors/exit-codes.js';

@@ -1,14 +1,17 @@
-/** The generated reference pages under docs/reference/: each is rendered from code, written by `npm run docs:reference`, and checked by a test. */
+/** The generated reference pages under docs/reference/: one list, written by `npm run docs:reference` and checked by a unit test. */
+import { renderConfigReference } from '../config/reference.js';
+import { renderMetricsReference } from '../telemetry/reference.js';
 import { renderCliReference } from './reference.js';
 
-/** One generated page: its path from the project root and the function that renders it. */
+/** A generated page: its path from the project root and its renderer. */
 export interface ReferencePage {
-  readonly path: string;
-  readonly render: () => string;
+  path: string;
+  render: () => string;
 }
 
-/** Every generated page; add a page here and both the generator and the freshness test pick it up. */
-export const referencePages: readonly ReferencePage[] = [{ path: 'docs/reference/cli.md', render: renderCliReference }];
-
-/** The npm script that regenerates the pages. */
-export const regenerateCommand = 'npm run docs:reference';
+/** Every generated reference page. */
+export const referencePages: readonly ReferencePage[] = [
+  { path: 'docs/reference/cli.md', render: renderCliReference },
+  { path: 'docs/reference/configuration.md', render: renderConfigReference },
+  { path: 'docs/reference/metrics.md', render: renderMetricsReference },
+];

@@ -1,6 +1,7 @@
 /** docs/reference/cli.md, rendered from the same option tables as every command's parser and --help. */
 import { commandSpecs } from './command-specs.js';
 import { environmentOf, optionFacts, sectionsOf, synopsisOf } from './help.js';
+import { configFlagSection } from './operator-specs.js';
 import type { CommandSpec, OptionDef } from './options.js';
 
 /** Markdown text: `<` and `*` escaped outside code spans, so `sts.<region>` and `RSPROXY_*` print as written. */
@@ -18,6 +19,11 @@ function commandSection(spec: CommandSpec): string[] {
   const lines = [`## ${spec.name}`, '', code(`rsproxy ${spec.name} ${synopsisOf(spec)}`.trimEnd()), '', ...(spec.description ?? [spec.summary]).flatMap((d) => [text(d), ''])];
   for (const [title, options] of sectionsOf(spec)) {
     if (options.length === 0) continue;
+    if (title === configFlagSection) {
+      // The keys are documented once, on the page generated from the schema.
+      lines.push(`${text(title)}: every config key is also a flag, \`--<key-path> VALUE\` (\`limits.loginTimeoutMs\` → \`--limits-login-timeout-ms\`); the keys, their values, defaults and \`RSPROXY_*\` variables are in [configuration.md](configuration.md).`, '');
+      continue;
+    }
     lines.push(`${text(title)}:`, '', '| option | value | description |', '|---|---|---|', ...options.map(optionRow), '');
   }
   if (spec.positionals !== undefined) lines.push(`Arguments: ${code(spec.positionals.name)}: ${text(spec.positionals.description)}`, '');

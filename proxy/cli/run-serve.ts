@@ -96,6 +96,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     logger,
     observer: metrics,
     trustedSources: config.proxyProtocol.trustedSources,
+    startupParameterDrop: config.startupParameters.drop,
     ...(cluster === undefined ? {} : { peers: cluster.router }),
   });
   const sessions = adminToken === undefined ? undefined : { token: adminToken, list: () => server.liveSessions.list(), end: (id: string) => server.endSession(id) };
@@ -196,6 +197,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
       const next = { ...r.config, identity: config.identity };
       authenticator.reload(next);
       server.setTlsContext(nextTls);
+      server.setStartupParameterDrop(r.config.startupParameters.drop);
       metrics.setTlsCertificateExpiry(nextTls.notAfterSeconds);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [err instanceof Error ? err.message : String(err)];

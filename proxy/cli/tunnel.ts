@@ -1,4 +1,4 @@
-/** `rsproxy tunnel --host H …`: a loopback listener that logs every local connection in to the proxy at H with a token (docs/reference/cli.md). */
+/** `rsproxy tunnel --host H …`: a loopback listener that logs every local connection in to the proxy at H with a token (docs/design/surface.md §8). */
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { AwsCredentialsError } from '../../auth/errors.js';
 import { audiencePattern, createCredentialSource, mintToken } from '../../auth/token-mint.js';

@@ -61,6 +61,7 @@ test('a minimal config gets every documented default', () => {
   assert.deepEqual(c.limits, { maxClientConnections: 1000, loginTimeoutMs: 10000, maxStartupBytes: 10000, maxPasswordBytes: 8192, maxConnectionsPerSourcePerSecond: 100, maxSessionSeconds: 0 });
   assert.deepEqual(c.proxyProtocol, { trustedSources: [] });
   assert.deepEqual(c.cluster, { self: '', peers: [], peerDns: '' });
+  assert.deepEqual(c.startupParameters, { drop: [] });
   assert.deepEqual(c.shutdown, { drainSeconds: 30 });
   assert.deepEqual(c.log, { level: 'info' });
   assert.equal(c.rules[1]?.autoCreate, false);
@@ -107,6 +108,19 @@ const rows: Array<[name: string, mutate: (o: Obj) => unknown, expected: string[]
     (o) => (setAt(o, 'cluster', { self: '10.0.0.6:5439', peers: ['10.0.0.7:5439'] }), setAt(o, 'limits', { maxClientConnections: 40_000 })),
     ['limits.maxClientConnections: at most 32768 with cluster (a cancel key holds 16 bits of session number per replica) (got 40000)'],
   ],
+  ['startupParameters.drop not a list', (o) => setAt(o, 'startupParameters', { drop: 'geqo' }), ['startupParameters.drop: must be a list of startup parameter names (got "geqo")']],
+  ['startupParameters.drop name with a space', (o) => setAt(o, 'startupParameters', { drop: ['geqo', 'work mem'] }), ['startupParameters.drop[1]: must be a startup parameter name like geqo or app.tenant (got "work mem")']],
+  [
+    'startupParameters.drop names the proxy never forwards anyway',
+    (o) => setAt(o, 'startupParameters', { drop: ['USER', 'replication', '_pq_.compression', 'idp_type'] }),
+    [
+      'startupParameters.drop[0]: "USER" is never forwarded anyway (the proxy sets user and database itself)',
+      'startupParameters.drop[1]: "replication" is never forwarded anyway (replication connections are refused)',
+      'startupParameters.drop[2]: "_pq_.compression" is never forwarded anyway (_pq_ protocol options are negotiated, never forwarded)',
+      'startupParameters.drop[3]: "idp_type" is never forwarded anyway (IdP keys are for the driver only)',
+    ],
+  ],
+  ['unknown key in startupParameters', (o) => setAt(o, 'startupParameters', { ignore: [] }), ['startupParameters.ignore: unknown key']],
   ['admin.listen equals listen', (o) => setAt(o, 'admin', { listen: '0.0.0.0:5439' }), ['admin.listen: must differ from listen (got "0.0.0.0:5439")']],
   ['tls missing', (o) => setAt(o, 'tls', undefined), ['tls: required; must be a mapping with certFile and keyFile (missing)']],
   ['tls.keyFile missing', (o) => setAt(o, 'tls.keyFile', undefined), ['tls.keyFile: required; must be a path to a PEM private key file (missing)']],
@@ -263,6 +277,19 @@ test('flags and env derive mechanically from key paths', () => {
   assert.equal(byPath.has('databases'), false, 'records are file-only');
   assert.equal(byPath.has('rules'), false, 'rules are file-only');
   assert.match(byPath.get('limits.loginTimeoutMs')?.description ?? '', /Default 10000/);
+});
+
+test('startupParameters.drop: names and custom x.y settings from the file, env (comma list) or flag', () => {
+  const file = setAt(base(), 'startupParameters', { drop: ['geqo', 'app.tenant', 'driver_version'] });
+  const r = resolveConfig(file);
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  assert.deepEqual(r.config.startupParameters.drop, ['geqo', 'app.tenant', 'driver_version']);
+  const key = scalarKeys.find((k) => k.path.join('.') === 'startupParameters.drop');
+  assert.deepEqual([key?.flag, key?.env, key?.kind], ['startup-parameters-drop', 'RSPROXY_STARTUP_PARAMETERS_DROP', 'list']);
+  const env = resolveConfig(base(), { env: { RSPROXY_STARTUP_PARAMETERS_DROP: 'geqo, work_mem' } });
+  assert.ok(env.ok && env.config.startupParameters.drop.join() === 'geqo,work_mem');
+  const flag = resolveConfig(base(), { flags: { 'startup-parameters-drop': 'search_path' } });
+  assert.ok(flag.ok && flag.config.startupParameters.drop.join() === 'search_path');
 });
 
 test('precedence: flag > env > file > default', () => {

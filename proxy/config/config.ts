@@ -6,6 +6,7 @@ import { validateDbGroup, validateDbName, validateDbUser } from '../../auth/reds
 import { parseCidr } from '../protocol/ip-address.js';
 import { configSchema, listenPattern, scalarKeys, type ParsedConfig, type ScalarKey } from './schema.js';
 import { otherEnvVars } from './other-env.js';
+import { startupParameterClass, type StartupParameterClass } from '../protocol/startup-parameter-class.js';
 
 export { scalarKeys, type ScalarKey } from './schema.js';
 
@@ -24,6 +25,7 @@ export interface RsproxyConfig extends AuthOptions {
   };
   proxyProtocol: { trustedSources: string[] };
   cluster: { self: string; peers: string[]; peerDns: string };
+  startupParameters: { drop: string[] };
   shutdown: { drainSeconds: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
@@ -122,11 +124,11 @@ export function applyOverrides(fileValue: unknown, sources: ConfigSources): { va
 
 const regionPartition = (region: string): string =>
   region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : /^(us-iso|eu-isoe|us-isof)/.test(region) ? 'other' : 'aws';
-/** Longest value of the RedshiftDbRoles session tag that carries a workgroup rule's dbGroups (aws.md §5). */
+/** Longest value of the RedshiftDbRoles session tag that carries a workgroup rule's dbGroups (docs/design/aws.md §5). */
 const maxDbRolesTagChars = 256;
 const templateVars = new Set(['sessionName', 'roleName', 'userName', 'accountId']);
 
-/** Cross-field checks of style.md §6 on a schema-valid config (errors and warnings, one line each). */
+/** Cross-field checks of docs/design/architecture.md §6 on a schema-valid config (errors and warnings, one line each). */
 export function crossCheck(c: ParsedConfig): { errors: string[]; warnings: string[] } {
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -193,9 +195,20 @@ export function crossCheck(c: ParsedConfig): { errors: string[]; warnings: strin
       }
     }
   });
+  c.startupParameters.drop.forEach((name, i) => {
+    const kind = startupParameterClass(name);
+    if (kind !== 'forwarded' && kind !== 'redshiftOnly') errors.push(`startupParameters.drop[${i}]: ${show(name)} is never forwarded anyway (${neverForwardedWhy[kind]})`);
+  });
   checkCluster(c, errors);
   return { errors, warnings };
 }
+
+const neverForwardedWhy: Record<Exclude<StartupParameterClass, 'forwarded' | 'redshiftOnly'>, string> = {
+  setByProxy: 'the proxy sets user and database itself',
+  replication: 'replication connections are refused',
+  negotiated: '_pq_ protocol options are negotiated, never forwarded',
+  driverOnly: 'IdP keys are for the driver only',
+};
 
 /** Most live sessions per replica with `cluster` set: half the 16-bit session numbers of a cluster cancel key. */
 export const maxClusterClientConnections = 32_768;
@@ -210,7 +223,7 @@ function checkCluster(c: ParsedConfig, errors: string[]): void {
   }
 }
 
-/** `cluster.self` defaults to $POD_IP and the listen port when peers or peerDns are set (contract.md §3). */
+/** `cluster.self` defaults to $POD_IP and the listen port when peers or peerDns are set (docs/design/surface.md §3). */
 function withClusterSelfDefault(c: ParsedConfig, env: ConfigSources['env']): ParsedConfig {
   const podIp = env?.['POD_IP']?.trim() ?? '';
   if (c.cluster.self !== '' || podIp === '' || (c.cluster.peers.length === 0 && c.cluster.peerDns === '')) return c;

@@ -1,5 +1,6 @@
-/** The rsproxy config schema (contract.md §3): the single source of keys, types, defaults, units and docs. */
+/** The rsproxy config schema (docs/design/surface.md §3): the single source of keys, types, defaults, units and docs. */
 import { z } from 'zod';
+import { accountIdPattern, audiencePattern, principalPattern, regionPattern, roleArnPattern } from '../../auth/aws-names.js';
 
 const integer = (min: number, max?: number) => {
   const msg = max === undefined ? `must be an integer ≥ ${min}` : `must be an integer from ${min} to ${max}`;
@@ -16,15 +17,7 @@ const list = <T extends z.ZodType>(item: T, msg: string) => z.array(item, { erro
 /** `host:port` (IPv6 hosts in brackets). */
 export const listenPattern = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?:[0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/;
 const listenRule = 'must be host:port with a port from 0 to 65535';
-/** An AWS region name as a token names it (contract.md §4). */
-export const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const regionRule = 'must be an AWS region like eu-west-1';
-/** `identity.audience` grammar (contract.md §3). */
-export const audiencePattern = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,99}$/;
-const accountPattern = /^\d{12}$/;
-/** A rule principal: canonical role or user ARN; `*` globs only after the account. */
-export const principalPattern = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:(role|user)\/[\w+=,.@*/-]+$/;
-const roleArnPattern = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
 const tlsSchema = z
   .strictObject(
@@ -47,7 +40,7 @@ const identitySchema = z
       stsRegions: list(pattern(regionPattern, regionRule), 'must be a list of AWS regions')
         .min(1, { error: 'must list at least one region' })
         .describe('STS regions a token may name (sts.<region>.<partition domain>); required, each in `partition`.'),
-      allowedAccounts: list(pattern(accountPattern, 'must be a 12-digit AWS account id'), 'must be a list of 12-digit AWS account ids')
+      allowedAccounts: list(pattern(accountIdPattern, 'must be a 12-digit AWS account id'), 'must be a list of 12-digit AWS account ids')
         .min(1, { error: 'must list at least one account' })
         .describe('Accounts whose principals may log in; required.'),
       maxTokenAgeSeconds: integer(1, 900).default(300).describe('Seconds a token is accepted after it was signed (1..900). Default 300.'),
@@ -104,6 +97,8 @@ const ruleSchema = z.strictObject(
 
 /** An IPv4 or IPv6 CIDR block (`10.0.0.0/16`, `::1/128`); a bare address means a single host. */
 export const cidrPattern = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?:\/(?:3[0-2]|[12]?\d))?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:\/(?:12[0-8]|1[01]\d|[1-9]?\d))?)$/;
+/** A setting name as PostgreSQL spells one, custom `prefix.name` settings included. */
+const startupParameterNamePattern = /^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)*$/;
 /** `name:port` of a DNS name (a Kubernetes headless Service). */
 const dnsPortPattern = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?:(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/;
 
@@ -177,6 +172,16 @@ export const configSchema = z.strictObject(
             .union([z.literal(''), pattern(dnsPortPattern, 'must be name:port')], { error: 'must be name:port' })
             .default('')
             .describe('name:port resolving to every replica (a headless Service), re-resolved every 30 s. Default "" (none).'),
+        },
+        { error: 'must be a mapping' },
+      )
+      .prefault({}),
+    startupParameters: z
+      .strictObject(
+        {
+          drop: list(pattern(startupParameterNamePattern, 'must be a startup parameter name like geqo or app.tenant'), 'must be a list of startup parameter names')
+            .default([])
+            .describe('Startup parameter names never forwarded upstream (case-insensitive), logged at debug. Default [] (forward what a direct connection would send).'),
         },
         { error: 'must be a mapping' },
       )

@@ -1,4 +1,4 @@
-/** ProxyError and its catalogue: the only place a client-visible SQLSTATE is chosen (wire.md §11). */
+/** ProxyError and its catalogue: the only place a client-visible SQLSTATE is chosen (docs/design/wire-protocol.md §11). */
 import { AuthErrorCode, isAuthError } from '../../auth/errors.js';
 
 /** SQLSTATEs the proxy emits. @see https://www.postgresql.org/docs/current/errcodes-appendix.html */

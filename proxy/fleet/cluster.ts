@@ -1,4 +1,4 @@
-/** `cluster` (contract.md §9) for `rsproxy serve`: the peer set, re-resolved on an interval, and the cancel router over it. */
+/** `cluster` (docs/design/surface.md §9) for `rsproxy serve`: the peer set, re-resolved on an interval, and the cancel router over it. */
 import type { Logger } from '../../auth/types.js';
 import type { RsproxyConfig } from '../config/config.js';
 import { PeerCancelRouter, createSendPeerCancel } from './peer-cancel.js';

@@ -1,5 +1,5 @@
 /**
- * Cancel forwarding between replicas (contract.md §9): a CancelRequest whose key is not local and
+ * Cancel forwarding between replicas (docs/design/surface.md §9): a CancelRequest whose key is not local and
  * whose pid names another replica of the current peer set is sent on once, over TLS, with the hop
  * flag set. Never to an address outside the peer set, never a second hop, never to itself.
  */
@@ -25,7 +25,7 @@ export type SendPeerCancelFn = (peer: { host: string; port: number }, pid: numbe
 
 /** How forwarded cancels leave this replica. */
 export interface PeerDialOptions {
-  /** Start with a PROXY v2 LOCAL header (when `proxyProtocol.trustedSources` is set, contract §9). */
+  /** Start with a PROXY v2 LOCAL header (when `proxyProtocol.trustedSources` is set, docs/design/surface.md §9). */
   shouldSendProxyHeader: boolean;
   /** Source IP of the connection (the listen IP when it is a specific one), so the peer recognises it; used toward IP peers of its family. */
   localAddress?: string;

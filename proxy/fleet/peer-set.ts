@@ -1,5 +1,5 @@
 /**
- * The replicas of a fleet (contract.md §9): `cluster.self`, the static `cluster.peers` and the
+ * The replicas of a fleet (docs/design/surface.md §9): `cluster.self`, the static `cluster.peers` and the
  * addresses `cluster.peerDns` resolves to, re-resolved on an interval. Answers which replica a
  * cancel key's tag names and whether a connection comes from a peer.
  */

@@ -17,7 +17,7 @@ function parseAll(chunks: Buffer[]): BackendMessage[] {
   return out;
 }
 
-test('golden bytes from wire.md: R 0, R 3, S, N, Z idle', () => {
+test('golden bytes from docs/design/wire-protocol.md: R 0, R 3, S, N, Z idle', () => {
   assert.equal(backend.authenticationOk.toString('hex'), '520000000800000000');
   assert.equal(backend.authenticationCleartextPassword.toString('hex'), '520000000800000003');
   assert.equal(backend.sslAccepted.toString('hex'), '53');

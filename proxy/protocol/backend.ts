@@ -1,4 +1,4 @@
-/** Encoders for the backend messages the proxy itself sends (wire.md §5, §6, §8, §11). */
+/** Encoders for the backend messages the proxy itself sends (docs/design/wire-protocol.md §5, §6, §8, §11). */
 import { BackendCode, ErrorField, NegotiationAnswer, StartupCode } from './codes.js';
 import { BufferWriter } from './writer.js';
 

@@ -73,7 +73,7 @@ test('3.2 and 3.9999 startups decode with their minor version; majors 2 and 4 ar
   assert.deepEqual(decodeStartupPacket(startup(body, 4 << 16)), { kind: 'UnsupportedProtocol', majorVersion: 4, minorVersion: 0 });
 });
 
-test('startup layout violations are protocol errors (wire.md §4 rules 2–4)', () => {
+test('startup layout violations are protocol errors (docs/design/wire-protocol.md §4 rules 2–4)', () => {
   const bad: Array<[string, Buffer]> = [
     ['missing final NUL', Buffer.from('user\0a\0')],
     ['key without value', Buffer.from('user\0a\0database\0')],

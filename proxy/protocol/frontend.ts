@@ -1,4 +1,4 @@
-/** Decoders for the frontend messages the proxy handles before the relay (wire.md §3, §4, §6). */
+/** Decoders for the frontend messages the proxy handles before the relay (docs/design/wire-protocol.md §3, §4, §6). */
 import { StartupCode } from './codes.js';
 import { ProtocolError } from './protocol-error.js';
 import { BufferReader, decodeUtf8Strict } from './reader.js';
@@ -24,7 +24,7 @@ export interface CancelRequest {
   /** Whole packet length (16 for a 3.0 cancel). */
   packetBytes: number;
 }
-/** StartupMessage (F), protocol 3.x, already validated per wire.md §4 rules 2–4. */
+/** StartupMessage (F), protocol 3.x, already validated per docs/design/wire-protocol.md §4 rules 2–4. */
 export interface StartupMessage {
   kind: 'StartupMessage';
   majorVersion: 3;

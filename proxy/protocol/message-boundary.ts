@@ -2,7 +2,7 @@
 
 /**
  * Follows `Byte1 type, Int32 len` headers across arbitrary chunks so the relay knows whether the bytes
- * forwarded so far end exactly at a message boundary (wire.md §13: a FATAL may only be written there),
+ * forwarded so far end exactly at a message boundary (docs/design/wire-protocol.md §13: a FATAL may only be written there),
  * and how many messages of the `countedTypes` began. O(messages per chunk) integer reads, no allocation.
  * A length below 4 marks the stream as untrackable.
  */

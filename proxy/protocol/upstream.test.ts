@@ -100,7 +100,7 @@ test('SASLInitialResponse and SASLResponse golden bytes', () => {
   assert.deepEqual(saslResponse(Buffer.from('ab')), hex('70 00000006 6162'));
 });
 
-test("Redshift digest 'd' layout (wire.md §7)", () => {
+test("Redshift digest 'd' layout (docs/design/wire-protocol.md §7)", () => {
   const password = 'tmpPass123';
   const salt = hex('a1a2a3a4');
   const serverNonce = hex('00112233445566778899');

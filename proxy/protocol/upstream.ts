@@ -1,4 +1,4 @@
-/** Client-side codec toward Redshift/PostgreSQL: startup and auth replies out, auth requests and login messages in (wire.md §7). */
+/** Client-side codec toward Redshift/PostgreSQL: startup and auth replies out, auth requests and login messages in (docs/design/wire-protocol.md §7). */
 import { createHash } from 'node:crypto';
 import { ProtocolError } from './protocol-error.js';
 import { FrontendCode } from './codes.js';
@@ -90,7 +90,7 @@ export function redshiftDigest(password: string, salt: Buffer, serverNonce: Buff
   return createHash('sha256').update(inner).update(serverNonce).update(clientNonce).digest();
 }
 
-/** Redshift digest reply `d` (F): Int32 32, digest, Int32 nonceLen, clientNonce; no NUL (wire.md §7). */
+/** Redshift digest reply `d` (F): Int32 32, digest, Int32 nonceLen, clientNonce; no NUL (docs/design/wire-protocol.md §7). */
 export function redshiftDigestMessage(password: string, salt: Buffer, serverNonce: Buffer, clientNonce: Buffer): Buffer {
   const digest = redshiftDigest(password, salt, serverNonce, clientNonce);
   return new BufferWriter(FrontendCode.RedshiftDigestResponse).int32(digest.length).bytes(digest).int32(clientNonce.length).bytes(clientNonce).flush();

@@ -1,5 +1,5 @@
 /**
- * The PROXY protocol gate in front of a session (contract.md §9): from a trusted balancer, read the
+ * The PROXY protocol gate in front of a session (docs/design/surface.md §9): from a trusted balancer, read the
  * header off the raw socket before anything else; from anyone else, refuse a connection that opens with one.
  * Nothing is ever written back: a refused connection is just closed by the caller.
  */

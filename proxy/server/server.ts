@@ -21,6 +21,7 @@ import { SourceRateLimiter, sourceKey } from './source-rate-limiter.js';
 import { sendUpstreamCancel as realSendUpstreamCancel } from '../upstream/cancel.js';
 import { upstreamLogin as realUpstreamLogin } from '../upstream/login.js';
 import type { SendUpstreamCancelFn, UpstreamLoginFn } from '../upstream/types.js';
+import { dropSet } from '../session/startup-params.js';
 
 /** Client-facing TLS material (`tls.*`, files already read). */
 export interface ServerTlsOptions {
@@ -56,12 +57,14 @@ export interface ProxyServerOptions {
   cancelRatePerSecond?: number;
   /** Time source of the per-source connection rate limit (tests pass a fake). */
   nowMs?: () => number;
-  /** With `cluster` set: cancel keys name this replica, and cancels for other replicas are forwarded (contract.md §9). */
+  /** With `cluster` set: cancel keys name this replica, and cancels for other replicas are forwarded (docs/design/surface.md §9). */
   peers?: CancelPeers;
   /** How long after limits.maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
   maxSessionGraceMs?: number;
   /** `proxyProtocol.trustedSources`: CIDRs whose connections must open with a PROXY header (default none: no header is read). */
   trustedSources?: readonly string[];
+  /** `startupParameters.drop`: startup parameter names never forwarded upstream (default none). */
+  startupParameterDrop?: readonly string[];
 }
 
 /** Builds the client-facing TLS context; throws on a bad certificate or key. */
@@ -89,6 +92,7 @@ export class ProxyServer {
   private readonly headerWarnedAtMs = new Map<string, number>();
   private secureContext: tls.SecureContext;
   private authenticator: Authenticator;
+  private startupDrop: ReadonlySet<string>;
   private isDrainingValue = false;
   private isListeningValue = false;
   private readonly idleWaiters: Array<() => void> = [];
@@ -106,6 +110,7 @@ export class ProxyServer {
     this.upstreamLogin = opts.upstreamLogin ?? realUpstreamLogin;
     this.secureContext = createClientSecureContext(opts.tls);
     this.authenticator = opts.authenticator;
+    this.startupDrop = dropSet(opts.startupParameterDrop ?? []);
     const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, key, timeoutMs, logger) => realSendUpstreamCancel(target, pid, key, timeoutMs, logger ?? opts.logger));
     this.cancelRegistry = new CancelRegistry({
       sendUpstreamCancel: sendCancel,
@@ -159,6 +164,11 @@ export class ProxyServer {
   /** Replaces the TLS certificate/key for new connections (SIGHUP). Throws, keeping the old one, if invalid. */
   setTlsContext(opts: ServerTlsOptions): void {
     this.secureContext = createClientSecureContext(opts);
+  }
+
+  /** Replaces `startupParameters.drop` for new connections (config reload). */
+  setStartupParameterDrop(names: readonly string[]): void {
+    this.startupDrop = dropSet(names);
   }
 
   /** Replaces the authenticator for new connections (config reload). */
@@ -309,6 +319,7 @@ export class ProxyServer {
       ...(proxiedBy === undefined ? {} : { proxiedBy }),
       secureContext: this.secureContext,
       limits,
+      startupParameterDrop: this.startupDrop,
       authenticator: this.authenticator,
       upstreamLogin: this.upstreamLogin,
       cancelRegistry: this.cancelRegistry,

@@ -1,4 +1,4 @@
-/** The client's password phase: one PasswordMessage after `R 3`, then the pipelined bytes held until the upstream login is done (wire.md §6). */
+/** The client's password phase: one PasswordMessage after `R 3`, then the pipelined bytes held until the upstream login is done (docs/design/wire-protocol.md §6). */
 import { authFailed, protocolViolation } from '../errors/proxy-error.js';
 import { MessageFramer } from '../protocol/framer.js';
 import { decodePasswordMessage, isPasswordMessage, isTerminate, passwordMessageCapBytes } from '../protocol/frontend.js';
@@ -86,7 +86,7 @@ export class PasswordPhase {
   }
 }
 
-/** Strips at most one trailing `\n` or `\r\n` (pasted tokens, token.md §4 rule 3). */
+/** Strips at most one trailing `\n` or `\r\n` (pasted tokens, docs/design/token.md §4 rule 3). */
 export function stripOneNewline(password: string): string {
   if (password.endsWith('\r\n')) return password.slice(0, -2);
   if (password.endsWith('\n')) return password.slice(0, -1);

@@ -1,4 +1,4 @@
-/** One client connection: drives state.ts through TLS negotiation → startup → password → login → relay, and owns its sockets and timers (wire.md §2–§8). */
+/** One client connection: drives state.ts through TLS negotiation → startup → password → login → relay, and owns its sockets and timers (docs/design/wire-protocol.md §2–§8). */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { AuthResult, Authenticator, Logger } from '../../auth/types.js';
@@ -46,6 +46,8 @@ export interface ClientSessionOptions {
   acceptedAtMs?: number;
   secureContext: tls.SecureContext;
   limits: SessionLimits;
+  /** `startupParameters.drop`, lower-cased (dropSet): names never forwarded upstream (default none). */
+  startupParameterDrop?: ReadonlySet<string>;
   authenticator: Authenticator;
   upstreamLogin: UpstreamLoginFn;
   cancelRegistry: CancelRegistry;
@@ -227,7 +229,7 @@ export class ClientSession {
   }
 
   private onStartupMessage(packet: StartupMessage, rest: Buffer): void {
-    this.params = classifyStartupParameters(packet.minorVersion, packet.parameters);
+    this.params = classifyStartupParameters(packet.minorVersion, packet.parameters, this.opts.startupParameterDrop);
     const refusal = this.opts.admit();
     if (refusal !== undefined) {
       this.dispatch({ type: 'Fail', error: refusal });

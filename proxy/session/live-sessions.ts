@@ -1,4 +1,4 @@
-/** The registry of sessions past login (admin `/sessions`, revocation on reload; contract.md §6, §10): loggable facts only, never a token or password. */
+/** The registry of sessions past login (admin `/sessions`, revocation on reload; docs/design/surface.md §6, §10): loggable facts only, never a token or password. */
 import type { Identity } from '../../auth/types.js';
 import type { ProxyError } from '../errors/proxy-error.js';
 import type { SessionEndReason } from '../telemetry/observer.js';

@@ -1,4 +1,4 @@
-/** The login itself: the auth port, the upstream login (one retry on stale cached credentials), then R 0 / S / N / K / Z to the client and the relay start (wire.md §7–§8). */
+/** The login itself: the auth port, the upstream login (one retry on stale cached credentials), then R 0 / S / N / K / Z to the client and the relay start (docs/design/wire-protocol.md §7–§8). */
 import type * as net from 'node:net';
 import type { AuthRequest, AuthResult, AuthTimings, Authenticator, Identity, Logger } from '../../auth/types.js';
 import { protocolViolation, toProxyError, upstreamFailed } from '../errors/proxy-error.js';
@@ -19,7 +19,7 @@ import type { SendUpstreamCancelFn, UpstreamLoginErrorLike, UpstreamLoginFn, Ups
 /** How long the CancelRequest sent after a client loss may wait for the upstream's EOF. */
 export const clientLossCancelTimeoutMs = 2000;
 
-/** The operator hint when the upstream refuses a user that was not auto-created (aws.md §3). */
+/** The operator hint when the upstream refuses a user that was not auto-created (docs/design/aws.md §3). */
 export const missingUserHint = 'database user does not exist; create it or set autoCreate';
 
 /** What is known about one login so far, for the login_ok / login_failed log lines (filled in as the login advances). */
@@ -118,7 +118,7 @@ export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn 
   }
 }
 
-/** Maps a login failure to what the session fails with: upstream errors become 08006 (wire.md §11). */
+/** Maps a login failure to what the session fails with: upstream errors become 08006, whose cause may carry a setting refusal the client gets verbatim. */
 export function loginFailure(err: unknown): unknown {
   if (!isUpstreamLoginError(err)) return err;
   return upstreamFailed('upstream', { cause: err });
@@ -151,7 +151,14 @@ export function loginLogFields(params: StartupParams | undefined, progress: Logi
   return fields;
 }
 
-/** Logs and counts a failed login and writes its FATAL ErrorResponse if the client can still receive it. */
+/** The upstream's own ErrorResponse behind `error` when the upstream refused a forwarded setting (42704…), else undefined. */
+export function settingRefusalOf(error: ProxyError): { bytes: Buffer; sqlstate: string | undefined } | undefined {
+  const cause = error.cause;
+  if (!isUpstreamLoginError(cause) || cause.settingRefusal === undefined) return undefined;
+  return { bytes: cause.settingRefusal, sqlstate: cause.upstreamSqlstate };
+}
+
+/** Logs and counts a failed login and writes its FATAL ErrorResponse (or the upstream's refusal of a setting) if the client can still receive it. */
 export function reportLoginFailure(f: {
   client: net.Socket;
   error: ProxyError;
@@ -163,31 +170,33 @@ export function reportLoginFailure(f: {
   progress?: LoginProgress | undefined;
 }): void {
   const { error } = f;
+  const refusal = settingRefusalOf(error);
   const record: Record<string, unknown> = {
     event: 'login_failed',
     ...loginLogFields(f.params, f.progress),
     user: f.user,
     result: 'failed',
     reason: error.reason,
-    sqlstate: error.sqlstate,
+    sqlstate: refusal?.sqlstate ?? error.sqlstate,
+    ...(refusal === undefined ? {} : { isUpstreamErrorRelayed: true }),
     code: error.code,
     detail: error.message,
     cause: causeSummary(error.cause),
     durationMs: Math.round(f.durationSeconds * 1000),
   };
   if (error.reason === 'credentials_failed') {
-    // aws.md §7: the proxy's own IAM permissions are wrong; the cause names the action and the resource.
+    // docs/design/aws.md §7: the proxy's own IAM permissions are wrong; the cause names the action and the resource.
     f.logger.error({ ...record, operatorMessage: error.cause instanceof Error ? error.cause.message : undefined }, 'login failed: the proxy could not get database credentials');
   } else {
     f.logger[error.sqlstate === 'XX000' ? 'error' : 'info'](record, 'login failed');
   }
   f.observer.login('failed', error.reason, f.durationSeconds);
   if (!f.client.destroyed && f.client.writable) {
-    f.client.write(backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint }));
+    f.client.write(refusal?.bytes ?? backend.errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.clientMessage, hint: error.hint }));
   }
 }
 
-/** The bytes the client receives after a successful login, in wire.md §8 order, plus the upstream's leftover. */
+/** The bytes the client receives after a successful login, in docs/design/wire-protocol.md §8 order, plus the upstream's leftover. */
 export function loginSuccessBytes(upstream: UpstreamSession, proxyKey: { pid: number; key: Buffer }): Buffer {
   return Buffer.concat([
     backend.authenticationOk,
@@ -204,7 +213,7 @@ export interface StartRelayOptions {
   /** The client's TLS socket, with no data listener left. */
   client: net.Socket;
   loggedIn: LoggedIn;
-  /** Client bytes held since the PasswordMessage (wire.md §6). */
+  /** Client bytes held since the PasswordMessage (docs/design/wire-protocol.md §6). */
   held: Buffer;
   cancelRegistry: CancelRegistry;
   /** Default: the real upstream cancel. */
@@ -289,18 +298,23 @@ async function loginUpstream(req: LoginRequest, result: AuthResult, progress: Lo
 
 const endpointFailureCodes: ReadonlySet<string> = new Set(['UPSTREAM_CONNECT', 'UPSTREAM_TLS', 'UPSTREAM_TIMEOUT']);
 
-/** Logs a non-auth upstream failure at warn and forgets the endpoint after a connect, TLS or timeout failure (aws.md §6). */
+/** Logs a non-auth upstream failure at warn and forgets the endpoint after a connect, TLS or timeout failure (docs/design/aws.md §6). */
 function reportUpstreamFailure(logger: Logger, err: UpstreamLoginErrorLike, result: AuthResult): void {
   if (err.isAuthRejected) return;
   // Only a failure to reach the endpoint says it may have moved; an upstream that answers (53300, 3D000…) has not.
   if (endpointFailureCodes.has(err.code)) result.forgetEndpoint();
+  if (err.settingRefusal !== undefined) {
+    // The client asked for a setting the upstream refuses; the client reads why, the operator need not act.
+    logger.info({ event: 'upstream_refused_setting', upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host }, 'upstream refused a startup setting');
+    return;
+  }
   logger.warn(
     { event: 'upstream_login_failed', code: err.code, detail: err.message, upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host },
     'upstream login failed',
   );
 }
 
-/** Logs the upstream's final refusal of the credentials at warn, with the missing-user hint when autoCreate is off (aws.md §3); returns `err`. */
+/** Logs the upstream's final refusal of the credentials at warn, with the missing-user hint when autoCreate is off (docs/design/aws.md §3); returns `err`. */
 function reportAuthRefusal(logger: Logger, err: UpstreamLoginErrorLike, result: AuthResult): UpstreamLoginErrorLike {
   const record: Record<string, unknown> = { event: 'upstream_login_refused', code: err.code, upstreamSqlstate: err.upstreamSqlstate, upstreamMessage: err.upstreamMessage, dbUser: result.upstreamUser, upstreamHost: result.target.host };
   if (!result.autoCreate) record['hint'] = missingUserHint;

@@ -1,4 +1,4 @@
-/** The post-login byte pipe: opaque bytes both ways, backpressure, byte counters, teardown exactly once (wire.md §13). */
+/** The post-login byte pipe: opaque bytes both ways, backpressure, byte counters, teardown exactly once (docs/design/wire-protocol.md §13). */
 import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
 import { MessageBoundaryTracker } from '../protocol/message-boundary.js';
@@ -59,7 +59,7 @@ export class Relay {
   private lingerTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   // Message boundaries of what was forwarded each way, so a shutdown can write a FATAL to the client and
-  // a Terminate upstream without corrupting either stream (wire.md §13). Header reads only, no copies.
+  // a Terminate upstream without corrupting either stream (docs/design/wire-protocol.md §13). Header reads only, no copies.
   // Every Query, Sync or FunctionCall is answered by exactly one ReadyForQuery, so more of those sent than
   // ReadyForQuery received means the upstream is still running something.
   private readonly toClient = new MessageBoundaryTracker('Z');

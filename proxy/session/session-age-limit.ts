@@ -1,5 +1,5 @@
 /**
- * `limits.maxSessionSeconds` (contract.md §10): one timer per session at the limit; then the relay's next idle
+ * `limits.maxSessionSeconds` (docs/design/surface.md §10): one timer per session at the limit; then the relay's next idle
  * moment (no query running), or the grace deadline at the latest, ends it. Nothing runs per message before the limit.
  */
 

@@ -1,4 +1,4 @@
-/** What starts with a relayed session besides the relay: its /sessions registry entry and its age limit (contract.md §6, §10). */
+/** What starts with a relayed session besides the relay: its /sessions registry entry and its age limit (docs/design/surface.md §6, §10). */
 import { sessionTooOld } from '../errors/proxy-error.js';
 import { liveSession } from './live-sessions.js';
 import type { LiveSessionSource, LiveSessions } from './live-sessions.js';

@@ -1,41 +1,11 @@
-/** The startup-parameter allow-list of wire.md §9 and the negotiation rules of §5. */
+/**
+ * What happens to each startup parameter (docs/design/startup-parameters.md): forwarded as a direct connection
+ * would send it, except a short list of classes; plus the `_pq_.*` negotiation rules.
+ */
 import { noUser, unsupported } from '../errors/proxy-error.js';
-
-/** Forwarded verbatim to every upstream (compared case-insensitively). */
-export const forwardedParameters: ReadonlySet<string> = new Set([
-  'application_name',
-  'client_encoding',
-  'datestyle',
-  'timezone',
-  'extra_float_digits',
-  'search_path',
-]);
-
-/** Forwarded only when the target engine is `redshift`; PostgreSQL rejects them with 42704. */
-export const redshiftOnlyParameters: ReadonlySet<string> = new Set([
-  'client_protocol_version',
-  'driver_version',
-  'os_version',
-  'plugin_name',
-  'driver_discovery_version',
-]);
+import { startupParameterClass, shouldNegotiateProtocol } from '../protocol/startup-parameter-class.js';
 
 const replicationOff: ReadonlySet<string> = new Set(['false', 'off', 'no', '0']);
-const protocolExtensionPrefix = '_pq_.';
-const compressionKey = '_pq_.compression';
-
-/** True for a `_pq_.*` protocol extension parameter; neither the proxy nor the tunnel supports any. */
-export function isProtocolExtension(key: string): boolean {
-  return key.startsWith(protocolExtensionPrefix);
-}
-
-/**
- * Whether NegotiateProtocolVersion goes to the client before authentication: for a 3.x minor above 0, or any
- * `_pq_.*` option but a lone `_pq_.compression`, which is stripped silently because Redshift JDBC cannot handle 'v'.
- */
-export function shouldNegotiateProtocol(minorVersion: number, protocolOptions: readonly string[]): boolean {
-  return minorVersion > 0 || protocolOptions.some((key) => key !== compressionKey);
-}
 
 /** The client's startup parameters after validation, split by what happens to them. */
 export interface StartupParams {
@@ -46,40 +16,26 @@ export interface StartupParams {
   shouldNegotiate: boolean;
   /** `_pq_.*` names to list in NegotiateProtocolVersion (all that were sent). */
   unsupportedProtocolOptions: string[];
-  /** Forwarded to every upstream, in client order. */
+  /** Forwarded to every upstream, in client order, `options` included. */
   forwarded: Array<readonly [string, string]>;
   /** Forwarded only to a `redshift` upstream, in client order. */
   redshiftOnly: Array<readonly [string, string]>;
-  /** Names not forwarded (log at debug; never values). */
+  /** Names never forwarded: `_pq_.*`, driver-only keys and the operator's drop list (log at debug; never values). */
   dropped: string[];
 }
 
-/** True when every item of `options` is `-c name=value` or `--name=value` with an allowed name. */
-export function isCleanOptions(options: string): boolean {
-  if (options.includes('\\')) return false;
-  const words = options.split(/[ \t\n\r\f\v]+/).filter((w) => w.length > 0);
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i]!;
-    let setting: string;
-    if (word === '-c') {
-      const next = words[++i];
-      if (next === undefined) return false;
-      setting = next;
-    } else if (word.startsWith('--')) {
-      setting = word.slice(2);
-    } else {
-      return false;
-    }
-    const eq = setting.indexOf('=');
-    if (eq <= 0) return false;
-    const name = setting.slice(0, eq).replace(/-/g, '_').toLowerCase();
-    if (!forwardedParameters.has(name)) return false;
-  }
-  return true;
+/** Folds `startupParameters.drop` into the set classifyStartupParameters takes. */
+export function dropSet(names: readonly string[]): ReadonlySet<string> {
+  return new Set(names.map((n) => n.toLowerCase()));
 }
 
-/** Validates and classifies a 3.x StartupMessage's parameters. Throws ProxyError (28000 / 0A000). */
-export function classifyStartupParameters(minorVersion: number, parameters: ReadonlyArray<readonly [string, string]>): StartupParams {
+const noDrops: ReadonlySet<string> = new Set();
+
+/**
+ * Validates and classifies a 3.x StartupMessage's parameters. `drop` holds lower-cased names from
+ * `startupParameters.drop`. Throws ProxyError (28000 / 0A000).
+ */
+export function classifyStartupParameters(minorVersion: number, parameters: ReadonlyArray<readonly [string, string]>, drop: ReadonlySet<string> = noDrops): StartupParams {
   let user = '';
   let database: string | undefined;
   const unsupportedProtocolOptions: string[] = [];
@@ -89,20 +45,18 @@ export function classifyStartupParameters(minorVersion: number, parameters: Read
 
   for (const pair of parameters) {
     const [key, value] = pair;
-    const folded = key.toLowerCase();
-    if (folded === 'user') user = value;
-    else if (folded === 'database') database = value;
-    else if (folded === 'replication') {
+    const kind = startupParameterClass(key);
+    if (kind === 'setByProxy') {
+      if (key.toLowerCase() === 'user') user = value;
+      else database = value;
+    } else if (kind === 'replication') {
       if (!replicationOff.has(value.toLowerCase())) throw unsupported('replication', 'replication connections are not supported');
-    } else if (isProtocolExtension(key)) {
+    } else if (kind === 'negotiated') {
       unsupportedProtocolOptions.push(key);
       dropped.push(key);
-    } else if (folded === 'options') {
-      if (!isCleanOptions(value)) throw unsupported('options', 'the startup parameter "options" may only set allowed parameters');
-      forwarded.push(pair);
-    } else if (forwardedParameters.has(folded)) forwarded.push(pair);
-    else if (redshiftOnlyParameters.has(folded)) redshiftOnly.push(pair);
-    else dropped.push(key);
+    } else if (kind === 'driverOnly' || drop.has(key.toLowerCase())) dropped.push(key);
+    else if (kind === 'redshiftOnly') redshiftOnly.push(pair);
+    else forwarded.push(pair);
   }
   if (user === '') throw noUser();
   return {

@@ -1,4 +1,4 @@
-/** The client session as a pure state machine: Phase × Event → { phase, actions } (wire.md §2). Sockets live elsewhere. */
+/** The client session as a pure state machine: Phase × Event → { phase, actions } (docs/design/wire-protocol.md §2). Sockets live elsewhere. */
 import { protocolViolation, tlsRequired, unavailable, upstreamFailed, unsupported } from '../errors/proxy-error.js';
 import type { ProxyError } from '../errors/proxy-error.js';
 
@@ -72,7 +72,7 @@ export function step(phase: Phase, event: SessionEvent): Transition {
   // From the auth port, not the client: the token is verified and the credentials stage begins (ignored outside it).
   if (event.type === 'TokenVerified') return phase.name === 'Authenticating' ? { phase: { name: 'Authenticating', isTokenVerified: true }, actions: [] } : { phase, actions: [] };
   if (event.type === 'LoginTimeout') {
-    // The reason names the AWS stage that was pending (token.md §14): STS until the token is verified, then credentials.
+    // The reason names the AWS stage that was pending (docs/design/token.md §14): STS until the token is verified, then credentials.
     if (phase.name === 'Authenticating') {
       return fatal(
         phase.isTokenVerified

@@ -1,4 +1,4 @@
-/** The pre-startup part of a client connection: plaintext packets, SSLRequest / GSSENCRequest / direct TLS, CancelRequest, and the startup packet (wire.md §2–§5, §12). */
+/** The pre-startup part of a client connection: plaintext packets, SSLRequest / GSSENCRequest / direct TLS, CancelRequest, and the startup packet (docs/design/wire-protocol.md §2–§5, §12). */
 import * as tls from 'node:tls';
 import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';

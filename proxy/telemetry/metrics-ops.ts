@@ -1,5 +1,5 @@
 /**
- * The operational gauges beside contract.md §6 (build info, certificate expiry, connection cap, readiness)
+ * The operational gauges beside docs/design/surface.md §6 (build info, certificate expiry, connection cap, readiness)
  * and the cleanup of prom-client's default metrics so that `promtool check metrics` passes on /metrics. A leaf.
  */
 import { X509Certificate } from 'node:crypto';

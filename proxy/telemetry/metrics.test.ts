@@ -16,7 +16,7 @@ function sample(body: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-test('every contract.md §6 metric is registered with its type', async () => {
+test('every docs/design/surface.md §6 metric is registered with its type', async () => {
   const body = await text(createMetrics());
   const want: Record<string, string> = {
     rsproxy_client_connections: 'gauge',

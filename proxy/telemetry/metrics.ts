@@ -1,4 +1,4 @@
-/** Prometheus metrics of contract.md §6 on an injected prom-client Registry; implements SessionObserver and AuthObserver. */
+/** Prometheus metrics of docs/design/surface.md §6 on an injected prom-client Registry; implements SessionObserver and AuthObserver. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthObserver } from '../../auth/types.js';
 import { authReason } from '../../auth/errors.js';

@@ -1,12 +1,12 @@
 /** SessionObserver: the events the client side emits for metrics (labels are closed sets). A leaf: metrics.ts implements it without importing the session. */
 
-/** Outcome label of a CancelRequest (contract.md §5, §9, wire.md §12); the peer_* ones on the replica that forwards. */
+/** Outcome label of a CancelRequest (docs/design/surface.md §5, §9, docs/design/wire-protocol.md §12); the peer_* ones on the replica that forwards. */
 export type CancelResult = 'forwarded' | 'unknown_key' | 'rate_limited' | 'error' | 'peer_forwarded' | 'peer_forward_failed';
 
 /** Direction label of relayed bytes. */
 export type ByteDirection = 'client_to_upstream' | 'upstream_to_client';
 
-/** Why a relayed session ended: label of rsproxy_sessions_ended_total (contract.md §10). */
+/** Why a relayed session ended: label of rsproxy_sessions_ended_total (docs/design/surface.md §10). */
 export type SessionEndReason = 'client' | 'upstream' | 'revoked' | 'max_age' | 'admin' | 'shutdown';
 
 /** Every SessionEndReason, for pre-initialised metric labels. */

@@ -2,7 +2,7 @@
 import type { Clock } from '../../auth/types.js';
 import { systemClock } from '../../auth/types.js';
 
-/** Most a token may be reused (contract.md §8): it must stay well inside the proxy's maxTokenAgeSeconds. */
+/** Most a token may be reused (docs/design/surface.md §8): it must stay well inside the proxy's maxTokenAgeSeconds. */
 export const maxTokenReuseSeconds = 240;
 
 /** Default reuse window. */

@@ -1,4 +1,4 @@
-/** The local listener of `rsproxy tunnel` (contract.md §8): loopback TCP or a 0600 Unix socket, one TunnelSession per connection. */
+/** The local listener of `rsproxy tunnel` (docs/design/surface.md §8): loopback TCP or a 0600 Unix socket, one TunnelSession per connection. */
 import { chmodSync, lstatSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';

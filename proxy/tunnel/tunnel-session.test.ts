@@ -257,6 +257,25 @@ test('startup parameters: --user/--dbname replace the client\'s, others pass in 
   assert.deepEqual(tunnelStartupParameters(plain, {}), { parameters: [['user', 'bob']], unsupportedOptions: ['_pq_.compression'], shouldNegotiate: false });
 });
 
+test('startup parameters: the tunnel forwards what the proxy judges (options, timeouts, x.y settings, replication, IdP and Redshift-only keys); USER/Database overridden case-insensitively', () => {
+  const rest: Array<readonly [string, string]> = [
+    ['options', '-c statement_timeout=3s -c app.tenant=acme'],
+    ['statement_timeout', '3000'],
+    ['app.tenant', 'acme'],
+    ['nosuch_param', '1'],
+    ['replication', 'database'],
+    ['idp_type', 'AzureAD'],
+    ['client_protocol_version', '3'],
+  ];
+  const packet: StartupMessage = { kind: 'StartupMessage', majorVersion: 3, minorVersion: 0, parameters: [['USER', 'bob'], ['Database', 'x'], ...rest] };
+  assert.deepEqual(tunnelStartupParameters(packet, { user: 'alice', database: 'dev' }), {
+    parameters: [['user', 'alice'], ['database', 'dev'], ...rest],
+    unsupportedOptions: [],
+    shouldNegotiate: false,
+  });
+  assert.deepEqual(tunnelStartupParameters(packet, {}).parameters, packet.parameters);
+});
+
 test('remoteLoginStep: the password only for a cleartext request before it; Ok after it; other methods are not an rsproxy', () => {
   const frame = (raw: Buffer): Frame => ({ type: raw[0] ?? 0, body: raw.subarray(5), raw });
   const cleartext = frame(typed('R', i32(3)));

@@ -1,5 +1,5 @@
 /**
- * One local connection of `rsproxy tunnel` (contract.md §8): the client side of an rsproxy login. It answers the
+ * One local connection of `rsproxy tunnel` (docs/design/surface.md §8): the client side of an rsproxy login. It answers the
  * local client's SSLRequest/GSSENCRequest, forwards a CancelRequest, dials the proxy over TLS, sends the client's
  * startup, answers the proxy's cleartext password request with a token, and then relays bytes unchanged.
  */
@@ -184,8 +184,8 @@ export class TunnelSession {
     const leftover = this.framer.takeLeftover();
     if (leftover.length > 0) this.handleClientData(leftover);
     const startup = tunnelStartupParameters(packet, this.opts.overrides);
-    this.user = startup.parameters.find(([k]) => k === 'user')?.[1] ?? '';
-    this.database = startup.parameters.find(([k]) => k === 'database')?.[1] ?? this.user;
+    this.user = startup.parameters.find(([k]) => k.toLowerCase() === 'user')?.[1] ?? '';
+    this.database = startup.parameters.find(([k]) => k.toLowerCase() === 'database')?.[1] ?? this.user;
     if (startup.shouldNegotiate) this.client.write(backend.negotiateProtocolVersion(startup.unsupportedOptions));
     const dial = this.opts.dial ?? dialUpstream;
     const deadlineMs = Date.now() + (this.opts.loginTimeoutMs ?? 30_000);

@@ -5,7 +5,7 @@ import { BackendCode } from '../protocol/codes.js';
 import type { Frame } from '../protocol/framer.js';
 import type { StartupMessage } from '../protocol/frontend.js';
 import { parseAuthenticationRequest, parseErrorFields } from '../protocol/upstream.js';
-import { isProtocolExtension, shouldNegotiateProtocol } from '../session/startup-params.js';
+import { startupParameterClass, shouldNegotiateProtocol } from '../protocol/startup-parameter-class.js';
 
 /** Where the tunnel logs in: the proxy's host and port, and how its certificate is checked. */
 export type TunnelRemote = DialTarget;
@@ -24,14 +24,20 @@ export interface TunnelOverrides {
 /** Dials the remote: dialUpstream, or a fake in unit tests. */
 export type TunnelDialFn = (target: DialTarget, opts: DialOptions) => Promise<DialedSocket>;
 
-/** The client's startup parameters as sent to the remote: user/database overridden, `_pq_.*` dropped (the tunnel speaks 3.0 upstream). */
+/**
+ * The client's startup parameters as sent to the remote, by the proxy's own classes: `user`/`database` replaced by
+ * `--user`/`--dbname` (names compared case-insensitively), `_pq_.*` negotiated here (the tunnel speaks 3.0 upstream);
+ * everything else, `options` and `replication` included, passes through for the proxy to judge as it would a direct client's.
+ */
 export function tunnelStartupParameters(packet: StartupMessage, overrides: TunnelOverrides): { parameters: Array<readonly [string, string]>; unsupportedOptions: string[]; shouldNegotiate: boolean } {
   const parameters: Array<readonly [string, string]> = [];
   const unsupportedOptions: string[] = [];
   for (const [key, value] of packet.parameters) {
-    if (isProtocolExtension(key)) unsupportedOptions.push(key);
-    else if (key === 'user' && overrides.user !== undefined) continue;
-    else if (key === 'database' && overrides.database !== undefined) continue;
+    const kind = startupParameterClass(key);
+    const folded = key.toLowerCase();
+    if (kind === 'negotiated') unsupportedOptions.push(key);
+    else if (kind === 'setByProxy' && folded === 'user' && overrides.user !== undefined) continue;
+    else if (kind === 'setByProxy' && folded === 'database' && overrides.database !== undefined) continue;
     else parameters.push([key, value] as const);
   }
   if (overrides.user !== undefined) parameters.unshift(['user', overrides.user] as const);

@@ -1,4 +1,4 @@
-/** Forwards a CancelRequest on a new connection: to the upstream (wire.md §12), to a peer replica (contract.md §9), or to the proxy (`rsproxy tunnel`). */
+/** Forwards a CancelRequest on a new connection: to the upstream (docs/design/wire-protocol.md §12), to a peer replica (docs/design/surface.md §9), or to the proxy (`rsproxy tunnel`). */
 import type { Logger } from '../../auth/types.js';
 import { silentLogger } from '../../auth/types.js';
 import { cancelRequest } from '../protocol/upstream.js';

@@ -1,4 +1,4 @@
-/** Dials an upstream: TCP connect, SSLRequest, exactly 'S', TLS by the target's mode (wire.md §7 steps 2–3). */
+/** Dials an upstream: TCP connect, SSLRequest, exactly 'S', TLS by the target's mode (docs/design/wire-protocol.md §7 steps 2–3). */
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';

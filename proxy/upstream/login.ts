@@ -1,4 +1,4 @@
-/** Logs in to the upstream (wire.md §7): dial + TLS, StartupMessage 3.0, auth 3/5/10–12/13, then S/N/K until Z. */
+/** Logs in to the upstream (docs/design/wire-protocol.md §7): dial + TLS, StartupMessage 3.0, auth 3/5/10–12/13, then S/N/K until Z. */
 import type * as tls from 'node:tls';
 import type { Logger } from '../../auth/types.js';
 import { BackendCode } from '../protocol/codes.js';
@@ -19,7 +19,7 @@ import {
   startupMessage,
 } from '../protocol/upstream.js';
 import { dialUpstream } from './dial.js';
-import { UpstreamLoginError, UpstreamLoginErrorCode } from './error.js';
+import { UpstreamLoginError, UpstreamLoginErrorCode, settingRefusedSqlstates } from './error.js';
 import type { UpstreamLoginOptions, UpstreamSession } from './types.js';
 
 // Shared by all upstream logins of the process: warm logins reuse cached credentials, so their SCRAM
@@ -68,7 +68,7 @@ class LoginConversation {
   handle(frame: Frame, framer: MessageFramer): UpstreamSession | undefined {
     switch (frame.type) {
       case BackendCode.ErrorResponse:
-        throw this.upstreamError(frame.body);
+        throw this.upstreamError(frame);
       case BackendCode.NoticeResponse:
         this.notices.push(Buffer.from(frame.raw));
         return undefined;
@@ -119,12 +119,15 @@ class LoginConversation {
     }
   }
 
-  private upstreamError(body: Buffer): UpstreamLoginError {
-    const fields = this.decode(() => parseErrorFields(body));
+  private upstreamError(frame: Frame): UpstreamLoginError {
+    const fields = this.decode(() => parseErrorFields(frame.body));
     this.log.debug({ upstreamSqlstate: fields.sqlstate, upstreamMessage: fields.message }, 'upstream refused the login');
+    // Settings are applied after authentication; a refusal then is about what the client asked for, so it is the client's to read.
+    const isSettingRefusal = this.phase === 'params' && fields.sqlstate !== undefined && settingRefusedSqlstates.has(fields.sqlstate);
     return new UpstreamLoginError(UpstreamLoginErrorCode.Auth, `upstream refused the login (SQLSTATE ${fields.sqlstate ?? 'none'})`, {
       upstreamSqlstate: fields.sqlstate,
       upstreamMessage: fields.message,
+      ...(isSettingRefusal ? { settingRefusal: Buffer.from(frame.raw) } : {}),
     });
   }
 

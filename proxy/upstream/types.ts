@@ -44,6 +44,8 @@ export interface UpstreamLoginErrorLike extends Error {
   /** The upstream's `M` field (logs only). */
   upstreamMessage?: string;
   isAuthRejected: boolean;
+  /** The upstream's whole ErrorResponse when it refused a forwarded setting: the client gets it verbatim. */
+  settingRefusal?: Buffer;
 }
 
 /** Logs in upstream; rejects with an UpstreamLoginError. */

@@ -1,5 +1,5 @@
 /**
- * fast-check arbitraries for everything a client can send before login (wire.md §2–§6): SSLRequest,
+ * fast-check arbitraries for everything a client can send before login (docs/design/wire-protocol.md §2–§6): SSLRequest,
  * GSSENCRequest, CancelRequest, StartupMessage and password sequences, then mutated, truncated and split
  * into chunks at random points. Shared by the in-memory and the socket-level front-door fuzz suites.
  */

@@ -1,4 +1,4 @@
-/** Admin `/sessions` on the real stack (contract.md §6, issue 14): bearer token, listing, DELETE ending a psql session and its query upstream, token re-read on reload. */
+/** Admin `/sessions` on the real stack (docs/design/surface.md §6, issue 14): bearer token, listing, DELETE ending a psql session and its query upstream, token re-read on reload. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

@@ -1,8 +1,8 @@
 /**
- * token.md §15 cases 33-35 through the real proxy (runServe + AWS emulator + PostgreSQL): a startup
+ * docs/design/token.md §15 cases 33-35 through the real proxy (runServe + AWS emulator + PostgreSQL): a startup
  * user the rule does not render, a rendered name that breaks the Redshift name rules and a database
  * outside the rule are each 28P01 with zero GetClusterCredentials calls; `replication` is 0A000.
- * Also wire.md §14 item 19: an established session outlives its token; a new login with it is `expired`.
+ * Also docs/design/wire-protocol.md §14 item 19: an established session outlives its token; a new login with it is `expired`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,7 +64,7 @@ describe('mapping attacks and token expiry through the real proxy', { skip: !pgA
     const after = calls(s);
     assert.equal(after.credentials - before.credentials, 0, 'GetClusterCredentials never called (so never with DbUser=admin)');
     assert.equal(after.sts - before.sts, 1, 'one STS call, then the verified-token cache');
-    // The same token still works for the user the rule renders (IAMA:<x> is an alias of <x>, token.md §8).
+    // The same token still works for the user the rule renders (IAMA:<x> is an alias of <x>, docs/design/token.md §8).
     const ok = await s.connect(token, 'IAMA:alice');
     try {
       assert.equal((await ok.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u, 'IAMA:alice');
@@ -114,7 +114,7 @@ describe('mapping attacks and token expiry through the real proxy', { skip: !pgA
     assert.deepEqual(calls(s), before, 'no STS and no credentials call');
   });
 
-  test('wire.md §14 item 19: a session outlives its token; a new login with the expired token → 28P01 expired, no STS call', async (t) => {
+  test('docs/design/wire-protocol.md §14 item 19: a session outlives its token; a new login with the expired token → 28P01 expired, no STS call', async (t) => {
     const s = ready(t);
     if (s === undefined) return;
     const signedAtMs = Date.now() - (maxTokenAgeSeconds - 3) * 1000;

@@ -1,5 +1,5 @@
 /**
- * token.md §15 case 40 at the raw-socket level against the real proxy (runServe + emulator + PostgreSQL):
+ * docs/design/token.md §15 case 40 at the raw-socket level against the real proxy (runServe + emulator + PostgreSQL):
  * a SASLInitialResponse-shaped `p` after R 3, a non-`p` message during authentication and a `p`
  * before the StartupMessage all end in FATAL 08P01 and a closed socket, with no STS call.
  */
@@ -61,7 +61,7 @@ describe('case 40: out-of-order messages during authentication (real proxy)', { 
     const before = stsCalls(s);
     const { socket, reader } = await atPasswordPrompt(s);
     socket.write(saslInitialResponse());
-    // wire.md §6: the body does not end at its first NUL-terminated string, so it is not a PasswordMessage.
+    // docs/design/wire-protocol.md §6: the body does not end at its first NUL-terminated string, so it is not a PasswordMessage.
     await assertFatalAndClosed(reader, '08P01');
     assert.equal(stsCalls(s), before, 'no STS request for a malformed password message');
   });

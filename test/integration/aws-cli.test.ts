@@ -1,6 +1,6 @@
 /**
  * The real AWS CLI v2 (Debian `awscli`, /usr/bin/aws) against our surfaces: `aws eks get-token` tokens log in
- * through the proxy (token.md §3, case 19), and `aws sts`, `aws redshift` and `aws redshift-serverless` work
+ * through the proxy (docs/design/token.md §3, case 19), and `aws sts`, `aws redshift` and `aws redshift-serverless` work
  * against the emulator, whose DbPasswords then log in to PostgreSQL.
  */
 import { after, before, describe, test } from 'node:test';
@@ -85,7 +85,7 @@ describe('the real AWS CLI v2', { skip: !pgAvailable() && process.env['CI'] !== 
     if (!requireAwsCli(t)) return;
     for (const region of [iamRegion, 'us-east-1']) {
       const url = eksUrl(await eksToken(principal('alice'), iamAudience, region));
-      assert.equal(url.host, `sts.${region}.amazonaws.com`, 'token.md §3 "unverified: regional host" holds for CLI v2');
+      assert.equal(url.host, `sts.${region}.amazonaws.com`, 'docs/design/token.md §3 "unverified: regional host" holds for CLI v2');
       assert.equal(url.searchParams.get('X-Amz-SignedHeaders'), 'host;x-k8s-aws-id');
       assert.equal(url.searchParams.get('X-Amz-Expires'), '60');
     }

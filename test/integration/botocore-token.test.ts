@@ -1,5 +1,5 @@
 /**
- * Cross-implementation check of the rsp1 format (token.md §2): tokens minted by botocore's own
+ * Cross-implementation check of the rsp1 format (docs/design/token.md §2): tokens minted by botocore's own
  * SigV4 presigner (test/fixtures/mint_rsp1_botocore.py, Debian python3-botocore) reproduce the
  * §2.5 vectors, verify at the emulator when rebuilt per §2.4, and log in through the proxy.
  */
@@ -78,7 +78,7 @@ function mintWithBotocore(creds: BotocoreCredentials, audience: string, region: 
 
 const rfc3986 = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-/** The presigned GET implied by an rsp1 token (token.md §2.2, §2.4), built here independently of auth/. */
+/** The presigned GET implied by an rsp1 token (docs/design/token.md §2.2, §2.4), built here independently of auth/. */
 function rebuildRequest(token: string, domain = 'amazonaws.com'): { host: string; path: string } {
   const [prefix, region, amzDate, akid, signature, session] = token.split('.');
   assert.equal(prefix, 'rsp1');
@@ -105,7 +105,7 @@ function stsGet(emulatorUrl: string, req: { host: string; path: string }, audien
 const exampleSecret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const vectorDate = '20261124T101500Z';
 
-describe('botocore reproduces the token.md §2.5 vectors', () => {
+describe('botocore reproduces the docs/design/token.md §2.5 vectors', () => {
   test('vector A: long-term key, no session token', async (t) => {
     if (!requireBotocore(t)) return;
     const out = await mintWithBotocore({ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: exampleSecret }, 'rsproxy:prod', 'eu-west-1', vectorDate);
@@ -160,7 +160,7 @@ describe('botocore reproduces the token.md §2.5 vectors', () => {
 
   test('a non-canonical session token is refused by the fixture', async (t) => {
     if (!requireBotocore(t)) return;
-    // "QQ" decodes to 'A' with zero trailing bits; "QR" has non-zero unused bits (token.md §2.3).
+    // "QQ" decodes to 'A' with zero trailing bits; "QR" has non-zero unused bits (docs/design/token.md §2.3).
     await assert.rejects(
       mintWithBotocore({ accessKeyId: 'ASIAEXAMPLEEXAMPLE12', secretAccessKey: exampleSecret, sessionToken: 'QR==' }, 'rsproxy:prod', 'eu-west-1', vectorDate),
       /not canonical base64/,

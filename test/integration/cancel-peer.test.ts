@@ -1,5 +1,5 @@
 /**
- * Cancel forwarding across a fleet (contract.md §9): three `rsproxy serve` replicas on 127.0.0.2–4,
+ * Cancel forwarding across a fleet (docs/design/surface.md §9): three `rsproxy serve` replicas on 127.0.0.2–4,
  * one PostgreSQL, the emulator. A cancel sent to the wrong replica reaches the session's owner.
  */
 import { after, before, describe, test } from 'node:test';

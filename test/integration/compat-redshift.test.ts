@@ -1,5 +1,5 @@
 /**
- * wire.md §14 items 8/9 and 22 at byte level. Against a Redshift-like upstream (digest auth R 13) the
+ * docs/design/wire-protocol.md §14 items 8/9 and 22 at byte level. Against a Redshift-like upstream (digest auth R 13) the
  * Redshift JDBC / redshift_connector startup extras are forwarded verbatim (no `_pq_.*`), the upstream's
  * ParameterStatus (server_version 8.0.2, server_protocol_version) and an opaque extended RowDescription
  * reach the client byte-identical; an `engine: postgres` upstream never gets those keys. Against real

@@ -220,7 +220,7 @@ test('workgroup with assumeRole: AssumeRole (tagged) then GetCredentials as the 
     const r = await auth.authenticate(req('IAMR:lake-bi', 'lake', 'alice'));
     assert.equal(r.upstreamUser, 'IAMR:lake-bi');
     assert.deepEqual([r.target.port, r.target.dbName], [15441, 'lake']);
-    // Bob gets his own AssumeRole session (CloudTrail shows bob, contract.md §3), never Alice's cached result.
+    // Bob gets his own AssumeRole session (CloudTrail shows bob, docs/design/surface.md §3), never Alice's cached result.
     const bob = await auth.authenticate(req('lake-bi', 'lake', 'bob'));
     assert.equal(bob.upstreamUser, 'IAMR:lake-bi');
     assert.notEqual(bob.upstreamPassword, r.upstreamPassword);

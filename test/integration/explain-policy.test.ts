@@ -1,5 +1,5 @@
 /**
- * contract.md §10 through the real stack (proxy + AWS emulator + PostgreSQL): for every row of the
+ * docs/design/surface.md §10 through the real stack (proxy + AWS emulator + PostgreSQL): for every row of the
  * shared rule table, `rsproxy explain` and a real login agree (admitted or denied, same database user
  * and groups, read back through the proxy); and with the generated `rsproxy policy` (proxy and
  * assumeRole role) installed in the emulator, every admitted login still works while calls outside

@@ -1,5 +1,5 @@
 /**
- * Cancel forwarding and the PROXY protocol together (issue 13, contract.md §9): three replicas on
+ * Cancel forwarding and the PROXY protocol together (issue 13, docs/design/surface.md §9): three replicas on
  * 127.0.0.2–4 with `cluster` peers AND `proxyProtocol.trustedSources` covering the replicas and the test
  * client (127.0.0.1), which acts as the balancer and opens every connection with a v2 PROXY header.
  */

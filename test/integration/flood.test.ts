@@ -1,5 +1,5 @@
 /**
- * token.md §15 case 23, bounded: a burst of 300 connections from one address, each with a distinct
+ * docs/design/token.md §15 case 23, bounded: a burst of 300 connections from one address, each with a distinct
  * well-formed token signed by unknown keys, against the real proxy (maxClientConnections 100) while
  * the emulator's GetCallerIdentity takes 1 s. The excess get 53300 (or are closed), STS never has
  * more than 64 requests in flight, /livez stays 200, memory stays bounded, and the proxy recovers.

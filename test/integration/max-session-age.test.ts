@@ -1,4 +1,4 @@
-/** `limits.maxSessionSeconds` on the real stack (contract.md §10, issue 14): an idle session ends at the limit; a busy one right after its query returns. */
+/** `limits.maxSessionSeconds` on the real stack (docs/design/surface.md §10, issue 14): an idle session ends at the limit; a busy one right after its query returns. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';

@@ -1,6 +1,6 @@
 /**
  * PROXY protocol v1/v2 on the real stack (PostgreSQL, the emulator, `rsproxy serve` in process) with
- * 127.0.0.1/32 as the trusted balancer (issue 13, contract.md §9).
+ * 127.0.0.1/32 as the trusted balancer (issue 13, docs/design/surface.md §9).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

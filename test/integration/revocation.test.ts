@@ -1,4 +1,4 @@
-/** Revocation on reload (contract.md §10, issue 14): a rule removed and reloaded ends only the sessions it admitted, within 5 s, and cancels their queries upstream. */
+/** Revocation on reload (docs/design/surface.md §10, issue 14): a rule removed and reloaded ends only the sessions it admitted, within 5 s, and cancels their queries upstream. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Issue 12, `rsproxy tunnel` (contract.md §8), end to end: the tunnel as a child process with an AWS credentials
+ * Issue 12, `rsproxy tunnel` (docs/design/surface.md §8), end to end: the tunnel as a child process with an AWS credentials
  * file, a real proxy (runServe) + AWS emulator (real SigV4) + throwaway PostgreSQL. psql, pgjdbc and psqlODBC log
  * in with no password; a burst costs one STS call; cancel, the proxy's own errors, 08006 / 28000 failures that the
  * tunnel survives, a 0600 Unix socket, exit codes, and no token in anything it prints.

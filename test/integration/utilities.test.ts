@@ -207,7 +207,7 @@ test('credentials --workgroup --format libpq: the URI works in psql as the calle
   assert.equal(psql.stdout.trim(), 'IAM:adam');
 });
 
-// A password with every character that needs escaping somewhere, and long (token.md §13: ~2 KB tokens).
+// A password with every character that needs escaping somewhere, and long (docs/design/token.md §13: ~2 KB tokens).
 const hardPassword = ` p;w{x}}=%41@'"+\\ ü ${'A1b2-_.'.repeat(300)} `;
 const hardUser = 'IAMA:url_user';
 
