@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { commandSpecs, specOf } from './command-specs.js';
+import { commands } from './dispatch.js';
 import { renderCommandHelp } from './help.js';
 import { sslModes } from './conn-strings.js';
 
@@ -18,8 +19,9 @@ function rsproxy(args: string[]): Promise<{ code: number; stdout: string; stderr
 
 const expected = ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'tunnel', 'check-config', 'explain', 'policy', 'version'];
 
-test('every command has an option table', () => {
+test('every command has an option table, and every table a command', () => {
   assert.deepEqual(commandSpecs.map((s) => s.name), expected);
+  assert.deepEqual(Object.keys(commands).sort(), [...expected].sort(), 'a command added to dispatch.ts needs its table in command-specs.ts');
 });
 
 for (const spec of commandSpecs) {
