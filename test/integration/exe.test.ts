@@ -58,7 +58,7 @@ function which(cmd: string): string | undefined {
 async function ensureExe(): Promise<void> {
   const distCli = join(root, 'dist', 'proxy', 'cli', 'index.js');
   if (existsSync(builtExe) && statSync(builtExe).mtimeMs >= statSync(distCli).mtimeMs) return;
-  const r = await run(process.execPath, [join(root, 'dist', 'packaging', 'build-exe.js')], process.env, root);
+  const r = await run(process.execPath, [join(root, 'dist', 'deploy', 'exe', 'build-exe.js')], process.env, root);
   assert.equal(r.code, 0, `build-exe failed:\n${r.stdout}${r.stderr}`);
 }
 
