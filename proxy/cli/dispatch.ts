@@ -3,6 +3,7 @@
  * the one place a thrown error becomes a message and an exit code. Shared by the npm entry (index.ts) and the
  * single executable's (exe-main.ts).
  */
+import { ConfigError } from '../config/config.js';
 import { ExitCode, exitCodeOf, UsageError } from '../errors/exit-codes.js';
 import { commandSpecs } from './command-specs.js';
 import { renderCommandHelp, renderUsage } from './help.js';
@@ -64,6 +65,7 @@ export async function main(argv: readonly string[], table: CommandTable = comman
     const msg = err instanceof Error ? err.message : String(err);
     const seeHelp = err instanceof UsageError && !msg.includes('--help`') ? ` (see \`rsproxy ${command} --help\`)` : '';
     process.stderr.write(`rsproxy ${command}: ${msg}${seeHelp}\n`);
-    return exitCodeOf(err);
+    // The config room may not import proxy/errors, so its error is mapped here: a bad config is exit 1.
+    return err instanceof ConfigError ? ExitCode.Usage : exitCodeOf(err);
   }
 }
