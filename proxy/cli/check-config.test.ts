@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './check-config.js';
-import { UsageError } from './args.js';
+import { UsageError } from '../errors/exit-codes.js';
 
 const good = `
 tls: { certFile: /etc/rsproxy/tls.crt, keyFile: /etc/rsproxy/tls.key }

@@ -1,7 +1,10 @@
 /** `rsproxy check-config --config FILE [--print]`: validate, one line per problem; exit 0/1. */
 import { stringify } from 'yaml';
 import { loadConfigFile, redactConfig } from '../config/config.js';
-import { configFlagOptions, configFlagValues, parseCommandArgs, stringOption } from './args.js';
+import { ExitCode } from '../errors/exit-codes.js';
+import { specOf } from './command-specs.js';
+import { configFlagValues } from './operator-specs.js';
+import { isSet, parseCommand, stringValue } from './options.js';
 
 /** Where check-config writes; tests capture these. */
 export interface CheckConfigIo {
@@ -18,16 +21,16 @@ const processIo: CheckConfigIo = {
 
 /** Validates the config named by argv; returns the exit code (0 ok or warnings only, 1 errors). */
 export async function run(argv: string[], io: CheckConfigIo = processIo): Promise<number> {
-  const args = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, print: { type: 'boolean' }, ...configFlagOptions() });
-  const path = stringOption(args, 'config', true);
+  const args = parseCommand(specOf('check-config'), argv);
+  const path = stringValue(args, 'config') ?? '';
   const result = loadConfigFile(path, { flags: configFlagValues(args), env: io.env });
   for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
   if (!result.ok) {
     for (const e of result.errors) io.stderr(`${e}\n`);
     io.stderr(`${path}: ${result.errors.length} problem${result.errors.length === 1 ? '' : 's'}\n`);
-    return 1;
+    return ExitCode.Usage;
   }
-  if (args.values.print === true) io.stdout(stringify(redactConfig(result.config)));
+  if (isSet(args, 'print')) io.stdout(stringify(redactConfig(result.config)));
   else io.stdout(`${path}: OK\n`);
-  return 0;
+  return ExitCode.Ok;
 }

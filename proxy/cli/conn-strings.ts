@@ -1,4 +1,5 @@
 /** Pure formatting and escaping of connection strings for each client family (pgjdbc, Redshift JDBC, psqlODBC, libpq, DBeaver, shell env, AWS CLI JSON). */
+import { UsageError } from '../errors/exit-codes.js';
 
 /** libpq `sslmode` values (also accepted by pgjdbc, psqlODBC and the Redshift drivers). */
 export const sslModes = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -27,11 +28,9 @@ export interface ConnectionParams {
 }
 
 /** A value that cannot be written in the requested format (e.g. `;` in a psqlODBC Uid). */
-export class ConnStringError extends Error {
-  override readonly name = 'ConnStringError';
-  readonly code = 'CONN_STRING_UNREPRESENTABLE';
-  /** The CLI treats it as a usage error. */
-  readonly exitCode = 1;
+export class ConnStringError extends UsageError {
+  override readonly name: string = 'ConnStringError';
+  override readonly code: string = 'CONN_STRING_UNREPRESENTABLE';
 }
 
 /** True when `s` is one of the libpq sslmode values. */

@@ -2,8 +2,10 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { ConnectionParams } from './conn-strings.js';
-import { parseCommandArgs, UsageError } from './args.js';
-import { connectionParamsOf, mintUserToken, RuntimeError, userConnectionOptionSpecs } from './client-options.js';
+import { RuntimeError } from '../errors/exit-codes.js';
+import { connectionParamsOf, mintUserToken } from './client-options.js';
+import { specOf } from './command-specs.js';
+import { parseCommand } from './options.js';
 
 /** The psql executable: RSPROXY_PSQL, else `psql` on PATH. */
 export function psqlCommand(env: NodeJS.ProcessEnv = process.env): string {
@@ -80,12 +82,9 @@ export function runPsql(command: string, args: readonly string[], env: NodeJS.Pr
 
 /** Runs `rsproxy connect`; returns psql's exit code. */
 export async function run(argv: string[]): Promise<number> {
-  const args = parseCommandArgs(argv, userConnectionOptionSpecs, { allowPositionals: true });
+  // Positionals before `--` are usage errors (the table says so); after it they belong to psql.
+  const args = parseCommand(specOf('connect'), argv);
   const dashDash = argv.indexOf('--');
-  // Positionals before `--` are mistakes; after it they belong to psql.
-  if (args.positionals.length > (dashDash === -1 ? 0 : argv.length - dashDash - 1)) {
-    throw new UsageError(`unexpected argument "${args.positionals[0]?.slice(0, 40) ?? ''}"; put psql arguments after --`);
-  }
   const psqlArgs = dashDash === -1 ? [] : argv.slice(dashDash + 1);
   const params = connectionParamsOf(args);
   const token = await mintUserToken(args);

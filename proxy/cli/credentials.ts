@@ -1,8 +1,10 @@
 /** `rsproxy credentials --cluster C | --workgroup W …`: temporary database credentials straight from AWS (no proxy), cached on disk. */
 import { credentialsJson, envExports, lengthWarnings, type ConnectionParams, type CredentialsOutput } from './conn-strings.js';
 import { CredentialsDiskCache, defaultCacheDir, diskCacheKey, type CachedCredentials, type DiskCacheKeyParts } from './credentials-disk-cache.js';
-import { parseCommandArgs, stringOption, UsageError, type ParsedArgs } from './args.js';
-import { regionOf, RuntimeError, sslModeOf, sslRootCertOf, tlsOptionSpecs } from './client-options.js';
+import { RuntimeError, UsageError } from '../errors/exit-codes.js';
+import { regionOf, sslModeOf, sslRootCertOf } from './client-options.js';
+import { specOf } from './command-specs.js';
+import { isSet, listValue, numberValue, parseCommand, stringValue, type ParsedArgs } from './options.js';
 import { explainAwsFailure, type CredentialsTarget } from './credentials-errors.js';
 import { formatConnection, jdbcDriverOf, UrlFormat } from './url.js';
 
@@ -10,7 +12,6 @@ import { formatConnection, jdbcDriverOf, UrlFormat } from './url.js';
 export const CredentialsFormat = { Json: 'json', Env: 'env', Jdbc: 'jdbc', Odbc: 'odbc', Libpq: 'libpq' } as const;
 export type CredentialsFormat = (typeof CredentialsFormat)[keyof typeof CredentialsFormat];
 
-const formats: readonly string[] = Object.values(CredentialsFormat);
 const dbNamePattern = /^[a-z][a-z0-9_+.@-]{0,63}$/;
 
 /** The parsed request of one `rsproxy credentials` invocation. */
@@ -31,29 +32,21 @@ export function credentialSourceOf(profile: string | undefined, env: NodeJS.Proc
   return 'chain:default';
 }
 
-function parseDuration(args: ParsedArgs): number | undefined {
-  const text = stringOption(args, 'duration-seconds');
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 900 || n > 3600) throw new UsageError(`--duration-seconds: must be an integer 900..3600 (got "${text.slice(0, 20)}")`);
-  return n;
-}
-
 /** Validates the flags into a request (usage errors exit 1). */
 export function parseRequest(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): CredentialsRequest {
-  const cluster = stringOption(args, 'cluster');
-  const workgroup = stringOption(args, 'workgroup');
+  const cluster = stringValue(args, 'cluster');
+  const workgroup = stringValue(args, 'workgroup');
   if ((cluster === undefined) === (workgroup === undefined)) throw new UsageError('exactly one of --cluster or --workgroup is required');
-  const dbName = stringOption(args, 'db-name', true);
-  if (!dbNamePattern.test(dbName)) throw new UsageError(`--db-name: lower-case letters, digits and _+.@-, starting with a letter, at most 64 (got "${dbName.slice(0, 70)}")`);
-  const groupsText = stringOption(args, 'db-groups');
-  const dbGroups = groupsText === undefined ? [] : groupsText.split(',').map((g) => g.trim()).filter((g) => g !== '');
+  const dbName = stringValue(args, 'dbname');
+  if (dbName === undefined) throw new UsageError('--dbname is required');
+  if (!dbNamePattern.test(dbName)) throw new UsageError(`--dbname: lower-case letters, digits and _+.@-, starting with a letter, at most 64 (got "${dbName.slice(0, 70)}")`);
+  const dbGroups = listValue(args, 'db-groups');
   for (const g of dbGroups) if (!dbNamePattern.test(g)) throw new UsageError(`--db-groups: "${g.slice(0, 70)}" is not a valid group name (lower-case)`);
-  const autoCreate = args.values['auto-create'] === true;
-  const dbUser = stringOption(args, 'db-user');
+  const autoCreate = isSet(args, 'auto-create');
+  const dbUser = stringValue(args, 'db-user');
   const region = regionOf(args, env);
-  const durationSeconds = parseDuration(args);
-  const profile = stringOption(args, 'profile');
+  const durationSeconds = numberValue(args, 'duration-seconds');
+  const profile = stringValue(args, 'profile');
   const common = { region, dbName, dbGroups, autoCreate, ...(durationSeconds === undefined ? {} : { durationSeconds }), ...(profile === undefined ? {} : { profile }) };
   if (workgroup !== undefined) {
     // Serverless GetCredentials derives the user from the caller and takes no groups.
@@ -124,23 +117,9 @@ export function renderCredentials(format: CredentialsFormat, c: CredentialsOutpu
 
 /** Runs `rsproxy credentials`. */
 export async function run(argv: string[]): Promise<number> {
-  const args = parseCommandArgs(argv, {
-    cluster: { type: 'string' },
-    workgroup: { type: 'string' },
-    'db-user': { type: 'string' },
-    'db-name': { type: 'string' },
-    'db-groups': { type: 'string' },
-    'auto-create': { type: 'boolean' },
-    'duration-seconds': { type: 'string' },
-    region: { type: 'string' },
-    profile: { type: 'string' },
-    format: { type: 'string' },
-    driver: { type: 'string' },
-    ...tlsOptionSpecs,
-  });
-  const format = stringOption(args, 'format') ?? CredentialsFormat.Json;
-  if (!formats.includes(format)) throw new UsageError(`--format: must be one of ${formats.join(', ')} (got "${format.slice(0, 20)}")`);
-  const jdbcDriver = jdbcDriverOf(stringOption(args, 'driver'));
+  const args = parseCommand(specOf('credentials'), argv);
+  const format = stringValue(args, 'format') ?? CredentialsFormat.Json;
+  const jdbcDriver = jdbcDriverOf(stringValue(args, 'driver'));
   const tls = { sslMode: sslModeOf(args), ...sslRootCertOf(args) };
   const req = parseRequest(args);
   // The minters use the SDK's default chain, which reads AWS_PROFILE when it resolves credentials.

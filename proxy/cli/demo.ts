@@ -1,15 +1,10 @@
 /** `rsproxy demo`: the whole IAM → Redshift flow on one machine, with no AWS account. */
-import { parseCommandArgs, stringOption, UsageError } from './args.js';
+import { ExitCode } from '../errors/exit-codes.js';
+import { specOf } from './command-specs.js';
+import { numberValue, parseCommand, stringValue } from './options.js';
 import { startDemoStack } from './demo-stack.js';
 import type { DemoStack } from './demo-stack.js';
 import { sampleFirstQuery } from '../../emulator/sample-data.js';
-
-function portOption(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} must be a port number 0..65535 (got "${value}")`);
-  return n;
-}
 
 /** The ready-to-paste lines: psql, JDBC, ODBC, metrics, a first query on the sample data, and how to mint a fresh token. */
 export function demoLines(stack: DemoStack, token: string): string[] {
@@ -35,18 +30,13 @@ export function demoLines(stack: DemoStack, token: string): string[] {
 
 /** Runs the demo until SIGINT/SIGTERM; exit 0. */
 export async function run(argv: string[]): Promise<number> {
-  const args = parseCommandArgs(argv, {
-    host: { type: 'string' },
-    port: { type: 'string' },
-    'admin-port': { type: 'string' },
-    upstream: { type: 'string' },
-  });
-  const upstreamUrl = stringOption(args, 'upstream');
+  const args = parseCommand(specOf('demo'), argv);
+  const upstreamUrl = stringValue(args, 'upstream');
   process.stderr.write('rsproxy demo: starting (the first run initialises the embedded database, about 20 s)…\n');
   const stack = await startDemoStack({
-    host: stringOption(args, 'host') ?? '127.0.0.1',
-    port: portOption(stringOption(args, 'port'), 'port', 5439),
-    adminPort: portOption(stringOption(args, 'admin-port'), 'admin-port', 9187),
+    host: stringValue(args, 'host') ?? '127.0.0.1',
+    port: numberValue(args, 'port') ?? 5439,
+    adminPort: numberValue(args, 'admin-port') ?? 9187,
     ...(upstreamUrl === undefined ? {} : { upstreamUrl }),
   });
   const token = await stack.mintToken();
@@ -59,5 +49,5 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   await stack.close();
-  return 0;
+  return ExitCode.Ok;
 }

@@ -1,45 +1,12 @@
-/** Dispatches `rsproxy <command> …` from an explicit command list; each command's `run(argv)` returns the exit code. Shared by the npm entry (index.ts) and the single executable's (exe-main.ts). */
-
-const demoUsage = `  demo [--host H] [--port P] [--admin-port P] [--upstream postgres://…]
-                                         run everything locally with no AWS account
-`;
-
-const usageText = (withDemo: boolean): string => `usage: rsproxy <command> [options]
-
-commands:
-  serve --config FILE [--exit-zero-on-sigterm] [--<key-path> VALUE …]   run the proxy
-${withDemo ? demoUsage : ''}  token --audience AUD [--region R] [--profile P]
-                                         print a signed token (rsp1.…)
-  connect --host H --dbname D [--user U] [--port P] [--audience AUD] [--region R] [--profile P]
-          [--sslmode MODE] [--sslrootcert FILE] [-- psql args…]
-                                         run psql with a fresh token in PGPASSWORD
-  url --format jdbc|odbc|libpq|dbeaver --host H --dbname D [--user U] [--port P] [--audience AUD]
-      [--region R] [--profile P] [--sslmode MODE] [--sslrootcert FILE] [--driver postgresql|redshift]
-      [--no-token]                       print a connection string (--driver redshift: jdbc only)
-  credentials (--cluster C --db-user U [--db-groups G1,G2] [--auto-create] | --workgroup W)
-      --db-name D [--duration-seconds 900..3600] [--region R] [--profile P]
-      [--format json|env|jdbc|odbc|libpq] [--driver postgresql|redshift] [--sslmode MODE] [--sslrootcert FILE]
-                                         temporary credentials straight from AWS (no proxy)
-  tunnel --host H [--port 5439] [--listen 127.0.0.1:5439] [--unix-socket DIR] [--user U] [--dbname D]
-         [--audience AUD] [--region R] [--profile P] [--sslmode verify-full|verify-ca|require]
-         [--sslrootcert FILE] [--token-reuse-seconds 0..240] [--local-tls]
-                                         local listener for GUI tools and services: no password, a
-                                         fresh token from your AWS credentials for each connection
-  check-config --config FILE [--print] [--<key-path> VALUE …]
-  explain --config FILE --arn ARN --database D [--user U] [--account ID] [--json]
-                                         which rule admits that identity (exit 0) or why none does (exit 3)
-  policy --config FILE --account ID [--resolve] [--role ARN]
-                                         print the least-privilege IAM policy for the config
-  version
-
---sslmode: disable|allow|prefer|require|verify-ca|verify-full (default verify-full).
-Environment: RSPROXY_AUDIENCE (default --audience), RSPROXY_USER (default --user),
-RSPROXY_PSQL (psql executable for connect), AWS_REGION / AWS_DEFAULT_REGION (default --region).
-Config flags and RSPROXY_* env vars derive from key paths: limits.loginTimeoutMs →
---limits-login-timeout-ms / RSPROXY_LIMITS_LOGIN_TIMEOUT_MS (flag > env > file > default).
-Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 3 denied (explain), 130 SIGINT,
-143 SIGTERM (tunnel: 0 on either).
-`;
+/**
+ * Dispatches `rsproxy <command> …` from an explicit command list, answers --help from the option tables, and is
+ * the one place a thrown error becomes a message and an exit code. Shared by the npm entry (index.ts) and the
+ * single executable's (exe-main.ts).
+ */
+import { ConfigError } from '../config/config.js';
+import { ExitCode, exitCodeOf, UsageError } from '../errors/exit-codes.js';
+import { commandSpecs } from './command-specs.js';
+import { renderCommandHelp, renderUsage } from './help.js';
 
 /** What each command module exports. */
 export interface CommandModule {
@@ -64,42 +31,41 @@ export const commands: CommandTable = {
   version: () => import('./version.js'),
 };
 
-function exitCodeOf(err: unknown): number | undefined {
-  const code = (err as { exitCode?: unknown } | null)?.exitCode;
-  return typeof code === 'number' ? code : undefined;
-}
-
 /** Runs one CLI invocation against `table` (default: every command) and returns its exit code. */
 export async function main(argv: readonly string[], table: CommandTable = commands): Promise<number> {
-  const usage = usageText(Object.hasOwn(table, 'demo'));
+  const specs = commandSpecs.filter((s) => Object.hasOwn(table, s.name));
+  const usage = renderUsage(specs);
+  const specByName = new Map(specs.map((s) => [s.name, s]));
   const [command, ...rest] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    (command === undefined ? process.stderr : process.stdout).write(usage);
-    return command === undefined ? 1 : 0;
+  if (command === undefined) {
+    process.stderr.write(usage);
+    return ExitCode.Usage;
   }
   if (command === '--version') return main(['version'], table);
-  const load = Object.hasOwn(table, command) ? table[command] : undefined;
-  if (load === undefined) {
-    process.stderr.write(`rsproxy: unknown command "${command.slice(0, 40)}"\n\n${usage}`);
-    return 1;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    const spec = rest[0] === undefined ? undefined : specByName.get(rest[0]);
+    process.stdout.write(spec === undefined ? usage : renderCommandHelp(spec));
+    return ExitCode.Ok;
   }
-  const mod = await load();
+  const load = Object.hasOwn(table, command) ? table[command] : undefined;
+  const spec = specByName.get(command);
+  if (load === undefined || spec === undefined) {
+    process.stderr.write(`rsproxy: unknown command "${command.slice(0, 40)}"\n\n${usage}`);
+    return ExitCode.Usage;
+  }
   const dashDash = rest.indexOf('--');
   const own = dashDash === -1 ? rest : rest.slice(0, dashDash);
   if (own.includes('--help') || own.includes('-h')) {
-    process.stdout.write(usage);
-    return 0;
+    process.stdout.write(renderCommandHelp(spec));
+    return ExitCode.Ok;
   }
   try {
-    return await mod.run(rest);
+    return await (await load()).run(rest);
   } catch (err) {
-    const code = exitCodeOf(err);
     const msg = err instanceof Error ? err.message : String(err);
-    if (code === 1 && (err as { name?: unknown }).name === 'UsageError') {
-      process.stderr.write(`rsproxy ${command}: ${msg}\n\n${usage}`);
-      return 1;
-    }
-    process.stderr.write(`rsproxy ${command}: ${msg}\n`);
-    return code ?? 2;
+    const seeHelp = err instanceof UsageError && !msg.includes('--help`') ? ` (see \`rsproxy ${command} --help\`)` : '';
+    process.stderr.write(`rsproxy ${command}: ${msg}${seeHelp}\n`);
+    // The config room may not import proxy/errors, so its error is mapped here: a bad config is exit 1.
+    return err instanceof ConfigError ? ExitCode.Usage : exitCodeOf(err);
   }
 }

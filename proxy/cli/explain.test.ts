@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from './args.js';
+import { UsageError } from '../errors/exit-codes.js';
 import { run } from './explain.js';
 
 /** The golden-file configs double as explain fixtures. */
@@ -20,7 +20,7 @@ async function explain(args: string[]) {
 }
 
 test('admitted: exit 0, rule, rendered user, target and AWS calls with resource ARNs', async () => {
-  const r = await explain(['--config', config, '--arn', alice, '--database', 'analytics', '--user', 'alice']);
+  const r = await explain(['--config', config, '--arn', alice, '--dbname', 'analytics', '--user', 'alice']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ADMITTED: arn:aws:sts::123456789012:assumed-role\/Analyst\/alice \(canonical arn:aws:iam::123456789012:role\/Analyst\) → database "analytics" as user "alice"\n/);
   assert.match(r.stdout, /\n {2}rule: {8}#1 arn:aws:iam::123456789012:role\/Analyst\n/);
@@ -33,19 +33,19 @@ test('admitted: exit 0, rule, rendered user, target and AWS calls with resource 
 });
 
 test('denied: exit 3 and, for every rule, the first thing that did not match', async () => {
-  const r = await explain(['--config', config, '--arn', alice, '--database', 'analytics', '--user', 'admin']);
+  const r = await explain(['--config', config, '--arn', alice, '--dbname', 'analytics', '--user', 'admin']);
   assert.equal(r.code, 3);
   assert.match(r.stdout, /^DENIED: /);
   assert.match(r.stdout, /#0 arn:aws:iam::123456789012:role\/BI-\*: principal: principal .* does not match arn:aws:iam::123456789012:role\/Analyst\n/);
   assert.match(r.stdout, /#1 arn:aws:iam::123456789012:role\/Analyst: user: rendered dbUser "alice" is not the startup user "admin"\n/);
   assert.match(r.stdout, /#2 arn:aws:iam::123456789012:user\/bob: principal: /);
-  const db = await explain(['--config', config, '--arn', alice, '--database', 'lake', '--user', 'alice']);
+  const db = await explain(['--config', config, '--arn', alice, '--dbname', 'lake', '--user', 'alice']);
   assert.equal(db.code, 3);
   assert.match(db.stdout, /#1 arn:aws:iam::123456789012:role\/Analyst: database: database "lake" is not in the rule's databases \[analytics\]/);
 });
 
 test('--json: one JSON object with the same content', async () => {
-  const r = await explain(['--config', config, '--arn', 'arn:aws:sts::123456789012:assumed-role/BI-east/carol', '--database', 'lake', '--json']);
+  const r = await explain(['--config', config, '--arn', 'arn:aws:sts::123456789012:assumed-role/BI-east/carol', '--dbname', 'lake', '--json']);
   assert.equal(r.code, 0);
   assert.equal(r.stdout.trim().split('\n').length, 1, 'one line');
   const j = JSON.parse(r.stdout) as Record<string, unknown>;
@@ -55,7 +55,7 @@ test('--json: one JSON object with the same content', async () => {
   assert.deepEqual(j['rule'], { index: 0, principal: 'arn:aws:iam::123456789012:role/BI-*' });
   assert.equal(j['dbUser'], 'IAMR:rsproxy-lake-bi');
   assert.deepEqual(j['target'], { kind: 'workgroup', workgroup: 'wg-lake', region: 'eu-west-1', dbName: 'lake' });
-  const denied = await explain(['--config', config, '--arn', alice, '--database', 'lake', '--json']);
+  const denied = await explain(['--config', config, '--arn', alice, '--dbname', 'lake', '--json']);
   assert.equal(denied.code, 3);
   const d = JSON.parse(denied.stdout) as { admitted: boolean; rules: Array<{ index: number; matched: boolean; failed: string; reason: string }> };
   assert.equal(d.admitted, false);
@@ -63,18 +63,18 @@ test('--json: one JSON object with the same content', async () => {
 });
 
 test('bad ARN, unknown database, bad config: exit 1 with one clear message; missing flags are usage errors', async () => {
-  const bad = await explain(['--config', config, '--arn', 'arn:aws:iam::123456789012:role/team/Analyst', '--database', 'analytics']);
+  const bad = await explain(['--config', config, '--arn', 'arn:aws:iam::123456789012:role/team/Analyst', '--dbname', 'analytics']);
   assert.equal(bad.code, 1);
   assert.equal(bad.stdout, '');
   assert.equal(bad.stderr.trim().split('\n').length, 1);
   assert.match(bad.stderr, /^rsproxy explain: --arn "arn:aws:iam::123456789012:role\/team\/Analyst" is not a principal ARN/);
-  const db = await explain(['--config', config, '--arn', alice, '--database', 'nope']);
+  const db = await explain(['--config', config, '--arn', alice, '--dbname', 'nope']);
   assert.equal(db.code, 1);
   assert.equal(db.stderr, 'rsproxy explain: --database "nope" is not in the config\'s databases (analytics, lake)\n');
-  const missing = await explain(['--config', '/nonexistent/rsproxy.yaml', '--arn', alice, '--database', 'analytics']);
+  const missing = await explain(['--config', '/nonexistent/rsproxy.yaml', '--arn', alice, '--dbname', 'analytics']);
   assert.equal(missing.code, 1);
-  await assert.rejects(explain(['--config', config, '--database', 'analytics']), UsageError);
-  await assert.rejects(explain(['--config', config, '--arn', alice, '--database', 'analytics', '--account', 'x']), UsageError);
+  await assert.rejects(explain(['--config', config, '--dbname', 'analytics']), UsageError);
+  await assert.rejects(explain(['--config', config, '--arn', alice, '--dbname', 'analytics', '--account', 'x']), UsageError);
 });
 
 test('the binary: explain exits 0 / 3 / 1, policy is listed', async () => {
@@ -82,10 +82,13 @@ test('the binary: explain exits 0 / 3 / 1, policy is listed', async () => {
     new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
       execFile(process.execPath, [bin, ...args], { timeout: 20_000 }, (err, stdout, stderr) => done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }));
     });
-  assert.equal((await rsproxy(['explain', '--config', config, '--arn', alice, '--database', 'analytics'])).code, 0);
-  assert.equal((await rsproxy(['explain', '--config', config, '--arn', alice, '--database', 'lake'])).code, 3);
-  assert.equal((await rsproxy(['explain', '--config', config, '--arn', 'nope', '--database', 'lake'])).code, 1);
+  assert.equal((await rsproxy(['explain', '--config', config, '--arn', alice, '--dbname', 'analytics'])).code, 0);
+  assert.equal((await rsproxy(['explain', '--config', config, '--arn', alice, '--database', 'lake'])).code, 3, 'the older --database still works');
+  assert.equal((await rsproxy(['explain', '--config', config, '--arn', 'nope', '--dbname', 'lake'])).code, 1);
   const help = await rsproxy(['--help']);
-  assert.match(help.stdout, /explain --config FILE --arn ARN --database D/);
-  assert.match(help.stdout, /policy --config FILE --account ID \[--resolve\]/);
+  assert.match(help.stdout, /^ {2}explain +which rule admits/m);
+  assert.match(help.stdout, /^ {2}policy +print the least-privilege IAM policy/m);
+  const explainHelp = await rsproxy(['explain', '--help']);
+  assert.match(explainHelp.stdout, /^Usage: rsproxy explain --config FILE --arn ARN --dbname D \[options\]\n/);
+  assert.doesNotMatch(explainHelp.stdout, /--database/, 'the old spelling is a hidden alias');
 });

@@ -1,10 +1,12 @@
-/** `rsproxy explain --config FILE --arn ARN --database D [--user U] [--account ID] [--json]`: exit 0 admitted, 3 denied, 1 bad input (docs/design/surface.md §10). */
+/** `rsproxy explain --config FILE --arn ARN --dbname D [--user U] [--account ID] [--json]`: exit 0 admitted, 3 denied, 1 bad input (docs/design/surface.md §10). */
 import { ExplainInputError, explainLogin, type Explanation, type LoginCall } from '../../auth/index.js';
-import { parseCommandArgs, stringOption, UsageError } from './args.js';
+import { ExitCode, UsageError } from '../errors/exit-codes.js';
+import { specOf } from './command-specs.js';
+import { isSet, parseCommand, stringValue } from './options.js';
 import { loadToolConfig, processToolIo, type ToolIo } from './operator-tool.js';
 
 /** Exit code of a denied identity (docs/design/surface.md §2). */
-export const deniedExitCode = 3;
+export const deniedExitCode = ExitCode.Denied;
 
 const callerText = (c: LoginCall['caller']): string => (c === 'proxy' ? 'as the proxy' : `as ${c.role}`);
 
@@ -46,31 +48,24 @@ export function renderExplanation(e: Explanation): string {
 
 /** Runs explain; returns 0 admitted, 3 denied, 1 usage, config, ARN or database error. */
 export async function run(argv: string[], io: ToolIo = processToolIo): Promise<number> {
-  const args = parseCommandArgs(argv, {
-    config: { type: 'string', short: 'c' },
-    arn: { type: 'string' },
-    database: { type: 'string' },
-    user: { type: 'string' },
-    account: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  const path = stringOption(args, 'config', true);
-  const arn = stringOption(args, 'arn', true);
-  const database = stringOption(args, 'database', true);
+  const args = parseCommand(specOf('explain'), argv);
+  const path = stringValue(args, 'config') ?? '';
+  const arn = stringValue(args, 'arn') ?? '';
+  const database = stringValue(args, 'dbname') ?? '';
   const user = typeof args.values['user'] === 'string' ? args.values['user'] : undefined;
-  const account = stringOption(args, 'account');
+  const account = stringValue(args, 'account');
   if (account !== undefined && !/^\d{12}$/.test(account)) throw new UsageError('--account must be 12 digits');
   const config = loadToolConfig(path, io);
-  if (config === undefined) return 1;
+  if (config === undefined) return ExitCode.Usage;
   let explanation: Explanation;
   try {
     explanation = explainLogin(config, { arn, database, ...(user === undefined ? {} : { user }), ...(account === undefined ? {} : { account }) });
   } catch (err) {
     if (!(err instanceof ExplainInputError)) throw err;
     io.stderr(`rsproxy explain: ${err.message}\n`);
-    return 1;
+    return ExitCode.Usage;
   }
   const { rules, notes, ...head } = explanation;
-  io.stdout(args.values['json'] === true ? `${JSON.stringify({ ...head, rules, notes })}\n` : renderExplanation(explanation));
-  return explanation.admitted ? 0 : deniedExitCode;
+  io.stdout(isSet(args, 'json') ? `${JSON.stringify({ ...head, rules, notes })}\n` : renderExplanation(explanation));
+  return explanation.admitted ? ExitCode.Ok : deniedExitCode;
 }

@@ -19,12 +19,24 @@ test('version prints version, node and commit', async () => {
   assert.match(r.stdout, /^rsproxy \d+\.\d+\.\d+\nnode v\d+\.\d+\.\d+\ncommit abcdef123456\n$/);
 });
 
-test('usage errors exit 1: no command, unknown command, unknown flag, helper module names', async () => {
-  for (const args of [[], ['frobnicate'], ['version', '--nope'], ['args'], ['index'], ['../main']]) {
+test('usage errors exit 1: no command, unknown command, helper module names', async () => {
+  for (const args of [[], ['frobnicate'], ['args'], ['index'], ['../main']]) {
     const r = await rsproxy(args);
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, /usage: rsproxy <command>/);
+    assert.match(r.stderr, /Usage: rsproxy <command>/);
   }
+});
+
+test('an unknown flag is a usage error naming the flag and pointing to the command\'s --help', async () => {
+  const r = await rsproxy(['version', '--nope']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr, 'rsproxy version: unknown option --nope (see `rsproxy version --help`)\n');
+});
+
+test('a usage error a command raises itself also points to its --help', async () => {
+  const r = await rsproxy(['credentials', '--cluster', 'c', '--workgroup', 'w', '--dbname', 'dev', '--region', 'us-east-1']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr, 'rsproxy credentials: exactly one of --cluster or --workgroup is required (see `rsproxy credentials --help`)\n');
 });
 
 test('check-config exits 1 on a missing file', async () => {
@@ -39,11 +51,7 @@ test('token without --audience is a usage error', async () => {
   assert.match(r.stderr, /--audience is required/);
 });
 
-test('only the listed commands dispatch; helper modules with or without run() are unknown commands', async () => {
-  for (const cmd of ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'tunnel', 'check-config', 'version']) {
-    const r = await rsproxy([cmd, '--help']);
-    assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
-  }
+test('helper modules with or without run() are unknown commands', async () => {
   for (const cmd of ['demo-stack', 'client-options', 'credentials-errors', 'tunnel-tokens', 'constructor', 'toString', '__proto__']) {
     const r = await rsproxy([cmd]);
     assert.equal(r.code, 1, `${cmd}: ${r.stderr}`);
@@ -51,12 +59,24 @@ test('only the listed commands dispatch; helper modules with or without run() ar
   }
 });
 
-test('usage lists the utilities\' TLS, driver and token flags and their environment variables', async () => {
+test('the global usage lists every command and where their options are', async () => {
   const r = await rsproxy(['help']);
   assert.equal(r.code, 0);
-  for (const needle of ['--sslmode', '--sslrootcert', '--driver postgresql|redshift', '--no-token', 'RSPROXY_AUDIENCE', 'RSPROXY_USER', 'RSPROXY_PSQL', '--workgroup W', '--format json|env|jdbc|odbc|libpq']) {
-    assert.ok(r.stdout.includes(needle), `usage lacks ${needle}`);
+  for (const cmd of ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'tunnel', 'check-config', 'explain', 'policy', 'version']) {
+    assert.match(r.stdout, new RegExp(`^  ${cmd} +\\S`, 'm'), cmd);
   }
+  assert.ok(r.stdout.includes('rsproxy <command> --help'));
+});
+
+test('the utilities\' help lists their TLS, driver and token flags and environment variables', async () => {
+  const text = async (cmd: string) => (await rsproxy([cmd, '--help'])).stdout;
+  const url = await text('url');
+  for (const needle of ['--sslmode', '--sslrootcert', '--driver DRIVER', 'One of: postgresql, redshift', '--no-token', 'RSPROXY_AUDIENCE', 'RSPROXY_USER', 'One of: jdbc, odbc, libpq, dbeaver']) {
+    assert.ok(url.includes(needle), `url --help lacks ${needle}`);
+  }
+  assert.ok((await text('connect')).includes('RSPROXY_PSQL'));
+  const credentials = await text('credentials');
+  for (const needle of ['--workgroup W', 'One of: json, env, jdbc, odbc, libpq', '--dbname D']) assert.ok(credentials.includes(needle), `credentials --help lacks ${needle}`);
 });
 
 test('tunnel usage errors exit 1 before any AWS access: bad --audience, --sslmode, --token-reuse-seconds, --listen, no --host', async () => {

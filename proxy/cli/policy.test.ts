@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from './args.js';
+import { UsageError } from '../errors/exit-codes.js';
 import { run, type WorkgroupIdResolver } from './policy.js';
 
 /** Golden files: test/fixtures/policy/<config>.yaml → <golden>.json. RSPROXY_UPDATE_GOLDEN=1 rewrites them. */

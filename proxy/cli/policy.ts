@@ -1,7 +1,9 @@
 /** `rsproxy policy --config FILE --account ID [--resolve] [--role ARN]`: the least-privilege IAM policy JSON on stdout (docs/design/surface.md §10). */
 import { buildIamPolicy, createWorkgroupIdLookup, formatPolicy, usableRuleDatabases, workgroupKey } from '../../auth/index.js';
 import { silentLogger } from '../../auth/types.js';
-import { parseCommandArgs, stringOption, UsageError } from './args.js';
+import { ExitCode, UsageError } from '../errors/exit-codes.js';
+import { specOf } from './command-specs.js';
+import { isSet, parseCommand, stringValue } from './options.js';
 import { loadToolConfig, processToolIo, type ToolIo } from './operator-tool.js';
 import type { RsproxyConfig } from '../config/config.js';
 
@@ -25,18 +27,18 @@ const resolveWithAws: WorkgroupIdResolver = async (config, io) => {
 
 /** Prints the policy; warnings and notes on stderr. 0 ok, 1 usage/config, 2 a failed --resolve lookup. */
 export async function run(argv: string[], io: ToolIo = processToolIo, resolve: WorkgroupIdResolver = resolveWithAws): Promise<number> {
-  const args = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, account: { type: 'string' }, resolve: { type: 'boolean' }, role: { type: 'string' } });
-  const path = stringOption(args, 'config', true);
-  const account = stringOption(args, 'account', true);
+  const args = parseCommand(specOf('policy'), argv);
+  const path = stringValue(args, 'config') ?? '';
+  const account = stringValue(args, 'account') ?? '';
   if (!/^\d{12}$/.test(account)) throw new UsageError('--account must be 12 digits');
-  const role = stringOption(args, 'role');
+  const role = stringValue(args, 'role');
   const config = loadToolConfig(path, io);
-  if (config === undefined) return 1;
+  if (config === undefined) return ExitCode.Usage;
   if (role !== undefined && !config.rules.some((r) => r.assumeRole === role)) {
     io.stderr(`rsproxy policy: --role ${role} is not the assumeRole of any rule\n`);
-    return 1;
+    return ExitCode.Usage;
   }
-  const workgroupIds = args.values['resolve'] === true ? await resolve(config, io) : {};
+  const workgroupIds = isSet(args, 'resolve') ? await resolve(config, io) : {};
   const result = buildIamPolicy({ config, account, workgroupIds, ...(role === undefined ? {} : { role }) });
   for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
   for (const r of result.roles) {
@@ -44,5 +46,5 @@ export async function run(argv: string[], io: ToolIo = processToolIo, resolve: W
   }
   if (result.document.Statement.length === 0) io.stderr('warning: no rule can admit a login, so the policy allows nothing (IAM rejects an empty Statement list)\n');
   io.stdout(formatPolicy(result.document));
-  return 0;
+  return ExitCode.Ok;
 }

@@ -11,29 +11,7 @@ import { createLogger, type LogDestination, type RootLogger } from '../telemetry
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { certificateNotAfterSeconds } from '../telemetry/metrics-ops.js';
 import { ProxyServer, createClientSecureContext, type ServerTlsOptions } from '../server/server.js';
-
-/** Process exit codes (docs/design/surface.md §2). */
-export const ExitCode = { Ok: 0, Usage: 1, Runtime: 2, Sigint: 130, Sigterm: 143 } as const;
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
-
-/** An error that ends the process with a specific exit code. */
-export class ExitError extends Error {
-  override readonly name: string = 'ExitError';
-  readonly exitCode: number;
-  constructor(exitCode: number, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.exitCode = exitCode;
-  }
-}
-
-/** A runtime failure (cannot listen, AWS setup failed): exit 2. */
-export class RuntimeError extends ExitError {
-  override readonly name = 'RuntimeError';
-  readonly code = 'RUNTIME_FAILURE';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ExitCode.Runtime, message, options);
-  }
-}
+import { ExitCode, RuntimeError } from '../errors/exit-codes.js';
 
 /** Signals that end `serve`. */
 export type ShutdownSignal = 'SIGTERM' | 'SIGINT';

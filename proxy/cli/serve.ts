@@ -1,17 +1,16 @@
 /** `rsproxy serve --config FILE`: run the proxy until SIGTERM/SIGINT; SIGHUP reloads the config. */
 import { runServe } from './run-serve.js';
-import { configFlagOptions, configFlagValues, parseCommandArgs, stringOption } from './args.js';
+import { ExitCode } from '../errors/exit-codes.js';
+import { specOf } from './command-specs.js';
+import { configFlagValues } from './operator-specs.js';
+import { isSet, parseCommand, stringValue } from './options.js';
 
 /** Runs the proxy; resolves with the exit code (143 SIGTERM, 130 SIGINT, 0 with --exit-zero-on-sigterm). */
 export async function run(argv: string[]): Promise<number> {
-  const args = parseCommandArgs(argv, {
-    config: { type: 'string', short: 'c' },
-    'exit-zero-on-sigterm': { type: 'boolean' },
-    ...configFlagOptions(),
-  });
-  const configPath = stringOption(args, 'config', true);
+  const args = parseCommand(specOf('serve'), argv);
+  const configPath = stringValue(args, 'config') ?? '';
   const flags: Record<string, string | boolean> = { ...configFlagValues(args) };
-  if (args.values['exit-zero-on-sigterm'] === true) flags['exit-zero-on-sigterm'] = true;
+  if (isSet(args, 'exit-zero-on-sigterm')) flags['exit-zero-on-sigterm'] = true;
   let handle: Awaited<ReturnType<typeof runServe>>;
   try {
     handle = await runServe({ configPath, flags, env: process.env });
@@ -19,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
     const problems = (err as { problems?: unknown }).problems;
     if (Array.isArray(problems)) {
       for (const p of problems) process.stderr.write(`${String(p)}\n`);
-      return 1;
+      return ExitCode.Usage;
     }
     throw err;
   }

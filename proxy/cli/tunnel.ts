@@ -8,28 +8,13 @@ import type { ConnectionParams } from './conn-strings.js';
 import { startTunnelListener, parseLoopbackListen } from '../tunnel/tunnel-listener.js';
 import type { TunnelListenAddress } from '../tunnel/tunnel-listener.js';
 import type { TunnelRemote } from '../tunnel/tunnel-startup.js';
-import { parseCommandArgs, stringOption, UsageError } from './args.js';
-import type { ParsedArgs } from './args.js';
-import { audienceOf, portOf, regionOf, RuntimeError, tlsOptionSpecs } from './client-options.js';
-import { createTokenReuseCache, defaultTokenReuseSeconds, maxTokenReuseSeconds } from '../tunnel/token-reuse.js';
-
-const optionSpecs = {
-  host: { type: 'string' },
-  port: { type: 'string' },
-  listen: { type: 'string' },
-  'unix-socket': { type: 'string' },
-  user: { type: 'string' },
-  dbname: { type: 'string' },
-  audience: { type: 'string' },
-  region: { type: 'string' },
-  profile: { type: 'string' },
-  'token-reuse-seconds': { type: 'string' },
-  'local-tls': { type: 'boolean' },
-  ...tlsOptionSpecs,
-} as const;
+import { RuntimeError, UsageError } from '../errors/exit-codes.js';
+import { audienceOf, portOf, regionOf } from './client-options.js';
+import { specOf } from './command-specs.js';
+import { isSet, numberValue, parseCommand, stringValue, type ParsedArgs } from './options.js';
+import { createTokenReuseCache, defaultTokenReuseSeconds } from '../tunnel/token-reuse.js';
 
 const defaultListen = '127.0.0.1:5439';
-const remoteTlsModes = ['verify-full', 'verify-ca', 'require'] as const;
 
 /** A Logger that writes one plain line per info/warn/error record to stderr (`rsproxy tunnel: [conn 3] …`); debug is dropped. */
 export function lineLogger(write: (line: string) => void, bindings: Record<string, unknown> = {}): Logger {
@@ -40,21 +25,11 @@ export function lineLogger(write: (line: string) => void, bindings: Record<strin
   return { debug() {}, info: line, warn: line, error: line, child: (b) => lineLogger(write, { ...bindings, ...b }) };
 }
 
-function reuseSecondsOf(args: ParsedArgs): number {
-  const text = stringOption(args, 'token-reuse-seconds');
-  if (text === undefined) return defaultTokenReuseSeconds;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n > maxTokenReuseSeconds) throw new UsageError(`--token-reuse-seconds: must be an integer 0..${maxTokenReuseSeconds} (got "${text.slice(0, 20)}")`);
-  return n;
-}
-
 function remoteOf(args: ParsedArgs): TunnelRemote {
-  const host = stringOption(args, 'host', true);
-  const mode = stringOption(args, 'sslmode') ?? 'verify-full';
-  if (!(remoteTlsModes as readonly string[]).includes(mode)) {
-    throw new UsageError(`--sslmode: must be one of ${remoteTlsModes.join(', ')} (the proxy always requires TLS; got "${mode.slice(0, 20)}")`);
-  }
-  const caFile = stringOption(args, 'sslrootcert');
+  // The table requires --host and allows only the sslmodes that verify or at least encrypt.
+  const host = stringValue(args, 'host') ?? '';
+  const mode = stringValue(args, 'sslmode') ?? 'verify-full';
+  const caFile = stringValue(args, 'sslrootcert');
   if (caFile !== undefined) {
     try {
       accessSync(caFile, fsConstants.R_OK);
@@ -68,11 +43,11 @@ function remoteOf(args: ParsedArgs): TunnelRemote {
 function listenOf(args: ParsedArgs): TunnelListenAddress {
   let tcp: { host: string; port: number };
   try {
-    tcp = parseLoopbackListen(stringOption(args, 'listen') ?? defaultListen);
+    tcp = parseLoopbackListen(stringValue(args, 'listen') ?? defaultListen);
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  const dir = stringOption(args, 'unix-socket');
+  const dir = stringValue(args, 'unix-socket');
   if (dir === undefined) return { kind: 'tcp', ...tcp };
   if (tcp.port === 0) throw new UsageError('--unix-socket needs a --listen port other than 0 (it names the socket file .s.PGSQL.<port>)');
   return { kind: 'unix', dir, port: tcp.port };
@@ -112,17 +87,17 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 export async function run(argv: string[]): Promise<number> {
   // From the start: a signal during start-up also ends in a clean exit 0, not the default 143.
   const signalled = waitForSignal();
-  const args = parseCommandArgs(argv, optionSpecs);
+  const args = parseCommand(specOf('tunnel'), argv);
   const remote = remoteOf(args);
   const listen = listenOf(args);
   const audience = audienceOf(args);
   if (!audiencePattern.test(audience)) throw new UsageError(`--audience: must match ${audiencePattern.source} (got "${audience.slice(0, 40)}")`);
   const region = regionOf(args);
-  const reuseSeconds = reuseSecondsOf(args);
-  const user = stringOption(args, 'user');
-  const dbName = stringOption(args, 'dbname');
-  const profile = stringOption(args, 'profile');
-  const isLocalTls = args.values['local-tls'] === true;
+  const reuseSeconds = numberValue(args, 'token-reuse-seconds') ?? defaultTokenReuseSeconds;
+  const user = stringValue(args, 'user');
+  const dbName = stringValue(args, 'dbname');
+  const profile = stringValue(args, 'profile');
+  const isLocalTls = isSet(args, 'local-tls');
 
   const credentials = createCredentialSource(profile === undefined ? {} : { profile });
   try {

@@ -1,13 +1,13 @@
 /** `rsproxy url --format jdbc|odbc|libpq|dbeaver --host H --dbname D …`: print a connection string for one client, with a fresh token. */
 import { dbeaverProfile, jdbcUrl, JdbcDriver, lengthWarnings, libpqUri, odbcConnectionString, type ConnectionParams } from './conn-strings.js';
-import { parseCommandArgs, stringOption, UsageError } from './args.js';
-import { connectionParamsOf, mintUserToken, userConnectionOptionSpecs } from './client-options.js';
+import { UsageError } from '../errors/exit-codes.js';
+import { connectionParamsOf, mintUserToken } from './client-options.js';
+import { specOf } from './command-specs.js';
+import { isSet, parseCommand, stringValue } from './options.js';
 
 /** Output formats of `rsproxy url`. */
 export const UrlFormat = { Jdbc: 'jdbc', Odbc: 'odbc', Libpq: 'libpq', Dbeaver: 'dbeaver' } as const;
 export type UrlFormat = (typeof UrlFormat)[keyof typeof UrlFormat];
-
-const formats: readonly string[] = Object.values(UrlFormat);
 
 /** The connection string for `format` (pure; `url` and `credentials` share it). */
 export function formatConnection(format: UrlFormat, p: ConnectionParams, driver: JdbcDriver = JdbcDriver.Postgresql): string {
@@ -23,7 +23,7 @@ export function formatConnection(format: UrlFormat, p: ConnectionParams, driver:
   }
 }
 
-/** `--driver` for JDBC output: postgresql (pgjdbc, default) or redshift. */
+/** `--driver` for JDBC output: postgresql (pgjdbc, default) or redshift (the table already maps pgjdbc and rejects others). */
 export function jdbcDriverOf(value: string | undefined): JdbcDriver {
   if (value === undefined || value === 'postgresql' || value === 'pgjdbc') return JdbcDriver.Postgresql;
   if (value === 'redshift') return JdbcDriver.Redshift;
@@ -32,18 +32,12 @@ export function jdbcDriverOf(value: string | undefined): JdbcDriver {
 
 /** Runs `rsproxy url`; prints the connection string on stdout and length warnings on stderr. */
 export async function run(argv: string[]): Promise<number> {
-  const args = parseCommandArgs(argv, {
-    ...userConnectionOptionSpecs,
-    format: { type: 'string' },
-    'no-token': { type: 'boolean' },
-    driver: { type: 'string' },
-  });
-  const format = stringOption(args, 'format', true);
-  if (!formats.includes(format)) throw new UsageError(`--format: must be one of ${formats.join(', ')} (got "${format.slice(0, 20)}")`);
-  const driver = jdbcDriverOf(stringOption(args, 'driver'));
+  const args = parseCommand(specOf('url'), argv);
+  const format = stringValue(args, 'format') ?? '';
+  const driver = jdbcDriverOf(stringValue(args, 'driver'));
   if (driver !== JdbcDriver.Postgresql && format !== UrlFormat.Jdbc) throw new UsageError('--driver applies to --format jdbc only');
   const target = connectionParamsOf(args);
-  const password = args.values['no-token'] === true ? undefined : await mintUserToken(args);
+  const password = isSet(args, 'no-token') ? undefined : await mintUserToken(args);
   const params: ConnectionParams = password === undefined ? target : { ...target, password };
   const out = formatConnection(format as UrlFormat, params, driver);
   for (const w of lengthWarnings(password, format)) process.stderr.write(`rsproxy url: warning: ${w}\n`);

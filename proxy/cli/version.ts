@@ -1,7 +1,9 @@
 /** `rsproxy version`: version, Node version, commit. */
 import { readFileSync } from 'node:fs';
 import { packageVersion } from '../telemetry/build-info.js';
-import { parseCommandArgs } from './args.js';
+import { ExitCode } from '../errors/exit-codes.js';
+import { specOf } from './command-specs.js';
+import { parseCommand } from './options.js';
 
 // The single executable's bundler defines the commit it was built from (deploy/exe/build-exe.ts).
 declare const RSPROXY_BUILD_COMMIT: string | undefined;
@@ -28,7 +30,7 @@ export function versionText(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Runs `rsproxy version`. */
 export async function run(argv: string[]): Promise<number> {
-  parseCommandArgs(argv, {});
+  parseCommand(specOf('version'), argv);
   process.stdout.write(versionText());
-  return 0;
+  return ExitCode.Ok;
 }

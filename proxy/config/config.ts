@@ -5,6 +5,7 @@ import type { AuthOptions, DatabaseOptions, RuleOptions } from '../../auth/types
 import { validateDbGroup, validateDbName, validateDbUser } from '../../auth/redshift-names.js';
 import { parseCidr } from '../protocol/ip-address.js';
 import { configSchema, listenPattern, scalarKeys, type ParsedConfig, type ScalarKey } from './schema.js';
+import { otherEnvVars } from './other-env.js';
 import { startupParameterClass, type StartupParameterClass } from '../protocol/startup-parameter-class.js';
 
 export { scalarKeys, type ScalarKey } from './schema.js';
@@ -103,7 +104,7 @@ export function applyOverrides(fileValue: unknown, sources: ConfigSources): { va
   if (!isObj && fileValue !== undefined && fileValue !== null) return { value: fileValue, origin, warnings };
   const value = structuredClone(isObj ? (fileValue as Record<string, unknown>) : {});
   const env = sources.env ?? {};
-  const known = new Set(scalarKeys.map((k) => k.env));
+  const known = new Set([...scalarKeys.map((k) => k.env), ...Object.keys(otherEnvVars)]);
   for (const name of Object.keys(env)) {
     if (name.startsWith('RSPROXY_') && !known.has(name)) warnings.push(`${name}: not a config key; ignored`);
   }

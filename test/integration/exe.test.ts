@@ -58,7 +58,7 @@ function which(cmd: string): string | undefined {
 async function ensureExe(): Promise<void> {
   const distCli = join(root, 'dist', 'proxy', 'cli', 'index.js');
   if (existsSync(builtExe) && statSync(builtExe).mtimeMs >= statSync(distCli).mtimeMs) return;
-  const r = await run(process.execPath, [join(root, 'dist', 'packaging', 'build-exe.js')], process.env, root);
+  const r = await run(process.execPath, [join(root, 'dist', 'deploy', 'exe', 'build-exe.js')], process.env, root);
   assert.equal(r.code, 0, `build-exe failed:\n${r.stdout}${r.stderr}`);
 }
 
@@ -147,8 +147,8 @@ describe('the single executable', { skip: !pgAvailable() && process.env['CI'] !=
     const cases: Array<{ args: string[]; code: number }> = [
       { args: ['check-config', '--config', exampleConfig], code: 0 },
       { args: ['check-config', '--config', exampleConfig, '--print'], code: 0 },
-      { args: ['explain', '--config', exampleConfig, '--arn', 'arn:aws:sts::123456789012:assumed-role/Analyst/alice', '--database', 'analytics'], code: 0 },
-      { args: ['explain', '--config', exampleConfig, '--arn', 'arn:aws:sts::123456789012:assumed-role/Intern/ivan', '--database', 'analytics', '--json'], code: 3 },
+      { args: ['explain', '--config', exampleConfig, '--arn', 'arn:aws:sts::123456789012:assumed-role/Analyst/alice', '--dbname', 'analytics'], code: 0 },
+      { args: ['explain', '--config', exampleConfig, '--arn', 'arn:aws:sts::123456789012:assumed-role/Intern/ivan', '--dbname', 'analytics', '--json'], code: 3 },
       { args: ['policy', '--config', exampleConfig, '--account', '123456789012'], code: 0 },
       { args: ['url', '--format', 'jdbc', '--host', 'h.example', '--dbname', 'dev', '--user', 'alice', '--no-token'], code: 0 },
       { args: ['check-config', '--config', join(root, 'no-such.yaml')], code: 1 },

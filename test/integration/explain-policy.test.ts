@@ -88,7 +88,7 @@ describe('explain and policy against real logins', { skip: !pgAvailable() && pro
     if (s === undefined) return;
     for (const row of tableRows) {
       const arn = tablePrincipal(row.principal).arn;
-      const ex = await cli(runExplain, ['--config', configPath, '--arn', arn, '--database', row.database, '--user', row.user, '--json']);
+      const ex = await cli(runExplain, ['--config', configPath, '--arn', arn, '--dbname', row.database, '--user', row.user, '--json']);
       const e = JSON.parse(ex.stdout) as Explanation;
       assert.equal(e.admitted, row.expect.admitted, `${row.name}: the table's expectation`);
       assert.equal(ex.code, e.admitted ? 0 : 3, row.name);

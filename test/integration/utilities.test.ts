@@ -107,7 +107,7 @@ function world(): Promise<World> {
 }
 
 const rsproxy = (args: readonly string[], env: NodeJS.ProcessEnv) => run(process.execPath, [bin, ...args], env);
-const credArgs = ['credentials', '--cluster', clusterId, '--db-user', 'alice', '--db-name', 'postgres'];
+const credArgs = ['credentials', '--cluster', clusterId, '--db-user', 'alice', '--dbname', 'postgres'];
 const mode = (p: string) => statSync(p).mode & 0o777;
 
 test('credentials --format env: psql logs in directly with the printed variables (verify-full, test CA); cache files are 0600 in a 0700 dir', async (t) => {
@@ -167,6 +167,7 @@ test('credentials: AccessDenied names the missing IAM action and resource ARN, e
   if (!requirePg(t)) return;
   const w = await world();
   const env = w.env({ AWS_ACCESS_KEY_ID: limited.accessKeyId });
+  // --db-name: the older spelling of --dbname still works (hidden from help).
   const r = await rsproxy(['credentials', '--cluster', clusterId, '--db-user', 'bob', '--db-name', 'postgres'], env);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /AWS denied redshift:GetClusterCredentials \(AccessDenied\)/);
@@ -174,26 +175,31 @@ test('credentials: AccessDenied names the missing IAM action and resource ARN, e
   assert.ok(r.stderr.includes(`arn:aws:redshift:${region}:${account}:dbname:${clusterId}/postgres`), r.stderr);
   assert.equal(r.stdout, '');
 
-  const missing = await rsproxy(['credentials', '--cluster', 'nope', '--db-user', 'alice', '--db-name', 'postgres'], env);
+  const missing = await rsproxy(['credentials', '--cluster', 'nope', '--db-user', 'alice', '--dbname', 'postgres'], env);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /cluster nope was not found in eu-west-1/);
 
-  for (const args of [
-    ['credentials', '--db-user', 'alice', '--db-name', 'dev'],
-    ['credentials', '--cluster', 'c', '--workgroup', 'w', '--db-name', 'dev'],
-    ['credentials', '--workgroup', 'w', '--db-user', 'alice', '--db-name', 'dev'],
-    ['credentials', '--cluster', 'c', '--db-user', 'alice', '--db-name', 'dev', '--duration-seconds', '60'],
-    ['credentials', '--cluster', 'c', '--db-user', 'alice', '--db-name', 'dev', '--format', 'yaml'],
-  ]) {
+  const usage: Array<[string[], string]> = [
+    [['credentials', '--db-user', 'alice', '--dbname', 'dev'], 'exactly one of --cluster or --workgroup is required'],
+    [['credentials', '--cluster', 'c', '--workgroup', 'w', '--dbname', 'dev'], 'exactly one of --cluster or --workgroup is required'],
+    [['credentials', '--workgroup', 'w', '--db-user', 'alice', '--dbname', 'dev'], '--db-user, --db-groups and --auto-create do not apply to --workgroup'],
+    [['credentials', '--cluster', 'c', '--db-user', 'alice', '--dbname', 'dev', '--duration-seconds', '60'], '--duration-seconds: must be an integer 900..3600 (got "60")'],
+    [['credentials', '--cluster', 'c', '--db-user', 'alice', '--dbname', 'dev', '--format', 'yaml'], '--format: must be one of json, env, jdbc, odbc, libpq (got "yaml")'],
+    [['credentials', '--cluster', 'c', '--db-user', 'alice'], '--dbname is required'],
+    [['credentials', '--cluster', 'c', '--db-user', 'alice', '--dbname', 'dev', '--database', 'dev'], '--dbname is given more than once (as --dbname and --database)'],
+  ];
+  for (const [args, message] of usage) {
     const u = await rsproxy(args, env);
     assert.equal(u.code, 1, `${args.join(' ')}: ${u.stderr}`);
+    assert.ok(u.stderr.startsWith(`rsproxy credentials: ${message}`), u.stderr);
+    assert.ok(u.stderr.includes('(see `rsproxy credentials --help`)'), u.stderr);
   }
 });
 
 test('credentials --workgroup --format libpq: the URI works in psql as the caller-derived user', async (t) => {
   if (!requirePg(t) || !requireTool(t, 'psql', onPath('psql'))) return;
   const w = await world();
-  const r = await rsproxy(['credentials', '--workgroup', 'wg-analytics', '--db-name', 'postgres', '--format', 'libpq', '--sslrootcert', w.pg.caFile], w.env());
+  const r = await rsproxy(['credentials', '--workgroup', 'wg-analytics', '--dbname', 'postgres', '--format', 'libpq', '--sslrootcert', w.pg.caFile], w.env());
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^postgresql:\/\/IAM%3Aadam:[^@]+@127\.0\.0\.1:\d+\/postgres\?sslmode=verify-full&sslrootcert=/);
   const psql = await run('psql', ['-X', '-At', '-c', 'select current_user', r.stdout.trim()], { PATH: process.env['PATH'] ?? '' });
@@ -273,16 +279,21 @@ test('url --no-token: every format, no AWS call; usage errors exit 1', async (t)
   const rs = await rsproxy(['url', '--format', 'jdbc', '--driver', 'redshift', '--sslmode', 'verify-ca', ...common], w.env());
   assert.equal(rs.stdout, 'jdbc:redshift://rsproxy.example.com:5439/analytics?user=alice&ssl=true&sslmode=verify-ca\n');
   assert.deepEqual(w.emu.counters.snapshot(), before);
-  for (const args of [
-    ['url', '--host', 'h', '--dbname', 'd', '--user', 'u', '--no-token'],
-    ['url', '--format', 'xml', '--host', 'h', '--dbname', 'd', '--user', 'u', '--no-token'],
-    ['url', '--format', 'odbc', '--host', 'h', '--dbname', 'd', '--user', 'u', '--no-token', '--driver', 'redshift'],
-    ['url', '--format', 'jdbc', '--host', 'h', '--dbname', 'd', '--no-token'],
-    ['url', '--format', 'jdbc', '--host', 'h', '--dbname', 'd', '--user', 'u', '--no-token', '--sslmode', 'maybe'],
-  ]) {
+  const usage: Array<[string[], RegExp]> = [
+    [['url', '--host', 'h', '--dbname', 'd', '--user', 'u', '--no-token'], /--format is required/],
+    [['url', '--format', 'xml', '--host', 'h', '--dbname', 'd', '--user', 'u', '--no-token'], /--format: must be one of jdbc, odbc, libpq, dbeaver/],
+    [['url', '--format', 'odbc', '--host', 'h', '--dbname', 'd', '--user', 'u', '--no-token', '--driver', 'redshift'], /--driver applies to --format jdbc only/],
+    [['url', '--format', 'jdbc', '--host', 'h', '--dbname', 'd', '--no-token'], /--user is required/],
+    [['url', '--format', 'jdbc', '--host', 'h', '--dbname', 'd', '--user', 'u', '--no-token', '--sslmode', 'maybe'], /--sslmode: must be one of disable, allow, prefer, require, verify-ca, verify-full/],
+    [['url', '--format', 'jdbc', '--host', 'h', '--dbname', 'd', '--user', 'u', '--no-token', '--tls'], /unknown option --tls \(see `rsproxy url --help`\)/],
+  ];
+  for (const [args, message] of usage) {
     const u = await rsproxy(args, w.env({ RSPROXY_USER: '' }));
     assert.equal(u.code, 1, `${args.join(' ')}: ${u.stderr}`);
+    assert.match(u.stderr, message);
   }
+  const oldSpelling = await rsproxy(['url', '--format', 'libpq', '--host', 'h', '--database', 'd', '--user', 'u', '--no-token'], w.env());
+  assert.equal(oldSpelling.stdout, 'postgresql://u@h:5439/d?sslmode=verify-full\n', oldSpelling.stderr);
   const viaEnv = await rsproxy(['url', '--format', 'libpq', '--host', 'h', '--dbname', 'd', '--no-token'], w.env({ RSPROXY_USER: 'carol' }));
   assert.equal(viaEnv.stdout, 'postgresql://carol@h:5439/d?sslmode=verify-full\n');
 });
