@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { TunnelSession } from './tunnel-session.js';
 import { createTlsSessionStore, upstreamTlsOptions } from '../upstream/dial.js';
-import type { TunnelSessionOptions } from './tunnel-session.js';
+import type { TunnelSessionOptions } from './tunnel-session-options.js';
 
 /** Where the tunnel listens: a loopback TCP address, or libpq's socket name `DIR/.s.PGSQL.<port>`. */
 export type TunnelListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; dir: string; port: number };
