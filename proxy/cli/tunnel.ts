@@ -1,17 +1,18 @@
 /** `rsproxy tunnel --host H …`: a loopback listener that logs every local connection in to the proxy at H with a token (contract.md §8). */
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { AwsCredentialsError } from '../../auth/errors.js';
-import { audiencePattern, createCredentialSource, mintToken } from '../../auth/token-mint.js';
+import { audiencePattern } from '../../auth/token-mint.js';
 import type { Logger } from '../../auth/types.js';
 import { jdbcUrl, libpqKeywordValue, odbcConnectionString } from './conn-strings.js';
 import type { ConnectionParams } from './conn-strings.js';
-import { startTunnelListener, parseLoopbackListen } from '../tunnel/tunnel-listener.js';
+import { parseLoopbackListen } from '../tunnel/tunnel-listener.js';
+import { startTunnel, TunnelListenError } from '../tunnel/run-tunnel.js';
 import type { TunnelListenAddress } from '../tunnel/tunnel-listener.js';
 import type { TunnelRemote } from '../tunnel/tunnel-startup.js';
 import { parseCommandArgs, stringOption, UsageError } from './args.js';
 import type { ParsedArgs } from './args.js';
 import { audienceOf, portOf, regionOf, RuntimeError, tlsOptionSpecs } from './client-options.js';
-import { createTokenReuseCache, defaultTokenReuseSeconds, maxTokenReuseSeconds } from '../tunnel/token-reuse.js';
+import { defaultTokenReuseSeconds, maxTokenReuseSeconds } from '../tunnel/token-reuse.js';
 
 const optionSpecs = {
   host: { type: 'string' },
@@ -34,7 +35,7 @@ const remoteTlsModes = ['verify-full', 'verify-ca', 'require'] as const;
 /** A Logger that writes one plain line per info/warn/error record to stderr (`rsproxy tunnel: [conn 3] …`); debug is dropped. */
 export function lineLogger(write: (line: string) => void, bindings: Record<string, unknown> = {}): Logger {
   const line = (obj: object, msg?: string): void => {
-    const conn = (bindings as { connection?: unknown }).connection ?? (obj as { connection?: unknown }).connection;
+    const conn = (bindings as { connectionId?: unknown }).connectionId ?? (obj as { connectionId?: unknown }).connectionId;
     write(`rsproxy tunnel: ${conn === undefined ? '' : `[conn ${String(conn)}] `}${msg ?? ''}\n`);
   };
   return { debug() {}, info: line, warn: line, error: line, child: (b) => lineLogger(write, { ...bindings, ...b }) };
@@ -124,15 +125,6 @@ export async function run(argv: string[]): Promise<number> {
   const profile = stringOption(args, 'profile');
   const isLocalTls = args.values['local-tls'] === true;
 
-  const credentials = createCredentialSource(profile === undefined ? {} : { profile });
-  try {
-    await credentials();
-  } catch (err) {
-    if (!(err instanceof AwsCredentialsError)) throw err;
-    throw new RuntimeError(`${err.message}; ${err.fix}`, { cause: err });
-  }
-  const tokens = createTokenReuseCache({ reuseSeconds, mint: async () => mintToken({ audience, region, credentials: await credentials() }) });
-
   let localTls: { certPem: string; keyPem: string } | undefined;
   if (isLocalTls) {
     const { generateCa, generateServerCert } = await import('./dev-certs.js');
@@ -143,16 +135,18 @@ export async function run(argv: string[]): Promise<number> {
   const logger = lineLogger((line) => void process.stderr.write(line));
   let listener;
   try {
-    listener = await startTunnelListener({
+    listener = await startTunnel({
       listen,
       remote,
       overrides: { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { database: dbName }) },
-      tokens,
+      signing: { audience, region, reuseSeconds, ...(profile === undefined ? {} : { profile }) },
       logger,
       ...(localTls === undefined ? {} : { localTls }),
     });
   } catch (err) {
-    throw new RuntimeError(`cannot listen on ${listen.kind === 'unix' ? listen.dir : `${listen.host}:${listen.port}`}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    if (err instanceof AwsCredentialsError) throw new RuntimeError(`${err.message}; ${err.fix}`, { cause: err });
+    if (err instanceof TunnelListenError) throw new RuntimeError(err.message, { cause: err });
+    throw err;
   }
   process.stdout.write(`${tunnelLines(listen, listener.address, listener.port, remote, { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { dbName }) }, isLocalTls).join('\n')}\n`);
   const sig = await signalled;
