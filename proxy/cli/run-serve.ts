@@ -11,6 +11,7 @@ import { createLogger, type LogDestination, type RootLogger } from '../telemetry
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { certificateNotAfterSeconds } from '../telemetry/metrics-ops.js';
 import { ProxyServer, createClientSecureContext, type ServerTlsOptions } from '../server/server.js';
+import type { ShutdownSignal } from './signals.js';
 
 /** Process exit codes (contract.md §2). */
 export const ExitCode = { Ok: 0, Usage: 1, Runtime: 2, Sigint: 130, Sigterm: 143 } as const;
@@ -36,7 +37,7 @@ export class RuntimeError extends ExitError {
 }
 
 /** Signals that end `serve`. */
-export type ShutdownSignal = 'SIGTERM' | 'SIGINT';
+export type { ShutdownSignal };
 
 /** Inputs of runServe. `flags` are config flags by name plus `exit-zero-on-sigterm`. */
 export interface ServeOptions {

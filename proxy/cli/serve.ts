@@ -1,5 +1,6 @@
 /** `rsproxy serve --config FILE`: run the proxy until SIGTERM/SIGINT; SIGHUP reloads the config. */
 import { runServe } from './run-serve.js';
+import { onSignals } from './signals.js';
 import { configFlagOptions, configFlagValues, parseCommandArgs, stringOption } from './args.js';
 
 /** Runs the proxy; resolves with the exit code (143 SIGTERM, 130 SIGINT, 0 with --exit-zero-on-sigterm). */
@@ -23,17 +24,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const onTerm = () => handle.shutdown('SIGTERM');
-  const onInt = () => handle.shutdown('SIGINT');
-  const onHup = () => void handle.reload();
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onInt);
-  process.on('SIGHUP', onHup);
+  const off = onSignals({ SIGTERM: () => handle.shutdown('SIGTERM'), SIGINT: () => handle.shutdown('SIGINT'), SIGHUP: () => void handle.reload() });
   try {
     return await handle.done;
   } finally {
-    process.off('SIGTERM', onTerm);
-    process.off('SIGINT', onInt);
-    process.off('SIGHUP', onHup);
+    off();
   }
 }

@@ -12,6 +12,7 @@ import type { TunnelRemote } from '../tunnel/tunnel-startup.js';
 import { parseCommandArgs, stringOption, UsageError } from './args.js';
 import type { ParsedArgs } from './args.js';
 import { audienceOf, portOf, regionOf, RuntimeError, tlsOptionSpecs } from './client-options.js';
+import { nextShutdownSignal } from './signals.js';
 import { defaultTokenReuseSeconds, maxTokenReuseSeconds } from '../tunnel/token-reuse.js';
 
 const optionSpecs = {
@@ -95,24 +96,10 @@ export function tunnelLines(listen: TunnelListenAddress, address: string, port: 
   return lines;
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => (): void => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolve(sig);
-    };
-    const onInt = on('SIGINT');
-    const onTerm = on('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
-}
-
 /** Runs the tunnel until SIGINT/SIGTERM (exit 0); 1 on usage errors, 2 when the AWS credentials are unusable at start. */
 export async function run(argv: string[]): Promise<number> {
   // From the start: a signal during start-up also ends in a clean exit 0, not the default 143.
-  const signalled = waitForSignal();
+  const signalled = nextShutdownSignal();
   const args = parseCommandArgs(argv, optionSpecs);
   const remote = remoteOf(args);
   const listen = listenOf(args);
