@@ -1,5 +1,5 @@
 /**
- * One local connection of `rsproxy tunnel` (contract.md §8): the client side of an rsproxy login, driving the pure
+ * One local connection of `rsproxy tunnel`: the client side of an rsproxy login, driving the pure
  * tunnel-state.ts. It answers the local client's SSLRequest/GSSENCRequest, forwards a CancelRequest, dials the proxy
  * over TLS, sends the client's startup, answers the proxy's cleartext password request with a token, then relays.
  */
