@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
 import { afterLogin, authOk, fakeRsproxy } from '../../testkit/fake-rsproxy.js';
-import { startupPacket, WireReader } from '../../testkit/raw-wire.js';
+import { errorFields, startupPacket, WireReader } from '../../testkit/raw-wire.js';
+import { sessionLimits } from '../config/limits.js';
 import { startTunnel, TunnelListenError } from './run-tunnel.js';
 import type { TunnelHandle, TunnelOptions } from './run-tunnel.js';
 
@@ -80,6 +81,41 @@ test('two tunnels in one process: each logs in to its own proxy with its own tok
   for (const l of connected) assert.equal(typeof l.bindings['connectionId'], 'string', JSON.stringify(l));
   assert.deepEqual(connected.map((l) => l.bindings['tunnel']).sort(), ['a', 'b', 'b']);
   assert.ok(lines.every((l) => !('connection' in l.bindings)), 'no second log key');
+});
+
+test("pipelined bytes before login: the tunnel holds the proxy's 64 KiB and forwards them after login; one byte more is FATAL 08P01", async () => {
+  const remote = await fakeRsproxy('rsproxy');
+  let release: () => void = () => {};
+  const minted = new Promise<void>((resolve) => (release = resolve));
+  const tokens = { token: async () => (await minted, { token: 't', isReused: false }) };
+  const h = await start({ dial: remote.dial, logger: bindingLogger([]), tokens }, 'unused');
+  const cap = sessionLimits.maxHeldClientBytes;
+  const connect = async (): Promise<{ socket: net.Socket; reader: WireReader }> => {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port: h.port }, () => resolve(s));
+      s.once('error', reject);
+    });
+    return { socket, reader: new WireReader(socket) };
+  };
+
+  const over = await connect();
+  over.socket.write(Buffer.concat([startupPacket([['user', 'alice']]), Buffer.alloc(cap + 1, 0x51)]));
+  const fatal = await over.reader.next();
+  assert.equal(fatal.type, 'E');
+  assert.equal(errorFields(fatal.body).get('C'), '08P01');
+  assert.equal(errorFields(fatal.body).get('M'), 'too much data sent before authentication completed');
+  await over.reader.closed;
+
+  const atCap = await connect();
+  const pipelined = Buffer.alloc(cap, 0x51);
+  atCap.socket.write(Buffer.concat([startupPacket([['user', 'alice']]), pipelined]));
+  await new Promise((r) => setTimeout(r, 50));
+  release();
+  assert.deepEqual(await atCap.reader.bytes(authOk.length + afterLogin.length), Buffer.concat([authOk, afterLogin]));
+  assert.deepEqual(await atCap.reader.bytes(cap), pipelined, 'the held bytes reach the proxy (echoed back) after the login');
+  assert.deepEqual(remote.passwords, ['t']);
+  atCap.socket.destroy();
+  remote.close();
 });
 
 test('a taken address rejects with TunnelListenError naming it', async () => {
