@@ -12,9 +12,10 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { certificateNotAfterSeconds } from '../telemetry/metrics-ops.js';
 import { ProxyServer, createClientSecureContext, type ServerTlsOptions } from '../server/server.js';
 import { ExitCode, RuntimeError } from '../errors/exit-codes.js';
+import type { ShutdownSignal } from './signals.js';
 
 /** Signals that end `serve`. */
-export type ShutdownSignal = 'SIGTERM' | 'SIGINT';
+export type { ShutdownSignal };
 
 /** Inputs of runServe. `flags` are config flags by name plus `exit-zero-on-sigterm`. */
 export interface ServeOptions {

@@ -4,6 +4,7 @@ import { ExitCode } from '../errors/exit-codes.js';
 import { specOf } from './command-specs.js';
 import { configFlagValues } from './operator-specs.js';
 import { isSet, parseCommand, stringValue } from './options.js';
+import { onSignals } from './signals.js';
 
 /** Runs the proxy; resolves with the exit code (143 SIGTERM, 130 SIGINT, 0 with --exit-zero-on-sigterm). */
 export async function run(argv: string[]): Promise<number> {
@@ -22,17 +23,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const onTerm = () => handle.shutdown('SIGTERM');
-  const onInt = () => handle.shutdown('SIGINT');
-  const onHup = () => void handle.reload();
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onInt);
-  process.on('SIGHUP', onHup);
+  const off = onSignals({ SIGTERM: () => handle.shutdown('SIGTERM'), SIGINT: () => handle.shutdown('SIGINT'), SIGHUP: () => void handle.reload() });
   try {
     return await handle.done;
   } finally {
-    process.off('SIGTERM', onTerm);
-    process.off('SIGINT', onInt);
-    process.off('SIGHUP', onHup);
+    off();
   }
 }

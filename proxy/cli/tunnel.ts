@@ -1,11 +1,12 @@
 /** `rsproxy tunnel --host H …`: a loopback listener that logs every local connection in to the proxy at H with a token (docs/design/surface.md §8). */
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { AwsCredentialsError } from '../../auth/errors.js';
-import { audiencePattern, createCredentialSource, mintToken } from '../../auth/token-mint.js';
+import { audiencePattern } from '../../auth/token-mint.js';
 import type { Logger } from '../../auth/types.js';
 import { jdbcUrl, libpqKeywordValue, odbcConnectionString } from './conn-strings.js';
 import type { ConnectionParams } from './conn-strings.js';
-import { startTunnelListener, parseLoopbackListen } from '../tunnel/tunnel-listener.js';
+import { parseLoopbackListen } from '../tunnel/tunnel-listener.js';
+import { startTunnel, TunnelListenError } from '../tunnel/run-tunnel.js';
 import type { TunnelListenAddress } from '../tunnel/tunnel-listener.js';
 import type { TunnelRemote } from '../tunnel/tunnel-startup.js';
 import { RuntimeError, UsageError } from '../errors/exit-codes.js';
@@ -13,13 +14,14 @@ import { audienceOf, portOf, regionOf } from './client-options.js';
 import { specOf } from './command-specs.js';
 import { isSet, numberValue, parseCommand, stringValue, type ParsedArgs } from './options.js';
 import { createTokenReuseCache, defaultTokenReuseSeconds } from '../tunnel/token-reuse.js';
+import { nextShutdownSignal } from './signals.js';
 
 const defaultListen = '127.0.0.1:5439';
 
 /** A Logger that writes one plain line per info/warn/error record to stderr (`rsproxy tunnel: [conn 3] …`); debug is dropped. */
 export function lineLogger(write: (line: string) => void, bindings: Record<string, unknown> = {}): Logger {
   const line = (obj: object, msg?: string): void => {
-    const conn = (bindings as { connection?: unknown }).connection ?? (obj as { connection?: unknown }).connection;
+    const conn = (bindings as { connectionId?: unknown }).connectionId ?? (obj as { connectionId?: unknown }).connectionId;
     write(`rsproxy tunnel: ${conn === undefined ? '' : `[conn ${String(conn)}] `}${msg ?? ''}\n`);
   };
   return { debug() {}, info: line, warn: line, error: line, child: (b) => lineLogger(write, { ...bindings, ...b }) };
@@ -69,24 +71,10 @@ export function tunnelLines(listen: TunnelListenAddress, address: string, port: 
   return lines;
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => (): void => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolve(sig);
-    };
-    const onInt = on('SIGINT');
-    const onTerm = on('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
-}
-
 /** Runs the tunnel until SIGINT/SIGTERM (exit 0); 1 on usage errors, 2 when the AWS credentials are unusable at start. */
 export async function run(argv: string[]): Promise<number> {
   // From the start: a signal during start-up also ends in a clean exit 0, not the default 143.
-  const signalled = waitForSignal();
+  const signalled = nextShutdownSignal();
   const args = parseCommand(specOf('tunnel'), argv);
   const remote = remoteOf(args);
   const listen = listenOf(args);
@@ -99,15 +87,6 @@ export async function run(argv: string[]): Promise<number> {
   const profile = stringValue(args, 'profile');
   const isLocalTls = isSet(args, 'local-tls');
 
-  const credentials = createCredentialSource(profile === undefined ? {} : { profile });
-  try {
-    await credentials();
-  } catch (err) {
-    if (!(err instanceof AwsCredentialsError)) throw err;
-    throw new RuntimeError(`${err.message}; ${err.fix}`, { cause: err });
-  }
-  const tokens = createTokenReuseCache({ reuseSeconds, mint: async () => mintToken({ audience, region, credentials: await credentials() }) });
-
   let localTls: { certPem: string; keyPem: string } | undefined;
   if (isLocalTls) {
     const { generateCa, generateServerCert } = await import('./dev-certs.js');
@@ -118,16 +97,18 @@ export async function run(argv: string[]): Promise<number> {
   const logger = lineLogger((line) => void process.stderr.write(line));
   let listener;
   try {
-    listener = await startTunnelListener({
+    listener = await startTunnel({
       listen,
       remote,
       overrides: { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { database: dbName }) },
-      tokens,
+      signing: { audience, region, reuseSeconds, ...(profile === undefined ? {} : { profile }) },
       logger,
       ...(localTls === undefined ? {} : { localTls }),
     });
   } catch (err) {
-    throw new RuntimeError(`cannot listen on ${listen.kind === 'unix' ? listen.dir : `${listen.host}:${listen.port}`}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    if (err instanceof AwsCredentialsError) throw new RuntimeError(`${err.message}; ${err.fix}`, { cause: err });
+    if (err instanceof TunnelListenError) throw new RuntimeError(err.message, { cause: err });
+    throw err;
   }
   process.stdout.write(`${tunnelLines(listen, listener.address, listener.port, remote, { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { dbName }) }, isLocalTls).join('\n')}\n`);
   const sig = await signalled;

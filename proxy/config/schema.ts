@@ -1,6 +1,7 @@
 /** The rsproxy config schema (docs/design/surface.md §3): the single source of keys, types, defaults, units and docs. */
 import { z } from 'zod';
 import { accountIdPattern, audiencePattern, principalPattern, regionPattern, roleArnPattern } from '../../auth/aws-names.js';
+import { sessionLimits } from './limits.js';
 
 const integer = (min: number, max?: number) => {
   const msg = max === undefined ? `must be an integer ≥ ${min}` : `must be an integer from ${min} to ${max}`;
@@ -137,8 +138,8 @@ export const configSchema = z.strictObject(
       .strictObject(
         {
           maxClientConnections: integer(1, 1_000_000).default(1000).describe('Open client connections before 53300 (1..1000000). Default 1000.'),
-          loginTimeoutMs: integer(1000).default(10000).describe('Milliseconds from accept to the end of login (≥ 1000). Default 10000.'),
-          maxStartupBytes: integer(1024, 1_048_576).default(10000).describe('Largest startup packet in bytes (1024..1048576). Default 10000.'),
+          loginTimeoutMs: integer(1000).default(sessionLimits.loginTimeoutMs).describe(`Milliseconds from accept to the end of login (≥ 1000). Default ${sessionLimits.loginTimeoutMs}.`),
+          maxStartupBytes: integer(1024, 1_048_576).default(sessionLimits.maxStartupBytes).describe(`Largest startup packet in bytes (1024..1048576). Default ${sessionLimits.maxStartupBytes}.`),
           maxPasswordBytes: integer(1024, 1_048_576).default(8192).describe('Largest password message in bytes (1024..1048576); over it → 08P01. Default 8192.'),
           maxConnectionsPerSourcePerSecond: integer(1)
             .default(100)

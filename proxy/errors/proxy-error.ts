@@ -1,5 +1,5 @@
 /** ProxyError and its catalogue: the only place a client-visible SQLSTATE is chosen (docs/design/wire-protocol.md §11). */
-import { AuthErrorCode, isAuthError } from '../../auth/errors.js';
+import { AuthErrorCode, AwsCredentialsError, isAuthError } from '../../auth/errors.js';
 
 /** SQLSTATEs the proxy emits. @see https://www.postgresql.org/docs/current/errcodes-appendix.html */
 export const SqlState = {
@@ -84,6 +84,10 @@ export function tooManyConnections(): ProxyError {
 export function protocolViolation(what: string, opts: Opts = {}): ProxyError {
   return new ProxyError('PROXY_PROTOCOL_VIOLATION', SqlState.ProtocolViolation, what, 'protocol', opts);
 }
+/** 08P01 a pipelining client sent more than the held-bytes limit before its login completed (proxy and tunnel alike). */
+export function tooMuchDataBeforeLogin(): ProxyError {
+  return protocolViolation('too much data sent before authentication completed');
+}
 /** 57P01 draining or shutting down. */
 export function shuttingDown(): ProxyError {
   return new ProxyError('PROXY_SHUTTING_DOWN', SqlState.AdminShutdown, 'terminating connection due to administrator command', 'shutting_down');
@@ -119,6 +123,8 @@ const unavailableCodes: ReadonlySet<string> = new Set([
 /** Maps any thrown value to the ProxyError a client sees. `user` fills the uniform 28P01 message. */
 export function toProxyError(err: unknown, user: string): ProxyError {
   if (err instanceof ProxyError) return err;
+  // Only the tunnel meets these: the local AWS credentials that sign its tokens are unusable.
+  if (err instanceof AwsCredentialsError) return tunnelNoCredentials(err.profile, err.reason, err.fix, { cause: err });
   if (isAuthError(err)) {
     if (unavailableCodes.has(err.code)) return unavailable(err.reason, { cause: err });
     if (err.code === AuthErrorCode.CredentialsFailed) return upstreamFailed(err.reason, { cause: err });

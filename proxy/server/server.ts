@@ -11,6 +11,7 @@ import { CancelRegistry } from '../session/cancel-registry.js';
 import { ClientSession } from '../session/client-session.js';
 import type { SessionLimits } from '../session/client-session.js';
 import { LiveSessions } from '../session/live-sessions.js';
+import { OpenConnections } from '../session/open-connections.js';
 import type { SessionAdmissionCheck } from '../session/live-sessions.js';
 import { nullSessionObserver } from '../telemetry/observer.js';
 import type { CancelPeers } from '../session/cancel-peers.js';
@@ -81,7 +82,7 @@ export class ProxyServer {
   private readonly opts: ProxyServerOptions;
   private readonly observer: SessionObserver;
   private readonly upstreamLogin: UpstreamLoginFn;
-  private readonly sessions = new Set<ClientSession>();
+  private readonly sessions = new OpenConnections<ClientSession>();
   /** Sessions whose StartupMessage was admitted (the ones maxClientConnections counts). */
   private readonly admitted = new Set<ClientSession>();
   private readonly server: net.Server;
@@ -95,7 +96,6 @@ export class ProxyServer {
   private startupDrop: ReadonlySet<string>;
   private isDrainingValue = false;
   private isListeningValue = false;
-  private readonly idleWaiters: Array<() => void> = [];
 
   constructor(opts: ProxyServerOptions) {
     this.opts = opts;
@@ -187,10 +187,10 @@ export class ProxyServer {
   /** Drains for up to `drainMs`, then ends what is left with 57P01 (login) or a close (relay). */
   async close(drainMs: number): Promise<void> {
     this.beginDrain();
-    await this.waitIdle(drainMs);
+    await this.sessions.waitIdle(drainMs);
     if (this.sessions.size === 0) return;
     for (const s of this.sessions) s.terminate(shuttingDown());
-    await this.waitIdle(1000);
+    await this.sessions.waitIdle(1000);
     this.destroy();
   }
 
@@ -216,19 +216,6 @@ export class ProxyServer {
     this.beginDrain();
     for (const gate of this.gated.values()) gate.abort();
     for (const s of this.sessions) s.destroy();
-  }
-
-  private waitIdle(timeoutMs: number): Promise<void> {
-    if (this.sessions.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      timer.unref();
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.idleWaiters.push(done);
-    });
   }
 
   private accept(socket: net.Socket): void {
@@ -331,7 +318,6 @@ export class ProxyServer {
         this.sessions.delete(session);
         this.admitted.delete(session);
         this.observer.clientConnectionClosed();
-        if (this.sessions.size === 0) for (const w of this.idleWaiters.splice(0)) w();
       },
     });
     this.sessions.add(session);

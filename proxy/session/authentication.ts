@@ -1,11 +1,12 @@
 /** The client's password phase: one PasswordMessage after `R 3`, then the pipelined bytes held until the upstream login is done (docs/design/wire-protocol.md §6). */
-import { authFailed, protocolViolation } from '../errors/proxy-error.js';
+import { sessionLimits } from '../config/limits.js';
+import { authFailed, tooMuchDataBeforeLogin } from '../errors/proxy-error.js';
 import { MessageFramer } from '../protocol/framer.js';
 import { decodePasswordMessage, isPasswordMessage, isTerminate, passwordMessageCapBytes } from '../protocol/frontend.js';
 import type { SessionEvent } from './state.js';
 
 /** Most bytes a pipelining client may send after its PasswordMessage before the relay starts. */
-export const maxHeldClientBytes = 64 * 1024;
+export const maxHeldClientBytes = sessionLimits.maxHeldClientBytes;
 
 /** What the password phase needs from the session that owns it. */
 export interface PasswordHost {
@@ -59,7 +60,7 @@ export class PasswordPhase {
       framer.push(chunk);
       let total = framer.bufferedBytes;
       for (const b of this.held) total += b.length;
-      if (total > maxHeldClientBytes) throw protocolViolation('too much data sent before authentication completed');
+      if (total > maxHeldClientBytes) throw tooMuchDataBeforeLogin();
       for (let frame = framer.next(); frame !== undefined; frame = framer.next()) {
         if (isTerminate(frame)) return this.host.dispatch({ type: 'Terminate' });
         if (isPasswordMessage(frame)) return this.host.dispatch({ type: 'PasswordMessage' });

@@ -2,6 +2,7 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { AuthResult, Authenticator, Logger } from '../../auth/types.js';
+import { sessionLimits } from '../config/limits.js';
 import type { ProxyError } from '../errors/proxy-error.js';
 import * as backend from '../protocol/backend.js';
 import type { StartupMessage } from '../protocol/frontend.js';
@@ -23,7 +24,7 @@ import type { SendUpstreamCancelFn, UpstreamLoginFn, UpstreamSession } from '../
 export { maxHeldClientBytes, stripOneNewline } from './authentication.js';
 
 /** How long a client that does not read its FATAL may keep the socket open. */
-const closeLingerMs = 2000;
+const closeLingerMs = sessionLimits.closeLingerMs;
 
 /** Limits one session enforces (`limits.*`). */
 export interface SessionLimits {

@@ -1,6 +1,7 @@
 /** The post-login byte pipe: opaque bytes both ways, backpressure, byte counters, teardown exactly once (docs/design/wire-protocol.md §13). */
 import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
+import { sessionLimits } from '../config/limits.js';
 import { MessageBoundaryTracker } from '../protocol/message-boundary.js';
 import type { SessionObserver } from '../telemetry/observer.js';
 
@@ -8,7 +9,7 @@ import type { SessionObserver } from '../telemetry/observer.js';
 export const clientLossCancelGraceMs = 150;
 
 /** Default time a half-closed side may take to flush before it is destroyed. */
-export const defaultRelayLingerMs = 5000;
+export const defaultRelayLingerMs = sessionLimits.relayLingerMs;
 
 /** Totals reported when the relay ends. */
 export interface RelayStats {
@@ -205,7 +206,7 @@ export class Relay {
     const canSay = !client.destroyed && client.writable && this.toClient.isAtBoundary;
     if (canSay) client.end(farewell);
     else client.destroy();
-    this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? 5000);
+    this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? defaultRelayLingerMs);
     this.lingerTimer.unref();
     return { isFarewellSent: canSay, isUpstreamCancelled };
   }

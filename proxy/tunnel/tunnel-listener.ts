@@ -3,9 +3,11 @@ import { chmodSync, lstatSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
+import { tunnelLimits } from '../config/limits.js';
+import { OpenConnections } from '../session/open-connections.js';
 import { TunnelSession } from './tunnel-session.js';
 import { createTlsSessionStore, upstreamTlsOptions } from '../upstream/dial.js';
-import type { TunnelSessionOptions } from './tunnel-session.js';
+import type { TunnelSessionOptions } from './tunnel-session-options.js';
 
 /** Where the tunnel listens: a loopback TCP address, or libpq's socket name `DIR/.s.PGSQL.<port>`. */
 export type TunnelListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; dir: string; port: number };
@@ -82,16 +84,15 @@ async function removeStaleSocket(path: string): Promise<void> {
 
 /** Starts listening; rejects when the address is taken. */
 export async function startTunnelListener(opts: TunnelListenerOptions): Promise<TunnelListener> {
-  const { listen, localTls, closeGraceMs = 3000, ...shared } = opts;
+  const { listen, localTls, closeGraceMs = tunnelLimits.closeGraceMs, ...shared } = opts;
   const secureContext = localTls === undefined ? undefined : tls.createSecureContext({ cert: localTls.certPem, key: localTls.keyPem, minVersion: 'TLSv1.2' });
-  const sessions = new Set<TunnelSession>();
+  const sessions = new OpenConnections<TunnelSession>();
   // Every connection dials the same proxy: resuming its TLS session skips the certificate exchange and signature.
   const tlsSessions = createTlsSessionStore();
   // Read --sslrootcert and build the TLS context once, at start (a bad file fails here, not per connection).
   const remoteTlsOptions = await upstreamTlsOptions(shared.remote);
   // Without --sslrootcert there is no cached context: build the public-roots one once, not per connection.
   remoteTlsOptions.secureContext ??= tls.createSecureContext({ minVersion: 'TLSv1.2' });
-  const idle: Array<() => void> = [];
   let nextId = 1;
   const server = net.createServer((socket) => {
     const session: TunnelSession = new TunnelSession({
@@ -101,10 +102,7 @@ export async function startTunnelListener(opts: TunnelListenerOptions): Promise<
       ...(secureContext === undefined ? {} : { localTls: secureContext }),
       socket,
       connectionId: String(nextId++),
-      onClose: () => {
-        sessions.delete(session);
-        if (sessions.size === 0) for (const wake of idle.splice(0)) wake();
-      },
+      onClose: () => sessions.delete(session),
     });
     sessions.add(session);
     session.start();
@@ -143,16 +141,7 @@ export async function startTunnelListener(opts: TunnelListenerOptions): Promise<
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sessions) s.terminate();
-      if (sessions.size > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, closeGraceMs);
-          timer.unref();
-          idle.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
+      await sessions.waitIdle(closeGraceMs);
       for (const s of sessions) s.destroy();
       await closed;
       if (socketPath !== undefined) rmSync(socketPath, { force: true });
