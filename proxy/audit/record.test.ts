@@ -17,7 +17,7 @@ const session: SessionFields = {
 const chain = { seq: 7, time: '2026-12-07T18:00:00.123Z', prev: genesisPrev };
 
 test('records are written with the head, session and event keys in a fixed order, whatever order they were built in', () => {
-  const entry: AuditEntry = { reused: true, ...session, event: 'session_end', statements: 3, upstreamToClientBytes: 20, clientToUpstreamBytes: 10, durationMs: 1500, reason: 'client', clientAddress: '10.0.0.1:5000', connectionId: 'c1' };
+  const entry: AuditEntry = { event: 'session_end', ...session, statements: 3, upstreamToClientBytes: 20, clientToUpstreamBytes: 10, durationMs: 1500, reason: 'client', clientAddress: '10.0.0.1:5000', connectionId: 'c1' };
   const line = serializeRecord(chain, entry);
   assert.deepEqual(Object.keys(JSON.parse(line)), [
     'seq', 'time', 'event', 'connectionId', 'clientAddress', 'prev',
