@@ -29,6 +29,7 @@ commands:
                                          which rule admits that identity (exit 0) or why none does (exit 3)
   policy --config FILE --account ID [--resolve] [--role ARN]
                                          print the least-privilege IAM policy for the config
+  audit verify FILE…                     check an audit log's hash chain (exit 0 intact, 3 broken)
   version
 
 --sslmode: disable|allow|prefer|require|verify-ca|verify-full (default verify-full).
@@ -36,12 +37,14 @@ Environment: RSPROXY_AUDIENCE (default --audience), RSPROXY_USER (default --user
 RSPROXY_PSQL (psql executable for connect), AWS_REGION / AWS_DEFAULT_REGION (default --region).
 Config flags and RSPROXY_* env vars derive from key paths: limits.loginTimeoutMs →
 --limits-login-timeout-ms / RSPROXY_LIMITS_LOGIN_TIMEOUT_MS (flag > env > file > default).
-Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 3 denied (explain), 130 SIGINT,
+Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 3 denied (explain) or broken (audit), 130 SIGINT,
 143 SIGTERM (tunnel: 0 on either).
 `;
 
 interface CommandModule {
   run(argv: string[]): Promise<number>;
+  /** The command's own `--help` text; the overall usage when absent. */
+  usage?: string;
 }
 
 /** The commands, each loaded only when invoked (so `version` does not load the AWS SDK). */
@@ -56,6 +59,7 @@ const commands: Readonly<Record<string, () => Promise<CommandModule>>> = {
   'check-config': () => import('./check-config.js'),
   explain: () => import('./explain.js'),
   policy: () => import('./policy.js'),
+  audit: () => import('./audit.js'),
   version: () => import('./version.js'),
 };
 
@@ -81,7 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const dashDash = rest.indexOf('--');
   const own = dashDash === -1 ? rest : rest.slice(0, dashDash);
   if (own.includes('--help') || own.includes('-h')) {
-    process.stdout.write(usage);
+    process.stdout.write(mod.usage ?? usage);
     return 0;
   }
   try {
