@@ -50,11 +50,11 @@ function options(path: string, extra: Partial<AuditLogOptions> = {}): AuditLogOp
   return { path, onFailure: 'refuse', clock, logger: captureLogger(), ...extra };
 }
 
-/** An in-memory AuditFs whose appends fail (optionally after writing part of the data) while `failing` is set. */
-function fakeFs(): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'partial'; probeFails: boolean; opens: number } {
+/** An in-memory AuditFs whose appends fail (optionally after writing part or all of the data) while `failing` is set. */
+function fakeFs(): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'partial' | 'sync'; probeFails: boolean; opens: number } {
   const state = {
     content: Buffer.alloc(0),
-    failing: 'no' as 'no' | 'whole' | 'partial',
+    failing: 'no' as 'no' | 'whole' | 'partial' | 'sync',
     probeFails: false,
     opens: 0,
     async openAppend(): Promise<AuditFile> {
@@ -64,10 +64,12 @@ function fakeFs(): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'parti
         read: async (pos, len) => state.content.subarray(pos, pos + len),
         append: async (data) => {
           if (state.failing === 'partial') state.content = Buffer.concat([state.content, data.subarray(0, 5)]);
-          if (state.failing !== 'no') throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+          if (state.failing === 'whole' || state.failing === 'partial') throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
           state.content = Buffer.concat([state.content, data]);
         },
-        sync: async () => undefined,
+        sync: async () => {
+          if (state.failing === 'sync') throw Object.assign(new Error('I/O error'), { code: 'EIO' });
+        },
         truncate: async (size) => {
           state.content = state.content.subarray(0, size);
         },
@@ -192,6 +194,19 @@ test('a write that failed half-way is cut before the next record, so the file st
   assert.equal(lines.length, 3);
   assert.equal(lines[2], '');
   assert.deepEqual(lines.slice(0, 2).map((l) => JSON.parse(l).connectionId), ['a', 'c']);
+});
+
+test('syncEachRecord: a line whose fdatasync failed is not acknowledged and is cut before the next record', async () => {
+  const fs = fakeFs();
+  const log = await AuditLog.open(options('/fake/audit.log', { fs, syncEachRecord: true }));
+  await log.write(login('a'));
+  fs.failing = 'sync';
+  assert.deepEqual(await log.write(login('b')), { written: false, proceed: false });
+  fs.failing = 'no';
+  assert.equal((await log.write(login('c'))).seq, 2);
+  const lines = fs.content.toString('utf8').trimEnd().split('\n');
+  assert.deepEqual(lines.map((l) => JSON.parse(l).connectionId), ['a', 'c']);
+  assert.equal(JSON.parse(lines[1] ?? '').prev, lineHash(lines[0] ?? ''));
 });
 
 test('probe recovers by itself once the disk has room, without writing a record; the probe timer does it unasked', async () => {

@@ -195,10 +195,11 @@ export class AuditLog {
       const file = this.file;
       if (file === undefined) throw new Error('audit file is not open');
       await this.repairTail(file);
+      // Until it is acknowledged, the line counts as torn: a failed append or sync is cut before the next record.
       this.isTorn = true;
       await file.append(bytes);
-      this.isTorn = false;
       if (this.opts.syncEachRecord === true) await file.sync();
+      this.isTorn = false;
     } catch (err) {
       this.observer.writeFailed(entry.event);
       if (this.healthy) this.opts.logger.error({ path: this.opts.path, event: entry.event, seq, err: errorCode(err), policy: this.opts.onFailure }, 'audit record could not be written');

@@ -80,7 +80,11 @@ test('across files: a missing middle file, files in the wrong order, a record re
   const lines = chainLines(9);
   const [a, b, c] = [file(lines.slice(0, 3)), file(lines.slice(3, 6)), file(lines.slice(6))];
   assert.deepEqual(await verifyAuditFiles([a, c]), { ok: false, file: c, line: 1, what: 'seq 7 follows seq 3 (expected 4)' });
-  assert.deepEqual(await verifyAuditFiles([b, a]), { ok: false, file: a, line: 1, what: 'seq 1 follows seq 6 (expected 7)' });
+  assert.deepEqual(await verifyAuditFiles([b, a]), {
+    ok: false, file: a, line: 1,
+    what: 'a new chain starts here (seq 1, prev 64 zeros) after seq 6: the proxy started with an empty or missing file; verify the files before and from here separately',
+  });
+  assert.deepEqual(await verifyAuditFiles([c, b]), { ok: false, file: b, line: 1, what: 'seq 4 follows seq 9 (expected 10)' });
   const edited = file([...lines.slice(0, 2), (lines[2] ?? '').replace('bob', 'eve')]);
   assert.deepEqual(await verifyAuditFiles([edited, b]), { ok: false, file: b, line: 1, what: `prev is not the SHA-256 of the last line of ${edited}: that line was changed, or lines were removed or reordered` });
 });

@@ -55,6 +55,7 @@ export class ChainVerifier {
       if (prev === genesisPrev && seq !== 1) return `seq ${seq} with prev 64 zeros: the first record of a chain has seq 1`;
       this.first = seq;
     } else {
+      if (seq === 1 && prev === genesisPrev) return `a new chain starts here (seq 1, prev 64 zeros) after seq ${this.last.seq}: the proxy started with an empty or missing file; verify the files before and from here separately`;
       if (seq !== this.last.seq + 1) return `seq ${seq} follows seq ${this.last.seq} (expected ${this.last.seq + 1})`;
       if (prev !== this.last.hash) return `prev is not the SHA-256 of ${before}: that line was changed, or lines were removed or reordered`;
     }
