@@ -196,6 +196,22 @@ test('a write that failed half-way is cut before the next record, so the file st
   assert.deepEqual(lines.slice(0, 2).map((l) => JSON.parse(l).connectionId), ['a', 'c']);
 });
 
+test('reopen cuts a half-written line from the old file before leaving it', async () => {
+  const fs = fakeFs();
+  const log = await AuditLog.open(options('/fake/audit.log', { fs }));
+  await log.write(login('a'));
+  fs.failing = 'partial';
+  await log.write(login('b'));
+  const before = fs.content.length;
+  fs.failing = 'no';
+  assert.equal(await log.reopen(), true);
+  assert.ok(fs.content.length < before);
+  assert.ok(fs.content.toString('utf8').endsWith('\n'));
+  assert.equal((await log.write(login('c'))).seq, 2);
+  await log.close();
+  assert.equal(await log.reopen(), false);
+});
+
 test('syncEachRecord: a line whose fdatasync failed is not acknowledged and is cut before the next record', async () => {
   const fs = fakeFs();
   const log = await AuditLog.open(options('/fake/audit.log', { fs, syncEachRecord: true }));

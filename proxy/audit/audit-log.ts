@@ -126,8 +126,11 @@ export class AuditLog {
   /** Reopens the path (SIGHUP after logrotate moved the file); the chain continues into the new file. Resolves to isHealthy. */
   reopen(): Promise<boolean> {
     return this.serial(async () => {
+      if (this.isClosed) return false;
       const old = this.file;
       this.file = undefined;
+      // Leave the rotated file a clean chain: cut a line a failed write left half-written.
+      if (old !== undefined) await this.repairTail(old).catch(() => undefined);
       if (old !== undefined) await old.close().catch((err: unknown) => this.opts.logger.warn({ path: this.opts.path, err: errorCode(err) }, 'closing the old audit file failed'));
       return this.openPath();
     });
