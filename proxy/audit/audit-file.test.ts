@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeAuditFs, readTail } from './audit-file.js';
+import { nodeAuditFs, readTail, statePathOf } from './audit-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rsproxy-audit-file-'));
 const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString('utf8'));
@@ -55,4 +55,17 @@ test('the node file appends, truncates and is created 0600; probeWritable leaves
   assert.deepEqual(readdirSync(dir).sort(), before);
   await assert.rejects(nodeAuditFs.probeWritable(join(dir, 'missing-dir', 'x.log')));
   assert.equal(existsSync(join(dir, 'missing-dir')), false);
+});
+
+test('the chain state lives in a hidden file next to the log, written 0600 and replaced whole', async () => {
+  const path = join(dir, 'state.log');
+  assert.equal(statePathOf(path), join(dir, '.state.log.chain'));
+  assert.equal(await nodeAuditFs.readState(path), undefined);
+  await nodeAuditFs.writeState(path, 'one\n');
+  await nodeAuditFs.writeState(path, 'two\n');
+  assert.equal(await nodeAuditFs.readState(path), 'two\n');
+  const { statSync } = await import('node:fs');
+  assert.equal(statSync(statePathOf(path)).mode & 0o777, 0o600);
+  assert.equal(existsSync(`${statePathOf(path)}.tmp`), false);
+  await assert.rejects(nodeAuditFs.readState(join(dir, 'append.log', 'x')));
 });

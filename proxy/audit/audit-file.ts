@@ -1,5 +1,5 @@
 /** The file port of the audit log (an append handle that can also read its tail) and its node:fs implementation. */
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** An open audit file: appends go to its end. */
@@ -23,7 +23,14 @@ export interface AuditFs {
   openAppend(path: string): Promise<AuditFile>;
   /** Rejects unless a small file can be written next to `path` (the disk has room again). */
   probeWritable(path: string): Promise<void>;
+  /** The chain state saved next to `path` by writeState; undefined if there is none. */
+  readState(path: string): Promise<string | undefined>;
+  /** Saves the chain state next to `path`, replacing the old one atomically. */
+  writeState(path: string, text: string): Promise<void>;
 }
+
+/** The hidden file next to the log that holds the chain state across a rotation and a restart. */
+export const statePathOf = (path: string): string => join(dirname(path), `.${basename(path)}.chain`);
 
 class NodeAuditFile implements AuditFile {
   constructor(private readonly handle: FileHandle) {}
@@ -76,6 +83,20 @@ export const nodeAuditFs: AuditFs = {
       await handle.close();
       await unlink(probe).catch(() => undefined);
     }
+  },
+  async readState(path) {
+    try {
+      return await readFile(statePathOf(path), 'utf8');
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  },
+  async writeState(path, text) {
+    const target = statePathOf(path);
+    const tmp = `${target}.tmp`;
+    await writeFile(tmp, text, { mode: 0o600 });
+    await rename(tmp, target);
   },
 };
 

@@ -51,9 +51,10 @@ function options(path: string, extra: Partial<AuditLogOptions> = {}): AuditLogOp
 }
 
 /** An in-memory AuditFs whose appends fail (optionally after writing part or all of the data) while `failing` is set. */
-function fakeFs(): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'partial' | 'sync'; probeFails: boolean; opens: number } {
+function fakeFs(): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'partial' | 'sync'; probeFails: boolean; opens: number; saved: string | undefined } {
   const state = {
     content: Buffer.alloc(0),
+    saved: undefined as string | undefined,
     failing: 'no' as 'no' | 'whole' | 'partial' | 'sync',
     probeFails: false,
     opens: 0,
@@ -78,6 +79,12 @@ function fakeFs(): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'parti
     },
     async probeWritable(): Promise<void> {
       if (state.probeFails) throw Object.assign(new Error('full'), { code: 'ENOSPC' });
+    },
+    async readState(): Promise<string | undefined> {
+      return state.saved;
+    },
+    async writeState(_path: string, text: string): Promise<void> {
+      state.saved = text;
     },
   };
   return state;
@@ -123,6 +130,49 @@ test('a restart continues the chain from the last line of the existing file and 
   assert.deepEqual(records(path).map((r) => r.seq), [1, 2, 3]);
   assert.equal((await verifyAuditFiles([path])).ok, true);
   assert.match(logger.logs[0]?.msg ?? '', /incomplete line/);
+});
+
+test('a restart into an empty file after a rotation continues the chain from the state saved at the reopen', async () => {
+  const path = freshPath();
+  const log = await AuditLog.open(options(path));
+  await log.write(login('a'));
+  await log.write(login('b'));
+  renameSync(path, `${path}.1`);
+  writeFileSync(path, ''); // logrotate's create
+  await log.reopen();
+  // The process is killed before any record reaches the new file: no close(), no further state.
+  const restarted = await AuditLog.open(options(path));
+  assert.deepEqual(restarted.position, log.position);
+  await restarted.write(login('c'));
+  await restarted.close();
+  assert.deepEqual(await verifyAuditFiles([`${path}.1`, path]), { ok: true, records: 3, files: 2, firstSeq: 1, lastSeq: 3 });
+  assert.equal(JSON.parse(readFileSync(join(dir, `.audit-${n}.log.chain`), 'utf8')).seq, 3);
+});
+
+test('a rotation while stopped: close saved the state, so the next start continues the chain in the new file', async () => {
+  const path = freshPath();
+  const log = await AuditLog.open(options(path));
+  await log.write(login('a'));
+  await log.close();
+  renameSync(path, `${path}.1`);
+  const restarted = await AuditLog.open(options(path));
+  await restarted.write(login('b'));
+  await restarted.close();
+  assert.deepEqual(await verifyAuditFiles([`${path}.1`, path]), { ok: true, records: 2, files: 2, firstSeq: 1, lastSeq: 2 });
+});
+
+test('the saved state only counts for an empty file; an invalid one is ignored with a warning', async () => {
+  const fs = fakeFs();
+  fs.saved = '{"seq":7,"prev":"nothex"}';
+  const logger = captureLogger();
+  let log = await AuditLog.open(options('/fake/audit.log', { fs, logger }));
+  assert.deepEqual(log.position, { seq: 0, prev: genesisPrev });
+  assert.match(logger.logs[0]?.msg ?? '', /not valid/);
+  await log.write(login('a'));
+  await log.close();
+  fs.saved = JSON.stringify({ seq: 99, prev: 'a'.repeat(64) });
+  log = await AuditLog.open(options('/fake/audit.log', { fs }));
+  assert.equal(log.position.seq, 1, 'the file\'s last line wins over the saved state');
 });
 
 test('open refuses a file whose last line is not a record', async () => {

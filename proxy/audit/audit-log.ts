@@ -2,7 +2,7 @@
 import type { Clock } from '../../auth/types.js';
 import { nodeAuditFs, readTail, type AuditFile, type AuditFs, type FileTail } from './audit-file.js';
 import { silentAuditObserver, type AuditObserver } from './audit-metrics.js';
-import { chainAfter, lineHash, type ChainState } from './chain.js';
+import { chainAfter, isHash, lineHash, type ChainState } from './chain.js';
 import { formatAuditTime, genesisPrev, serializeRecord, type AuditEntry } from './record.js';
 
 /** What a write that fails means for the action it records. */
@@ -58,6 +58,26 @@ async function cutTornTail(file: AuditFile, path: string, logger: AuditLogger): 
   return tail;
 }
 
+/** The chain state saved by an earlier reopen or close; undefined (with a warning if unreadable) when there is none. */
+async function savedChainState(opts: AuditLogOptions): Promise<ChainState | undefined> {
+  let text: string | undefined;
+  try {
+    text = await (opts.fs ?? nodeAuditFs).readState(opts.path);
+  } catch (err) {
+    opts.logger.warn({ path: opts.path, err: errorCode(err) }, 'audit chain state unreadable; starting a new chain');
+    return undefined;
+  }
+  if (text === undefined) return undefined;
+  try {
+    const state = JSON.parse(text) as Partial<ChainState> | null;
+    if (typeof state?.seq === 'number' && Number.isSafeInteger(state.seq) && state.seq >= 0 && isHash(state.prev)) return { seq: state.seq, prev: state.prev };
+  } catch {
+    // fall through: not JSON
+  }
+  opts.logger.warn({ path: opts.path }, 'audit chain state is not valid; starting a new chain');
+  return undefined;
+}
+
 /** The open audit log. Writes are serialised: each resolves once its line is in the file (or has failed). */
 export class AuditLog {
   private file: AuditFile | undefined;
@@ -90,11 +110,14 @@ export class AuditLog {
     const file = await (opts.fs ?? nodeAuditFs).openAppend(opts.path);
     try {
       const tail = await cutTornTail(file, opts.path, opts.logger);
-      let chain: ChainState = { seq: 0, prev: genesisPrev };
+      let chain: ChainState;
       if (tail.lastLine !== undefined) {
         const after = chainAfter(tail.lastLine);
         if (after === undefined) throw new AuditLogCorruptError(`${opts.path}: the last line is not an audit record; move the file away to start a new one`);
         chain = after;
+      } else {
+        // An empty file after a rotation: the state saved at the reopen (or close) continues the chain.
+        chain = (await savedChainState(opts)) ?? { seq: 0, prev: genesisPrev };
       }
       return new AuditLog(opts, file, tail.completeSize, chain);
     } catch (err) {
@@ -132,6 +155,7 @@ export class AuditLog {
       // Leave the rotated file a clean chain: cut a line a failed write left half-written.
       if (old !== undefined) await this.repairTail(old).catch(() => undefined);
       if (old !== undefined) await old.close().catch((err: unknown) => this.opts.logger.warn({ path: this.opts.path, err: errorCode(err) }, 'closing the old audit file failed'));
+      await this.saveState();
       return this.openPath();
     });
   }
@@ -175,6 +199,7 @@ export class AuditLog {
       const file = this.file;
       this.file = undefined;
       if (file !== undefined) await file.close();
+      await this.saveState();
     });
   }
 
@@ -214,6 +239,15 @@ export class AuditLog {
     this.observer.recordWritten(entry.event);
     this.setHealthy(true);
     return { written: true, proceed: true, seq };
+  }
+
+  /** Saves where the chain stands, so a restart into an empty (rotated) file continues it; a failure only warns. */
+  private async saveState(): Promise<void> {
+    try {
+      await this.fs.writeState(this.opts.path, `${JSON.stringify(this.chain)}\n`);
+    } catch (err) {
+      this.opts.logger.warn({ path: this.opts.path, err: errorCode(err) }, 'audit chain state could not be saved');
+    }
   }
 
   private async repairTail(file: AuditFile): Promise<void> {
