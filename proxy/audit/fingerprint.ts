@@ -102,6 +102,12 @@ function maskTokens(text: string, tokens: readonly SqlToken[], depth: number): s
       continue;
     }
     if (token.kind === 'operator' && afterSecretKeyword && text.slice(token.start, token.end) === '=') continue;
+    if (afterSecretKeyword && (token.kind === 'number' || token.kind === 'quoted-identifier')) {
+      // Not valid syntax for a password, but never worth recording.
+      out += text.slice(copiedTo, token.start) + maskedLiteral;
+      copiedTo = token.end;
+      continue;
+    }
     afterSecretKeyword = token.kind === 'identifier' && secretKeywords.has(text.slice(token.start, token.end).toUpperCase());
   }
   return out + text.slice(copiedTo);
