@@ -17,6 +17,6 @@ export {
   type SessionFields,
   type StatementEntry,
 } from './record.js';
-export { capturedStatement, StatementMessageCode, type CapturedStatement } from './statement-capture.js';
+export { capturedStatement, statementEntry, StatementMessageCode, type CapturedStatement } from './statement-capture.js';
 export { fingerprint, maskPasswords, statementRecordText, type StatementMode } from './fingerprint.js';
 export { verifyAuditFiles, type VerifyResult } from './verify.js';

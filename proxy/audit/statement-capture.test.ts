@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { capturedStatement, StatementMessageCode } from './statement-capture.js';
+import { capturedStatement, statementEntry, StatementMessageCode } from './statement-capture.js';
+import { serializeRecord, genesisPrev, type SessionFields, type ConnectionFields } from './record.js';
 
 const cstring = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
 /** A Parse (F) body: name, query, parameter type oids. */
@@ -47,4 +48,21 @@ test('property: any type byte and body never throws', () => {
     }),
     { seed: 5150, numRuns: 1000 },
   );
+});
+
+test('statementEntry: the record of a captured statement in either mode, never the literal or password', () => {
+  const session: ConnectionFields & SessionFields = {
+    connectionId: 'c1', clientAddress: '10.0.0.1:1', identity: 'arn:aws:iam::123456789012:role/R', callerArn: 'arn:aws:sts::123456789012:assumed-role/R/bob',
+    accountId: '123456789012', database: 'dev', dbUser: 'bob', dbGroups: [], target: 'h:5439', applicationName: 'psql', upstreamPid: 7, reused: true,
+  };
+  const parsed = capturedStatement(0x50, parseBody('', "ALTER USER bob PASSWORD 'hunter2' VALID UNTIL '2027-01-01'", []));
+  assert.ok(parsed !== undefined);
+  const fp = statementEntry(session, parsed, 'fingerprint', 4096);
+  assert.deepEqual({ event: fp.event, protocol: fp.protocol, text: fp.text, truncated: fp.truncated }, { event: 'statement', protocol: 'extended', text: 'ALTER USER bob PASSWORD ? VALID UNTIL ?', truncated: undefined });
+  const full = statementEntry(session, parsed, 'full', 30);
+  assert.equal(full.text, "ALTER USER bob PASSWORD '***'");
+  assert.equal(full.truncated, true);
+  const line = serializeRecord({ seq: 1, time: '2026-12-07T18:00:00.000Z', prev: genesisPrev }, full);
+  assert.ok(!line.includes('hunter2'));
+  assert.equal(JSON.parse(line).upstreamPid, 7);
 });

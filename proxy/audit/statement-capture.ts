@@ -1,4 +1,6 @@
-/** The SQL text of the frontend messages that carry a statement: Query (F) and Parse (F). */
+/** The SQL text of the frontend messages that carry a statement, Query (F) and Parse (F), and the statement record built from it. */
+import { statementRecordText, type StatementMode } from './fingerprint.js';
+import type { ConnectionFields, SessionFields, StatementEntry } from './record.js';
 
 /** Frontend message type bytes that carry SQL. @see https://www.postgresql.org/docs/current/protocol-message-formats.html */
 export const StatementMessageCode = {
@@ -40,4 +42,9 @@ export function capturedStatement(type: number, body: Uint8Array): CapturedState
     return end === -1 ? undefined : { protocol: 'extended', text: utf8.decode(body.subarray(queryStart, end - 1)) };
   }
   return undefined;
+}
+
+/** The statement record for a captured statement: fingerprint or masked (and possibly cut) text by `mode`. */
+export function statementEntry(session: ConnectionFields & SessionFields, statement: CapturedStatement, mode: StatementMode, maxStatementBytes: number): StatementEntry {
+  return { ...session, event: 'statement', protocol: statement.protocol, ...statementRecordText(mode, statement.text, maxStatementBytes) };
 }
