@@ -1,7 +1,7 @@
-/** Every command's option table, in the order help and the reference list them; `rsproxy audit verify` adds its table here. */
+/** Every command's option table, in the order help and the reference list them. */
 import { clientSpecs } from './client-specs.js';
 import type { CommandSpec } from './options.js';
-import { operatorSpecs, versionCommandSpec } from './operator-specs.js';
+import { auditCommandSpec, operatorSpecs, versionCommandSpec } from './operator-specs.js';
 
 const byName = (name: string, specs: readonly CommandSpec[]): CommandSpec => {
   const spec = specs.find((s) => s.name === name);
@@ -9,10 +9,10 @@ const byName = (name: string, specs: readonly CommandSpec[]): CommandSpec => {
   return spec;
 };
 
-const all = [...operatorSpecs, ...clientSpecs, versionCommandSpec];
+const all = [...operatorSpecs, ...clientSpecs, auditCommandSpec, versionCommandSpec];
 
 /** The commands of `rsproxy`, in help order. */
-export const commandSpecs: readonly CommandSpec[] = ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'tunnel', 'check-config', 'explain', 'policy', 'version'].map((n) => byName(n, all));
+export const commandSpecs: readonly CommandSpec[] = ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'tunnel', 'check-config', 'explain', 'policy', 'audit', 'version'].map((n) => byName(n, all));
 
 /** The table of one command (throws for a name without one: a programming error). */
 export function specOf(name: string): CommandSpec {

@@ -28,6 +28,7 @@ export const commands: CommandTable = {
   'check-config': () => import('./check-config.js'),
   explain: () => import('./explain.js'),
   policy: () => import('./policy.js'),
+  audit: () => import('./audit.js'),
   version: () => import('./version.js'),
 };
 

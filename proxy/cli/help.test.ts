@@ -17,7 +17,7 @@ function rsproxy(args: string[]): Promise<{ code: number; stdout: string; stderr
   });
 }
 
-const expected = ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'tunnel', 'check-config', 'explain', 'policy', 'version'];
+const expected = ['serve', 'demo', 'token', 'connect', 'url', 'credentials', 'tunnel', 'check-config', 'explain', 'policy', 'audit', 'version'];
 
 test('every command has an option table, and every table a command', () => {
   assert.deepEqual(commandSpecs.map((s) => s.name), expected);

@@ -77,7 +77,7 @@ export function renderUsage(specs: readonly CommandSpec[]): string {
     ...table(specs.map((s) => [s.name, s.summary])),
     '',
     'Run `rsproxy <command> --help` for the options of one command.',
-    'Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 3 denied (explain), 130 SIGINT, 143 SIGTERM.',
+    'Exit codes: 0 ok, 1 usage/config error, 2 runtime failure, 3 denied (explain) or broken (audit verify), 130 SIGINT, 143 SIGTERM.',
     '',
   ].join('\n');
 }

@@ -95,6 +95,20 @@ export const operatorSpecs: readonly CommandSpec[] = [serveSpec, demoSpec, check
 /** `version`, listed last. */
 export const versionCommandSpec = versionSpec;
 
+/** `rsproxy audit verify FILE…`. */
+export const auditCommandSpec: CommandSpec = {
+  name: 'audit',
+  summary: "check an audit log's hash chain (exit 0 intact, 3 broken)",
+  synopsis: 'verify FILE…',
+  description: [
+    'Checks an audit log (audit.file): every line is a record whose seq is one more than the record before it and whose prev is the SHA-256 of the line before it, across the files in the order given (oldest first, e.g. audit.log.1 audit.log).',
+    'A first record with prev 64 zeros must have seq 1; one with another prev starts the check mid-chain (the older files were not given).',
+  ],
+  options: [],
+  positionals: { name: 'verify FILE…', description: 'The subcommand `verify`, then the audit files, oldest first.', min: 2 },
+  exitCodes: '0 intact, 3 broken (the file, line and what is wrong are printed), 1 unreadable file or usage error.',
+};
+
 /** The config flag values out of parsed args, keyed by flag name, for the config loader. */
 export function configFlagValues(args: ParsedArgs): Record<string, string> {
   const out: Record<string, string> = {};

@@ -43,7 +43,7 @@ export function renderCliReference(specs: readonly CommandSpec[] = commandSpecs)
     'One binary, `rsproxy <command> [options]`. Every command prints this content for its part with `rsproxy <command> --help` (or `-h`).',
     'An unknown option is a usage error (exit 1) that names the option.',
     '',
-    'Exit codes: 0 ok, 1 usage or config error, 2 runtime failure, 3 denied (`explain`), 130 SIGINT, 143 SIGTERM.',
+    'Exit codes: 0 ok, 1 usage or config error, 2 runtime failure, 3 denied (`explain`) or broken (`audit verify`), 130 SIGINT, 143 SIGTERM.',
     '',
     '| command | what it does |',
     '|---|---|',

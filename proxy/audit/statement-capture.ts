@@ -1,0 +1,50 @@
+/** The SQL text of the frontend messages that carry a statement, Query (F) and Parse (F), and the statement record built from it. */
+import { statementRecordText, type StatementMode } from './fingerprint.js';
+import type { ConnectionFields, SessionFields, StatementEntry } from './record.js';
+
+/** Frontend message type bytes that carry SQL. @see https://www.postgresql.org/docs/current/protocol-message-formats.html */
+export const StatementMessageCode = {
+  Query: 0x51, // Q
+  Parse: 0x50, // P
+} as const;
+export type StatementMessageCode = (typeof StatementMessageCode)[keyof typeof StatementMessageCode];
+
+/** A captured statement: which protocol carried it and its text. */
+export interface CapturedStatement {
+  protocol: 'simple' | 'extended';
+  text: string;
+}
+
+// Not fatal: a client sending invalid UTF-8 still gets a record (with U+FFFD), never an exception.
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** Offset just past the NUL ending the cstring at `start`; -1 if there is none. */
+function cstringEnd(body: Uint8Array, start: number): number {
+  const nul = body.indexOf(0, start);
+  return nul === -1 ? -1 : nul + 1;
+}
+
+/**
+ * The statement in a frontend message, given its type byte and its body (the bytes after the Int32
+ * length): Query (F) `String query`; Parse (F) `String name, String query, Int16 n, Int32[n] oids`.
+ * Undefined for any other message and for a body without the terminating NULs (the server rejects it).
+ * Pure; it never throws.
+ */
+export function capturedStatement(type: number, body: Uint8Array): CapturedStatement | undefined {
+  if (type === StatementMessageCode.Query) {
+    const end = cstringEnd(body, 0);
+    return end === -1 ? undefined : { protocol: 'simple', text: utf8.decode(body.subarray(0, end - 1)) };
+  }
+  if (type === StatementMessageCode.Parse) {
+    const queryStart = cstringEnd(body, 0);
+    if (queryStart === -1) return undefined;
+    const end = cstringEnd(body, queryStart);
+    return end === -1 ? undefined : { protocol: 'extended', text: utf8.decode(body.subarray(queryStart, end - 1)) };
+  }
+  return undefined;
+}
+
+/** The statement record for a captured statement: fingerprint or masked (and possibly cut) text by `mode`. */
+export function statementEntry(session: ConnectionFields & SessionFields, statement: CapturedStatement, mode: StatementMode, maxStatementBytes: number): StatementEntry {
+  return { ...session, event: 'statement', protocol: statement.protocol, ...statementRecordText(mode, statement.text, maxStatementBytes) };
+}
