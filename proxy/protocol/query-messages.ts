@@ -61,9 +61,10 @@ export function queryMessage(sql: string): Buffer {
   return new BufferWriter(QueryFrontendCode.Query, 16 + sql.length).cstring(sql).flush();
 }
 
-/** Encodes Close (F) of a named prepared statement. @see https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-CLOSE */
-export function closeStatementMessage(name: string): Buffer {
-  return new BufferWriter(QueryFrontendCode.Close, 8 + name.length).byte(CloseTarget.Statement).cstring(name).flush();
+/** Encodes Close (F) of a prepared statement named by its exact bytes (no NUL inside). @see https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-CLOSE */
+export function closeStatementMessage(name: Uint8Array): Buffer {
+  if (name.includes(0)) throw new ProtocolError('statement name contains NUL');
+  return new BufferWriter(QueryFrontendCode.Close, 8 + name.length).byte(CloseTarget.Statement).bytes(name).byte(0).flush();
 }
 
 /** Decodes a DataRow (B) body into its column values as text (null for SQL NULL). Throws ProtocolError. */
