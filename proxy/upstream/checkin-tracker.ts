@@ -104,6 +104,16 @@ export class CheckinTracker {
     if (this.cancelsInFlight > 0) this.cancelsInFlight--;
   }
 
+  /** True when the client's bytes fed so far end at a message boundary (a relay may then write its own message upstream). */
+  get isClientAtBoundary(): boolean {
+    return this.fromClient.isAtBoundary;
+  }
+
+  /** True when the upstream's bytes fed so far end at a message boundary (a relay may then write a FATAL to the client). */
+  get isUpstreamAtBoundary(): boolean {
+    return this.fromUpstream.isAtBoundary;
+  }
+
   /** True while the upstream owes a reply or a client message is half sent. */
   get isUpstreamBusy(): boolean {
     return this.syncPointsSent > this.readyReceived || this.hasUnsyncedMessages || !this.fromClient.isAtBoundary || this.copyState !== CopyNone;
