@@ -29,6 +29,9 @@ export const clientPrefixBytes = prefixTable({ P: maxStatementNameBytes + 1, C: 
 /** Body bytes each upstream message type must show: ReadyForQuery's status, the longest tag checked plus its NUL. */
 export const upstreamPrefixBytes = prefixTable({ Z: 1, C: 16 });
 
+/** The upstream message types the tracker reads: ReadyForQuery, ErrorResponse, CommandComplete, the COPY responses, CopyDone. */
+export const upstreamSinkTypes = 'ZECGHWc';
+
 const tags: ReadonlyArray<readonly [Buffer, CheckinDiscardReason]> = [
   [Buffer.from('PREPARE\0'), 'prepare'],
   [Buffer.from('CALL\0'), 'call'],
@@ -70,8 +73,9 @@ export class CheckinTracker {
   private pendingCloses: Array<{ name: string; batch: number }> | undefined;
 
   constructor() {
+    // The client's every message matters (anything after a Terminate is unclean); of the upstream's, only these.
     this.fromClient = new PeekingFramer(clientPrefixBytes, (t, b, o, l, n) => this.clientMessage(t, b, o, l, n), 'X');
-    this.fromUpstream = new PeekingFramer(upstreamPrefixBytes, (t, b, o, l, n) => this.upstreamMessage(t, b, o, l, n));
+    this.fromUpstream = new PeekingFramer(upstreamPrefixBytes, (t, b, o, l, n) => this.upstreamMessage(t, b, o, l, n), '', upstreamSinkTypes);
   }
 
   /**

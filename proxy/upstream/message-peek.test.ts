@@ -65,3 +65,11 @@ test('a declared length below 4 breaks the stream for good', () => {
   assert.equal(framer.isAtBoundary, false);
   assert.deepEqual(seen, []);
 });
+
+test('with sinkTypes, only those types reach the sink; boundaries are still followed', () => {
+  const seen: string[] = [];
+  const framer = new PeekingFramer(prefixTable({}), (type) => seen.push(String.fromCharCode(type)), '', 'Z');
+  framer.feed(Buffer.concat([be.dataRow(['1']), be.commandComplete('SELECT 1'), be.readyForQuery('I')]));
+  assert.deepEqual(seen, ['Z']);
+  assert.equal(framer.isAtBoundary, true);
+});

@@ -25,6 +25,7 @@ export function prefixTable(entries: Readonly<Record<string, number>>): PrefixTa
 export class PeekingFramer {
   private readonly prefixes: PrefixTable;
   private readonly stops: Uint8Array;
+  private readonly interest: Uint8Array | undefined;
   private readonly sink: MessageSink;
   private readonly header = Buffer.alloc(5);
   private headerBytes = 0;
@@ -36,12 +37,16 @@ export class PeekingFramer {
   private captureWanted = 0;
   private captured = 0;
 
-  /** `stopTypes`: type characters whose first byte feed() reports (the relay holds such a message back). */
-  constructor(prefixes: PrefixTable, sink: MessageSink, stopTypes = '') {
+  /**
+   * `stopTypes`: type characters whose first byte feed() reports (the relay holds such a message back).
+   * `sinkTypes`: the only type characters the sink is called for (default: all), so bulk messages such as DataRow
+   * cost no call.
+   */
+  constructor(prefixes: PrefixTable, sink: MessageSink, stopTypes = '', sinkTypes?: string) {
     this.prefixes = prefixes;
     this.sink = sink;
-    this.stops = new Uint8Array(256);
-    for (let i = 0; i < stopTypes.length; i++) this.stops[stopTypes.charCodeAt(i) & 0xff] = 1;
+    this.stops = typeSet(stopTypes);
+    this.interest = sinkTypes === undefined ? undefined : typeSet(sinkTypes);
   }
 
   /** True when everything fed so far ends exactly at the end of a whole message. */
@@ -93,6 +98,7 @@ export class PeekingFramer {
     }
     const bodyLength = declaredLength - 4;
     this.remainingBodyBytes = bodyLength;
+    if (this.interest !== undefined && this.interest[type] === 0) return;
     const wanted = Math.min(this.prefixes[type]!, bodyLength);
     if (wanted === 0 || chunk.length - bodyStart >= wanted) {
       this.sink(type, chunk, bodyStart, wanted, bodyLength);
@@ -114,4 +120,10 @@ export class PeekingFramer {
     this.captureWanted = 0;
     this.sink(this.captureType, scratch, 0, this.captured, this.captureBodyLength);
   }
+}
+
+function typeSet(types: string): Uint8Array {
+  const set = new Uint8Array(256);
+  for (let i = 0; i < types.length; i++) set[types.charCodeAt(i) & 0xff] = 1;
+  return set;
 }
