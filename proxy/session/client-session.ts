@@ -1,17 +1,18 @@
 /** One client connection: drives state.ts through TLS negotiation → startup → password → login → relay, and owns its sockets and timers (docs/design/wire-protocol.md §2–§8). */
 import type * as net from 'node:net';
-import type * as tls from 'node:tls';
-import type { AuthResult, Authenticator, Logger } from '../../auth/types.js';
+import type { AuthResult, Logger } from '../../auth/types.js';
 import { sessionLimits } from '../config/limits.js';
 import type { ProxyError } from '../errors/proxy-error.js';
 import * as backend from '../protocol/backend.js';
 import type { StartupMessage } from '../protocol/frontend.js';
 import { PasswordPhase } from './authentication.js';
-import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
-import { authenticateAndLogin, loginFailure, reportLoginFailure, startRelay, toSessionError } from './login.js';
+import type { IssuedKey } from './cancel-registry.js';
+import type { ClientSessionOptions } from './client-session-options.js';
+import { authenticateAndLogin } from './login.js';
+import { loginFailure, reportLoginFailure, toSessionError } from './login-failure.js';
+import { startRelay } from './relay-start.js';
 import type { LoginProgress } from './login.js';
-import type { LiveSessions } from './live-sessions.js';
-import type { SessionEndReason, SessionObserver } from '../telemetry/observer.js';
+import type { SessionEndReason } from '../telemetry/observer.js';
 import type { Relay } from './relay.js';
 import { trackRelayedSession } from './session-tracking.js';
 import { classifyStartupParameters } from './startup-params.js';
@@ -19,53 +20,13 @@ import type { StartupParams } from './startup-params.js';
 import { initialPhase, step } from './state.js';
 import type { Phase, SessionAction, SessionEvent } from './state.js';
 import { TlsNegotiation } from './tls-negotiation.js';
-import type { SendUpstreamCancelFn, UpstreamLoginFn, UpstreamSession } from '../upstream/types.js';
+import type { UpstreamSession } from '../upstream/types.js';
 
 export { maxHeldClientBytes, stripOneNewline } from './authentication.js';
+export type { ClientSessionOptions, SessionLimits } from './client-session-options.js';
 
 /** How long a client that does not read its FATAL may keep the socket open. */
 const closeLingerMs = sessionLimits.closeLingerMs;
-
-/** Limits one session enforces (`limits.*`). */
-export interface SessionLimits {
-  loginTimeoutMs: number;
-  maxStartupBytes: number;
-  maxPasswordBytes: number;
-  /** A relayed session older than this ends at its first idle moment; 0 or absent = no limit. */
-  maxSessionSeconds?: number;
-}
-
-/** Everything a ClientSession needs; the server builds one per accepted socket. */
-export interface ClientSessionOptions {
-  socket: net.Socket;
-  connectionId: string;
-  /** The client's address: from a trusted PROXY header, else the TCP peer (default `socket.remoteAddress`). */
-  clientAddress?: string;
-  /** The balancer that sent the PROXY header naming clientAddress (logged beside it). */
-  proxiedBy?: string;
-  /** When the socket was accepted, if earlier than now (a PROXY header was read first): the login timeout counts from here. */
-  acceptedAtMs?: number;
-  secureContext: tls.SecureContext;
-  limits: SessionLimits;
-  /** `startupParameters.drop`, lower-cased (dropSet): names never forwarded upstream (default none). */
-  startupParameterDrop?: ReadonlySet<string>;
-  authenticator: Authenticator;
-  upstreamLogin: UpstreamLoginFn;
-  cancelRegistry: CancelRegistry;
-  /** Cancels the upstream query when the client goes away mid-query (default: the real upstream cancel). */
-  sendUpstreamCancel?: SendUpstreamCancelFn;
-  logger: Logger;
-  observer: SessionObserver;
-  /** Asked when a StartupMessage arrives: an error (57P01 draining, 53300 cap) refuses the login. */
-  admit: () => ProxyError | undefined;
-  /** Called exactly once when the client connection is gone, and the upstream connection too if there was one. */
-  onClose: () => void;
-  nowMs?: () => number;
-  /** Where the session registers itself once past login (admin /sessions, revocation on reload). */
-  liveSessions?: LiveSessions;
-  /** How long after maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
-  maxSessionGraceMs?: number;
-}
 
 /** Drives one client connection through the state machine of state.ts. */
 export class ClientSession {

@@ -6,7 +6,8 @@ import { captureLogger, type LogLine as Line } from '../../testkit/capture-logge
 import { AuthError, AuthErrorCode } from '../../auth/errors.js';
 import { aliceIdentity } from '../../testkit/auth-fixtures.js';
 import { toProxyError } from '../errors/proxy-error.js';
-import { authenticateAndLogin, loginFailure, missingUserHint, reportLoginFailure, toSessionError } from './login.js';
+import { authenticateAndLogin, missingUserHint } from './login.js';
+import { loginFailure, reportLoginFailure, toSessionError } from './login-failure.js';
 import type { LoginProgress } from './login.js';
 import { nullSessionObserver } from '../telemetry/observer.js';
 import { classifyStartupParameters } from './startup-params.js';

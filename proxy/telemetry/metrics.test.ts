@@ -115,7 +115,7 @@ test('every login reason any code path can emit is in metricLabels.loginReason',
   const { AuthError, AuthErrorCode } = await import('../../auth/errors.js');
   const errors = await import('../errors/proxy-error.js');
   const { step } = await import('../session/state.js');
-  const { loginFailure, toSessionError } = await import('../session/login.js');
+  const { loginFailure, toSessionError } = await import('../session/login-failure.js');
   const { UpstreamLoginError, UpstreamLoginErrorCode } = await import('../upstream/error.js');
   const { metricLabels } = await import('./metrics.js');
   const allowed: readonly string[] = metricLabels.loginReason;

@@ -17,7 +17,7 @@ import { StartupFramer } from '../protocol/startup-framer.js';
 import { passwordMessage, startupMessage } from '../protocol/upstream.js';
 import { connectionLogger } from '../telemetry/log.js';
 import { nullSessionObserver } from '../telemetry/observer.js';
-import { toSessionError } from '../session/login.js';
+import { toSessionError } from '../session/login-failure.js';
 import { Relay } from '../session/relay.js';
 import { sendCancelPacket } from '../upstream/cancel.js';
 import { dialUpstream } from '../upstream/dial.js';

@@ -14,7 +14,7 @@ import type { StartupPacket } from '../../proxy/protocol/frontend.js';
 import { ProtocolError } from '../../proxy/protocol/protocol-error.js';
 import { StartupFramer } from '../../proxy/protocol/startup-framer.js';
 import { maxHeldClientBytes, PasswordPhase } from '../../proxy/session/authentication.js';
-import { toSessionError } from '../../proxy/session/login.js';
+import { toSessionError } from '../../proxy/session/login-failure.js';
 import { initialPhase, step } from '../../proxy/session/state.js';
 import type { Phase, SessionEvent } from '../../proxy/session/state.js';
 import { chunkedStream, fuzzParameters, passwordSequencePart, plaintextPacket, split } from './front-door-arbitraries.js';

@@ -1,0 +1,93 @@
+/** After a successful login: R 0 / S / N / K / Z to the client with a proxy-issued cancel key, held bytes upstream, and the relay start (docs/design/wire-protocol.md §8). */
+import type * as net from 'node:net';
+import type { AuthResult, Logger } from '../../auth/types.js';
+import * as backend from '../protocol/backend.js';
+import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
+import type { SessionEndReason, SessionObserver } from '../telemetry/observer.js';
+import { Relay } from './relay.js';
+import type { RelayStats } from './relay.js';
+import type { StartupParams } from './startup-params.js';
+import { sendUpstreamCancel as realSendUpstreamCancel } from '../upstream/cancel.js';
+import type { SendUpstreamCancelFn, UpstreamSession } from '../upstream/types.js';
+
+import { clientLossCancelTimeoutMs, loginFacts, type LoggedIn, type LoginProgress } from './login.js';
+import { loginLogFields } from './login-failure.js';
+
+/** The bytes the client receives after a successful login, in docs/design/wire-protocol.md §8 order, plus the upstream's leftover. */
+export function loginSuccessBytes(upstream: UpstreamSession, proxyKey: { pid: number; key: Buffer }): Buffer {
+  return Buffer.concat([
+    backend.authenticationOk,
+    ...upstream.parameterStatus,
+    ...upstream.notices,
+    backend.backendKeyData(proxyKey.pid, proxyKey.key),
+    upstream.readyForQuery,
+    upstream.leftover,
+  ]);
+}
+
+/** Options of startRelay. */
+export interface StartRelayOptions {
+  /** The client's TLS socket, with no data listener left. */
+  client: net.Socket;
+  loggedIn: LoggedIn;
+  /** Client bytes held since the PasswordMessage (docs/design/wire-protocol.md §6). */
+  held: Buffer;
+  cancelRegistry: CancelRegistry;
+  /** Default: the real upstream cancel. */
+  sendUpstreamCancel?: SendUpstreamCancelFn;
+  observer: SessionObserver;
+  logger: Logger;
+  params: StartupParams | undefined;
+  /** What the login learned (identity, timings), for the login_ok line. */
+  progress?: LoginProgress;
+  loginDurationSeconds: number;
+  /** Why the session ended when the proxy ended it ('local'; default shutdown). */
+  localEndReason?: () => SessionEndReason;
+  /** Called once both sockets are closed and the cancel key is released. */
+  onClose: () => void;
+}
+
+/** Issues the proxy's cancel key, sends R 0 / S / N / K / Z, forwards held bytes upstream, records the login, and starts the relay. */
+export function startRelay(opts: StartRelayOptions): { relay: Relay; key: IssuedKey } {
+  const { result, upstream } = opts.loggedIn;
+  // The relay's closures outlive the login: they keep the target, never the AuthResult with its password.
+  // They share one context, so none may name `opts` either: it holds the AuthResult and the UpstreamSession.
+  const { target } = result;
+  const { onClose, localEndReason, observer } = opts;
+  const { pid: upstreamPid, key: upstreamKey } = upstream.backendKey;
+  const key = opts.cancelRegistry.issue(target, upstreamPid, upstreamKey, opts.logger);
+  opts.client.write(loginSuccessBytes(upstream, key));
+  if (opts.held.length > 0) upstream.socket.write(opts.held);
+  opts.observer.login('ok', 'ok', opts.loginDurationSeconds);
+  const log = opts.logger;
+  log.info(
+    { event: 'login_ok', ...loginLogFields(opts.params, { ...opts.progress, facts: loginFacts(result) }), result: 'ok', reason: 'ok', durationMs: Math.round(opts.loginDurationSeconds * 1000) },
+    'login succeeded',
+  );
+  const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, k, timeoutMs) => realSendUpstreamCancel(target, pid, k, timeoutMs, log));
+  const relay = new Relay({
+    client: opts.client,
+    upstream: upstream.socket,
+    observer: opts.observer,
+    logger: log,
+    cancelUpstream: () => sendCancel(target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
+    onClose: (stats) => {
+      key.release();
+      const reason = sessionEndReason(stats, localEndReason);
+      log.info({ event: 'session_end', ...stats, reason }, 'session ended');
+      observer.sessionEnded(reason);
+      onClose();
+    },
+  });
+  relay.noteForwarded('toClient', upstream.leftover);
+  relay.noteForwarded('toUpstream', opts.held);
+  relay.start();
+  return { relay, key };
+}
+
+/** The sessions_ended reason of a finished relay: a client's Terminate counts as the client's, even when the upstream closed first. */
+export function sessionEndReason(stats: RelayStats, localEndReason?: () => SessionEndReason): SessionEndReason {
+  if (stats.endedBy === 'local') return localEndReason?.() ?? 'shutdown';
+  return stats.isClientTerminate ? 'client' : stats.endedBy;
+}
+
