@@ -5,12 +5,13 @@ import type { ConnectionOptions } from 'node:tls';
 import { CallCounters, FaultRegistry, type AppliedFault, type FaultSpec } from './faults.js';
 import { PolicyTable } from './iam-policy.js';
 import { PrincipalTable, type EmulatorPrincipal, type PrincipalRecord } from './principals.js';
-import { handleRedshift, isRedshiftAction, redshiftError, type CallContext, type EmulatorCluster } from './redshift.js';
+import { handleRedshift, isRedshiftAction, type CallContext, type EmulatorCluster } from './redshift.js';
 import { amzJson11, handleServerless, isServerlessOperation, parseJsonBody, serverlessError, serverlessTargetPrefix, type EmulatorWorkgroup } from './redshift-serverless.js';
 import { authorizationService, headerMap, parseRawQuery, verifyHeaderSigned, verifyPresigned, type ReceivedRequest, type SigV4Failure } from './sigv4.js';
-import { assumeRole, getCallerIdentityReply, stsError } from './sts.js';
+import { assumeRole, getCallerIdentityReply } from './sts.js';
 import { createPgUpstreamAdmin, type UpstreamAdmin } from './upstream-admin.js';
 import { newRequestId, type EmulatorLogger, type Reply } from './xml.js';
+import { protocolError, readBody, serverErrorReply, throttleReply, type Protocol } from './replies.js';
 
 /** Options of startEmulator. */
 export interface EmulatorOptions {
@@ -59,55 +60,7 @@ export interface Emulator {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-type Protocol = 'sts-json' | 'sts-xml' | 'redshift' | 'serverless';
-
-const maxRequestBytes = 1024 * 1024;
 const silentLogger: EmulatorLogger = { info() {}, warn() {} };
-
-function protocolError(protocol: Protocol, status: number, code: string, message: string, requestId: string): Reply {
-  switch (protocol) {
-    case 'sts-json':
-      return stsError(status, code, message, requestId, true);
-    case 'sts-xml':
-      return stsError(status, code, message, requestId, false);
-    case 'redshift':
-      return redshiftError(status, code, message, requestId);
-    case 'serverless':
-      return serverlessError(status, code, message, requestId);
-  }
-}
-
-function throttleReply(protocol: Protocol, requestId: string): Reply {
-  return protocol === 'serverless'
-    ? serverlessError(400, 'ThrottlingException', 'Rate exceeded', requestId)
-    : protocolError(protocol, 400, 'Throttling', 'Rate exceeded', requestId);
-}
-
-function serverErrorReply(protocol: Protocol, status: number, requestId: string): Reply {
-  if (protocol === 'serverless') {
-    return serverlessError(status, status === 503 ? 'ServiceUnavailableException' : 'InternalServerException', 'Injected server error', requestId);
-  }
-  return protocolError(protocol, status, status === 503 ? 'ServiceUnavailable' : 'InternalFailure', 'Injected server error', requestId);
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer | 'oversize' | 'aborted'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxRequestBytes) {
-        resolve('oversize');
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('close', () => resolve('aborted')); // no-op when already resolved
-    req.on('error', reject);
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
