@@ -1,4 +1,5 @@
 /** Reading the flags shared by the users' utilities (`connect`, `url`, `credentials`, `tunnel`): region, user, TLS mode, token minting. */
+import { isRegion } from '../../auth/aws-names.js';
 import { isSslMode, type ConnectionParams, type SslMode } from './conn-strings.js';
 import { RuntimeError, UsageError } from '../errors/exit-codes.js';
 import { defaultPort } from './client-specs.js';
@@ -12,7 +13,7 @@ function requiredOf(name: string): never {
 export function regionOf(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): string {
   const region = stringValue(args, 'region') ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
   if (region === undefined || region === '') throw new UsageError('--region is required when AWS_REGION is not set');
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region: not an AWS region name (got "${region.slice(0, 40)}")`);
+  if (!isRegion(region)) throw new UsageError(`--region: not an AWS region name (got "${region.slice(0, 40)}")`);
   return region;
 }
 

@@ -1,4 +1,5 @@
 /** `rsproxy explain --config FILE --arn ARN --dbname D [--user U] [--account ID] [--json]`: exit 0 admitted, 3 denied, 1 bad input (docs/design/surface.md §10). */
+import { isAccountId } from '../../auth/aws-names.js';
 import { ExplainInputError, explainLogin, type Explanation, type LoginCall } from '../../auth/index.js';
 import { ExitCode, UsageError } from '../errors/exit-codes.js';
 import { specOf } from './command-specs.js';
@@ -54,7 +55,7 @@ export async function run(argv: string[], io: ToolIo = processToolIo): Promise<n
   const database = stringValue(args, 'dbname') ?? '';
   const user = typeof args.values['user'] === 'string' ? args.values['user'] : undefined;
   const account = stringValue(args, 'account');
-  if (account !== undefined && !/^\d{12}$/.test(account)) throw new UsageError('--account must be 12 digits');
+  if (account !== undefined && !isAccountId(account)) throw new UsageError('--account must be 12 digits');
   const config = loadToolConfig(path, io);
   if (config === undefined) return ExitCode.Usage;
   let explanation: Explanation;

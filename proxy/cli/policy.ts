@@ -1,4 +1,5 @@
 /** `rsproxy policy --config FILE --account ID [--resolve] [--role ARN]`: the least-privilege IAM policy JSON on stdout (docs/design/surface.md §10). */
+import { isAccountId } from '../../auth/aws-names.js';
 import { buildIamPolicy, createWorkgroupIdLookup, formatPolicy, usableRuleDatabases, workgroupKey } from '../../auth/index.js';
 import { silentLogger } from '../../auth/types.js';
 import { ExitCode, UsageError } from '../errors/exit-codes.js';
@@ -30,7 +31,7 @@ export async function run(argv: string[], io: ToolIo = processToolIo, resolve: W
   const args = parseCommand(specOf('policy'), argv);
   const path = stringValue(args, 'config') ?? '';
   const account = stringValue(args, 'account') ?? '';
-  if (!/^\d{12}$/.test(account)) throw new UsageError('--account must be 12 digits');
+  if (!isAccountId(account)) throw new UsageError('--account must be 12 digits');
   const role = stringValue(args, 'role');
   const config = loadToolConfig(path, io);
   if (config === undefined) return ExitCode.Usage;
