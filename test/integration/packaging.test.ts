@@ -11,6 +11,7 @@ import { parseConfigText, resolveConfig } from '../../proxy/config/config.js';
 import { CidrSet } from '../../proxy/protocol/ip-address.js';
 import { specOf } from '../../proxy/cli/command-specs.js';
 import { parseCommand, stringValue } from '../../proxy/cli/options.js';
+import { loadTunnelConfig } from '../../proxy/cli/tunnel-config.js';
 
 // dist/test/integration/packaging.test.js → project root is three levels up.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -264,6 +265,36 @@ test('deploy/kubernetes/examples/tunnel-sidecar.yaml: a native sidecar tunnel ga
   assert.ok(waits >= 0 && quits > waits, `the step waits for /readyz, then POSTs /quitquitquit: ${script}`);
   assert.match(script, /exit \$status\s*$/, 'the step keeps its own exit status');
   assertAppEnv(step, jt.flag);
+});
+
+test('deploy/launchd/com.example.rsproxy-tunnel.plist: a LaunchAgent that plistlib reads, running the tunnel from the tunnels file with loopback --admin', async (t) => {
+  const file = join(root, 'deploy', 'launchd', 'com.example.rsproxy-tunnel.plist');
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE plist PUBLIC "-\/\/Apple\/\/DTD PLIST 1\.0\/\/EN"/);
+  assert.match(text, /UNTESTED HERE/, 'says what is not tested on macOS');
+  // plutil is macOS-only; Python's plistlib is a real plist reader (expat underneath).
+  if (!requireTool('/usr/bin/python3', t)) return;
+  const r = await run('/usr/bin/python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', file]);
+  assert.equal(r.code, 0, r.out);
+  const plist = JSON.parse(r.out) as Obj;
+  assert.equal(plist.Label, 'com.example.rsproxy-tunnel');
+  const args = plist.ProgramArguments as string[];
+  assert.equal(args[0], '/usr/local/bin/rsproxy');
+  assert.equal(args[1], 'tunnel');
+  const parsed = parseCommand(specOf('tunnel'), args.slice(2));
+  assert.ok(stringValue(parsed, 'config')?.endsWith('tunnels.yaml'));
+  assert.match(stringValue(parsed, 'admin') ?? '', /^127\.0\.0\.1:\d+$/);
+  assert.equal(plist.RunAtLoad, true);
+  assert.deepEqual(plist.KeepAlive, { SuccessfulExit: false }, 'restarts after exit 2 (credentials), stays stopped after exit 0');
+  assert.ok(typeof plist.ThrottleInterval === 'number' && plist.ThrottleInterval >= 10);
+});
+
+test('deploy/tunnels.example.yaml: every entry passes the tunnel\'s own checks, each on its own loopback port', () => {
+  const plans = loadTunnelConfig(join(root, 'deploy', 'tunnels.example.yaml'), {});
+  assert.ok(plans.length >= 2);
+  const ports = plans.map((p) => (p.listen.kind === 'tcp' ? `${p.listen.host}:${p.listen.port}` : ''));
+  assert.equal(new Set(ports).size, plans.length);
+  for (const p of plans) assert.equal(p.listen.kind === 'tcp' && p.listen.host, '127.0.0.1');
 });
 
 test('deploy/systemd/rsproxy-tunnel.service: systemd-analyze verify accepts it; it runs the tunnel on loopback', async (t) => {
