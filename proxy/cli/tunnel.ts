@@ -145,7 +145,7 @@ export async function run(argv: string[]): Promise<number> {
         logger,
         tunnel: {
           notReadyReason: async () => {
-            if (!isUp) return 'the listeners are not up yet';
+            if (!isUp) return handles.length === 0 ? 'the listeners are not up yet' : 'closing';
             // Each check resolves the credentials again; expiring ones (SSO, roles) come from the source's cache.
             for (const h of handles) await h.checkCredentials();
             return undefined;
@@ -169,6 +169,7 @@ export async function run(argv: string[]): Promise<number> {
   if (admin !== undefined) lines.push(`admin: http://${admin.address.host.includes(':') ? `[${admin.address.host}]` : admin.address.host}:${admin.address.port} (/livez, /readyz, POST /quitquitquit)`);
   process.stdout.write(`${lines.join('\n')}\n`);
   const why = await Promise.race([signalled, quitRequested]);
+  isUp = false;
   const sessions = handles.reduce((n, h) => n + h.sessionCount, 0);
   logger.info({}, `${why}: closing ${sessions} connection(s) and exiting`);
   await closeAll();
