@@ -2,8 +2,10 @@
  * `rsproxy tunnel` benchmark (loopback only, bounded): warm login latency through the tunnel (a child process, no
  * password, sslmode=disable to it) against the same login with a pasted token straight to the proxy (TLS), and
  * `pgbench -S` through the tunnel as a ratio to pgbench straight to the proxy, in the same run.
+ * With `--tunnel-command CMD` (e.g. dist-exe/rsproxy, the single executable) a second tunnel runs from that command
+ * and joins the interleaved login latency, so both are measured in one run; `--no-pgbench` skips the throughput part.
  * Usage: node dist/bench/tunnel.js [--seconds 10] [--clients 8] [--threads 2] [--rounds 1] [--logins 200]
- *        [--modes simple,prepared] [--json FILE]
+ *        [--modes simple,prepared] [--tunnel-command CMD] [--no-pgbench] [--json FILE]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,7 @@ import { startStack } from '../testkit/stack.js';
 import type { StackHandle } from '../testkit/stack.js';
 import { startTunnel, tunnelEnv, writeCredentialsFile } from '../testkit/tunnel-process.js';
 import type { TunnelProcess } from '../testkit/tunnel-process.js';
-import { parseBenchArgs } from './args.js';
+import { parseBenchArgs, strFlag } from './args.js';
 import type { BenchOptions } from './args.js';
 import { summarize, timeLogin } from './login-latency.js';
 import type { LatencyStats, LoginTarget } from './login-latency.js';
@@ -35,38 +37,47 @@ interface TpsRow {
 /** CPU time of the tunnel child so far (µs), or undefined off Linux. */
 const tunnelCpu = (tunnel: TunnelProcess): number | undefined => (tunnel.child.pid === undefined ? undefined : procCpuMicros(tunnel.child.pid));
 
-async function startBenchTunnel(stack: StackHandle, dir: string): Promise<TunnelProcess> {
+async function startBenchTunnel(stack: StackHandle, dir: string, command?: readonly string[]): Promise<TunnelProcess> {
   const credentialsFile = join(dir, 'credentials');
   const configFile = join(dir, 'config');
   writeFileSync(configFile, '');
   writeCredentialsFile(credentialsFile, stack.clientCredentials);
   const args = ['--host', '127.0.0.1', '--port', String(stack.proxyPort), '--sslrootcert', stack.caFile, '--audience', stack.audience, '--region', stack.region, '--user', stack.dbUser, '--dbname', stack.database, '--listen', '127.0.0.1:0'];
-  return startTunnel(args, tunnelEnv({ credentialsFile, configFile, home: dir }));
+  return startTunnel(args, tunnelEnv({ credentialsFile, configFile, home: dir }), command);
 }
 
-/** Warm logins, the two targets interleaved so that drift of the machine hits both alike. */
-async function loginLatency(stack: StackHandle, tunnel: TunnelProcess, opts: BenchOptions): Promise<{ rows: Array<{ name: string; stats: LatencyStats }>; tunnelCpuMsPerLogin?: number }> {
+/** A tunnel in the login comparison: the npm-installed CLI (this Node + dist), or one run from --tunnel-command. */
+interface BenchTunnel {
+  name: string;
+  process: TunnelProcess;
+}
+
+/** Warm logins, the targets interleaved so that drift of the machine hits them alike. */
+async function loginLatency(stack: StackHandle, tunnels: readonly BenchTunnel[], opts: BenchOptions): Promise<{ rows: Array<{ name: string; stats: LatencyStats }>; tunnelCpuMsPerLogin?: number; cpuMsPerLogin: Record<string, number> }> {
   const token = await stack.mintToken();
   const pasted: LoginTarget = { host: '127.0.0.1', port: stack.proxyPort, user: stack.dbUser, database: stack.database, caPem: stack.caPem, password: token };
-  const viaTunnel: LoginTarget = { host: '127.0.0.1', port: tunnel.port, user: stack.dbUser, database: stack.database, caPem: undefined, password: '' };
-  // Warm-up: the proxy's token and credential caches, and the tunnel's reused token.
+  const via = tunnels.map((t): LoginTarget => ({ host: '127.0.0.1', port: t.process.port, user: stack.dbUser, database: stack.database, caPem: undefined, password: '' }));
+  // Warm-up: the proxy's token and credential caches, and each tunnel's reused token.
   await timeLogin(pasted);
-  await timeLogin(viaTunnel);
+  for (const v of via) await timeLogin(v);
   const a: number[] = [];
-  const b: number[] = [];
-  const cpuBefore = tunnelCpu(tunnel);
+  const b: number[][] = via.map(() => []);
+  const cpuBefore = tunnels.map((t) => tunnelCpu(t.process));
   for (let i = 0; i < opts.logins; i++) {
     a.push(await timeLogin(pasted));
-    b.push(await timeLogin(viaTunnel));
+    for (const [j, v] of via.entries()) b[j]?.push(await timeLogin(v));
   }
   // The tunnel's sessions finish closing just after the client's end().
   await new Promise((r) => setTimeout(r, 200));
-  const cpuAfter = tunnelCpu(tunnel);
-  const rows = [
-    { name: 'pasted token, straight to the proxy', stats: summarize(a) },
-    { name: 'through the tunnel (no password)', stats: summarize(b) },
-  ];
-  return cpuBefore === undefined || cpuAfter === undefined ? { rows } : { rows, tunnelCpuMsPerLogin: (cpuAfter - cpuBefore) / 1000 / opts.logins };
+  const cpuMsPerLogin: Record<string, number> = {};
+  for (const [j, t] of tunnels.entries()) {
+    const before = cpuBefore[j];
+    const after = tunnelCpu(t.process);
+    if (before !== undefined && after !== undefined) cpuMsPerLogin[t.name] = (after - before) / 1000 / opts.logins;
+  }
+  const rows = [{ name: 'pasted token, straight to the proxy', stats: summarize(a) }, ...tunnels.map((t, j) => ({ name: t.name, stats: summarize(b[j] ?? []) }))];
+  const first = tunnels[0] === undefined ? undefined : cpuMsPerLogin[tunnels[0].name];
+  return { rows, cpuMsPerLogin, ...(first === undefined ? {} : { tunnelCpuMsPerLogin: first }) };
 }
 
 async function throughput(stack: StackHandle, tunnel: TunnelProcess, opts: BenchOptions, log: (s: string) => void): Promise<TpsRow[]> {
@@ -115,27 +126,41 @@ async function main(): Promise<void> {
   const opts = parseBenchArgs(process.argv.slice(2));
   const log = (s: string): void => void process.stderr.write(`# ${s}\n`);
   log('starting PostgreSQL + emulator + rsproxy + rsproxy tunnel…');
+  const command = strFlag(process.argv.slice(2), 'tunnel-command')?.split(' ').filter((w) => w !== '');
+  const isPgbench = !process.argv.includes('--no-pgbench');
   const stack = await startStack({ logLevel: 'warn', pgMaxConnections: Math.max(100, opts.clients * 3 + 10) });
   const dir = mkdtempSync(join(tmpdir(), 'rsproxy-bench-tunnel-'));
-  let tunnel: TunnelProcess | undefined;
+  const tunnels: BenchTunnel[] = [];
   try {
     await stack.pg.query('CREATE ROLE alice NOLOGIN');
     await stack.pg.query('GRANT pg_read_all_data TO alice');
-    tunnel = await startBenchTunnel(stack, dir);
+    const tunnel = await startBenchTunnel(stack, dir);
+    tunnels.push({ name: command === undefined ? 'through the tunnel (no password)' : 'tunnel, npm CLI (node dist/…)', process: tunnel });
+    if (command !== undefined) tunnels.push({ name: `tunnel, ${command.join(' ')}`.slice(0, 37), process: await startBenchTunnel(stack, dir, command) });
     log('login latency…');
-    const { rows: logins, tunnelCpuMsPerLogin } = await loginLatency(stack, tunnel, opts);
-    const tps = await throughput(stack, tunnel, opts, log);
+    const { rows: logins, tunnelCpuMsPerLogin, cpuMsPerLogin } = await loginLatency(stack, tunnels, opts);
+    const tps = isPgbench ? await throughput(stack, tunnel, opts, log) : [];
     const out = [
-      `rsproxy tunnel bench: ${opts.logins} warm logins each (interleaved); pgbench -S scale 1, ${opts.clients} clients, ${opts.seconds} s per run, ${opts.rounds} round(s), loopback`,
+      `rsproxy tunnel bench: ${opts.logins} warm logins each (interleaved)${isPgbench ? `; pgbench -S scale 1, ${opts.clients} clients, ${opts.seconds} s per run, ${opts.rounds} round(s)` : ''}, loopback`,
       '',
       `${'login'.padEnd(38)}${'n'.padStart(5)}${'median ms'.padStart(11)}${'p95 ms'.padStart(9)}${'max ms'.padStart(9)}`,
       ...logins.map((r) => `${r.name.padEnd(38)}${String(r.stats.count).padStart(5)}${fmt(r.stats.medianMs).padStart(11)}${fmt(r.stats.p95Ms).padStart(9)}${fmt(r.stats.maxMs).padStart(9)}`),
     ];
-    const [pasted, viaTunnel] = [logins[0]?.stats, logins[1]?.stats];
-    if (pasted !== undefined && viaTunnel !== undefined) {
-      out.push(`tunnel overhead (warm): median ${fmt(viaTunnel.medianMs - pasted.medianMs)} ms, p95 ${fmt(viaTunnel.p95Ms - pasted.p95Ms)} ms`);
+    const pasted = logins[0]?.stats;
+    for (const [j, t] of tunnels.entries()) {
+      const viaTunnel = logins[j + 1]?.stats;
+      const which = tunnels.length === 1 ? '' : ` [${t.name}]`;
+      if (pasted !== undefined && viaTunnel !== undefined) {
+        out.push(`tunnel overhead (warm)${which}: median ${fmt(viaTunnel.medianMs - pasted.medianMs)} ms, p95 ${fmt(viaTunnel.p95Ms - pasted.p95Ms)} ms`);
+      }
+      const cpu = cpuMsPerLogin[t.name];
+      if (cpu !== undefined) out.push(`tunnel CPU per login${which}: ${fmt(cpu)} ms`);
     }
-    if (tunnelCpuMsPerLogin !== undefined) out.push(`tunnel CPU per login: ${fmt(tunnelCpuMsPerLogin)} ms`);
+    if (!isPgbench) {
+      process.stdout.write(`${out.join('\n')}\n`);
+      if (opts.jsonFile !== undefined) writeFileSync(opts.jsonFile, `${JSON.stringify({ options: opts, logins, tunnelCpuMsPerLogin, cpuMsPerLogin }, null, 2)}\n`);
+      return;
+    }
     out.push('', `${'target'.padEnd(9)}${'mode'.padEnd(10)}${'tps'.padStart(10)}${'lat ms'.padStart(9)}${'tunnel CPU us/tx'.padStart(18)}`);
     for (const r of tps) out.push(`${r.target.padEnd(9)}${r.mode.padEnd(10)}${fmt(r.result.tps, 1).padStart(10)}${fmt(r.result.latencyAvgMs, 3).padStart(9)}${(r.tunnelCpuUsPerTx === undefined ? '' : fmt(r.tunnelCpuUsPerTx, 1)).padStart(18)}`);
     out.push('');
@@ -147,7 +172,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${out.join('\n')}\n`);
     if (opts.jsonFile !== undefined) writeFileSync(opts.jsonFile, `${JSON.stringify({ options: opts, logins, tunnelCpuMsPerLogin, tps }, null, 2)}\n`);
   } finally {
-    await tunnel?.stop('SIGTERM');
+    for (const t of tunnels) await t.process.stop('SIGTERM');
     await stack.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -117,10 +117,12 @@ const tunnelSpec: CommandSpec = {
   summary: 'local listener for GUI tools and services: no password, a fresh token per connection',
   description: [
     'Listens on loopback (or a Unix socket); each local connection is logged in to the proxy at --host with a fresh token from your AWS credentials.',
-    'Runs until SIGINT or SIGTERM.',
+    'With --config FILE, runs every entry of the YAML list `tunnels:` at once (entries take the flags\' names: host, port, listen or unixSocket, user, dbname, profile, region, audience, sslmode, sslrootcert, tokenReuseSeconds, localTls); every entry is checked before anything listens.',
+    'Runs until SIGINT or SIGTERM, or POST /quitquitquit on --admin.',
   ],
+  synopsis: '(--host H [options] | --config FILE) [--admin HOST:PORT]',
   options: [
-    host,
+    { ...host, required: false, description: 'Host name of the proxy (required without --config).' },
     port,
     { name: 'listen', type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:5439', description: 'Loopback address to listen on (port 0 picks one).' },
     { name: 'unix-socket', type: 'string', valueName: 'DIR', description: 'Listen on DIR/.s.PGSQL.<listen port> instead of TCP.' },
@@ -133,8 +135,10 @@ const tunnelSpec: CommandSpec = {
     sslrootcert,
     { name: 'token-reuse-seconds', type: 'number', valueName: 'N', default: defaultTokenReuseSeconds, min: 0, max: maxTokenReuseSeconds, description: 'Reuse a minted token this long across connections (0: a token per connection).' },
     { name: 'local-tls', type: 'boolean', description: 'Offer TLS to local clients with a generated certificate.' },
+    { name: 'config', type: 'string', valueName: 'FILE', description: 'Run the tunnels listed in this YAML file instead (no other tunnel flag beside --admin).' },
+    { name: 'admin', type: 'string', valueName: 'HOST:PORT', description: 'Loopback address for GET /livez, GET /readyz (200 once listening with usable AWS credentials) and POST /quitquitquit (close, exit 0).' },
   ],
-  exitCodes: '0 on SIGINT or SIGTERM, 1 usage error, 2 runtime failure (no AWS credentials, cannot listen).',
+  exitCodes: '0 on SIGINT, SIGTERM or POST /quitquitquit, 1 usage error (a bad --config entry included), 2 runtime failure (no AWS credentials, cannot listen).',
 };
 
 /** The users' commands, in help order. */

@@ -6,11 +6,12 @@ import { startDemoStack } from './demo-stack.js';
 import type { DemoStack } from './demo-stack.js';
 import { sampleFirstQuery } from '../../emulator/sample-data.js';
 
-/** The ready-to-paste lines: psql, JDBC, ODBC, metrics, a first query on the sample data, and how to mint a fresh token. */
+/** The ready-to-paste lines: psql, JDBC, ODBC, metrics, a first query on the sample data, how to mint a fresh token, and a tunnel. */
 export function demoLines(stack: DemoStack, token: string): string[] {
   const { port } = stack.proxy.proxyAddress;
   const admin = stack.proxy.adminAddress;
   const c = stack.userCredentials;
+  const keys = `AWS_ACCESS_KEY_ID=${c.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.secretAccessKey} AWS_SESSION_TOKEN=${c.sessionToken}`;
   // The token alphabet [A-Za-z0-9._-] needs no quoting or escaping in any of these forms (docs/design/token.md §13).
   return [
     'rsproxy demo is running: AWS emulator + upstream database + proxy. Ctrl-C stops everything.',
@@ -24,7 +25,10 @@ export function demoLines(stack: DemoStack, token: string): string[] {
     `query:   ${sampleFirstQuery};`,
     '',
     `The token is valid for 15 minutes. A fresh one, with the demo identity's emulator-only keys:`,
-    `token:   AWS_ACCESS_KEY_ID=${c.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.secretAccessKey} AWS_SESSION_TOKEN=${c.sessionToken} npx rsproxy token --audience ${stack.audience} --region ${stack.region}`,
+    `token:   ${keys} npx rsproxy token --audience ${stack.audience} --region ${stack.region}`,
+    '',
+    'GUI tools with no password: a tunnel that logs every local connection in with a fresh token (it prints its own psql/JDBC/ODBC lines):',
+    `tunnel:  ${keys} npx rsproxy tunnel --host localhost --port ${port} --sslrootcert ${stack.caFile} --audience ${stack.audience} --region ${stack.region} --user ${stack.dbUser} --dbname ${stack.database} --listen 127.0.0.1:0`,
   ];
 }
 

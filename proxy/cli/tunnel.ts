@@ -1,58 +1,35 @@
-/** `rsproxy tunnel --host H …`: a loopback listener that logs every local connection in to the proxy at H with a token (docs/design/surface.md §8). */
-import { accessSync, constants as fsConstants } from 'node:fs';
+/**
+ * `rsproxy tunnel --host H …` or `--config FILE`: loopback listeners that log every local connection in to the proxy with
+ * a token (docs/design/surface.md §8), several from one file, with `--admin` sidecar control (§13).
+ */
 import { AwsCredentialsError } from '../../auth/errors.js';
-import { audiencePattern } from '../../auth/token-mint.js';
 import type { Logger } from '../../auth/types.js';
+import { startTunnelAdminServer } from '../admin/tunnel-admin.js';
+import type { TunnelAdminServer } from '../admin/tunnel-admin.js';
 import { jdbcUrl, libpqKeywordValue, odbcConnectionString } from './conn-strings.js';
 import type { ConnectionParams } from './conn-strings.js';
 import { parseLoopbackListen } from '../tunnel/tunnel-listener.js';
 import { startTunnel, TunnelListenError } from '../tunnel/run-tunnel.js';
+import type { TunnelHandle } from '../tunnel/run-tunnel.js';
 import type { TunnelListenAddress } from '../tunnel/tunnel-listener.js';
 import type { TunnelRemote } from '../tunnel/tunnel-startup.js';
 import { RuntimeError, UsageError } from '../errors/exit-codes.js';
-import { audienceOf, portOf, regionOf } from './client-options.js';
 import { specOf } from './command-specs.js';
 import { isSet, numberValue, parseCommand, stringValue, type ParsedArgs } from './options.js';
-import { createTokenReuseCache, defaultTokenReuseSeconds } from '../tunnel/token-reuse.js';
 import { nextShutdownSignal } from './signals.js';
+import { loadTunnelConfig } from './tunnel-config.js';
+import { planOf } from './tunnel-plan.js';
+import type { TunnelPlan, TunnelSettings } from './tunnel-plan.js';
 
-const defaultListen = '127.0.0.1:5439';
-
-/** A Logger that writes one plain line per info/warn/error record to stderr (`rsproxy tunnel: [conn 3] …`); debug is dropped. */
+/** A Logger that writes one plain line per info/warn/error record to stderr (`rsproxy tunnel: [tunnel 1] [conn 3] …`); debug is dropped. */
 export function lineLogger(write: (line: string) => void, bindings: Record<string, unknown> = {}): Logger {
   const line = (obj: object, msg?: string): void => {
     const conn = (bindings as { connectionId?: unknown }).connectionId ?? (obj as { connectionId?: unknown }).connectionId;
-    write(`rsproxy tunnel: ${conn === undefined ? '' : `[conn ${String(conn)}] `}${msg ?? ''}\n`);
+    const tunnel = (bindings as { tunnel?: unknown }).tunnel;
+    const prefix = `${tunnel === undefined ? '' : `[tunnel ${String(tunnel)}] `}${conn === undefined ? '' : `[conn ${String(conn)}] `}`;
+    write(`rsproxy tunnel: ${prefix}${msg ?? ''}\n`);
   };
   return { debug() {}, info: line, warn: line, error: line, child: (b) => lineLogger(write, { ...bindings, ...b }) };
-}
-
-function remoteOf(args: ParsedArgs): TunnelRemote {
-  // The table requires --host and allows only the sslmodes that verify or at least encrypt.
-  const host = stringValue(args, 'host') ?? '';
-  const mode = stringValue(args, 'sslmode') ?? 'verify-full';
-  const caFile = stringValue(args, 'sslrootcert');
-  if (caFile !== undefined) {
-    try {
-      accessSync(caFile, fsConstants.R_OK);
-    } catch (err) {
-      throw new UsageError(`--sslrootcert: cannot read ${caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
-  return { host, port: portOf(args), tlsMode: mode as TunnelRemote['tlsMode'], ...(caFile === undefined ? {} : { caFile }) };
-}
-
-function listenOf(args: ParsedArgs): TunnelListenAddress {
-  let tcp: { host: string; port: number };
-  try {
-    tcp = parseLoopbackListen(stringValue(args, 'listen') ?? defaultListen);
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  const dir = stringValue(args, 'unix-socket');
-  if (dir === undefined) return { kind: 'tcp', ...tcp };
-  if (tcp.port === 0) throw new UsageError('--unix-socket needs a --listen port other than 0 (it names the socket file .s.PGSQL.<port>)');
-  return { kind: 'unix', dir, port: tcp.port };
 }
 
 /** The ready-to-paste lines (no password): listen line, psql, pgjdbc and psqlODBC. */
@@ -71,48 +48,130 @@ export function tunnelLines(listen: TunnelListenAddress, address: string, port: 
   return lines;
 }
 
-/** Runs the tunnel until SIGINT/SIGTERM (exit 0); 1 on usage errors, 2 when the AWS credentials are unusable at start. */
-export async function run(argv: string[]): Promise<number> {
-  // From the start: a signal during start-up also ends in a clean exit 0, not the default 143.
-  const signalled = nextShutdownSignal();
-  const args = parseCommand(specOf('tunnel'), argv);
-  const remote = remoteOf(args);
-  const listen = listenOf(args);
-  const audience = audienceOf(args);
-  if (!audiencePattern.test(audience)) throw new UsageError(`--audience: must match ${audiencePattern.source} (got "${audience.slice(0, 40)}")`);
-  const region = regionOf(args);
-  const reuseSeconds = numberValue(args, 'token-reuse-seconds') ?? defaultTokenReuseSeconds;
-  const user = stringValue(args, 'user');
-  const dbName = stringValue(args, 'dbname');
-  const profile = stringValue(args, 'profile');
-  const isLocalTls = isSet(args, 'local-tls');
+/** The flags as the settings a config entry also has. */
+function settingsOfFlags(args: ParsedArgs): TunnelSettings {
+  const host = stringValue(args, 'host');
+  if (host === undefined) throw new UsageError('--host is required, or --config FILE (see `rsproxy tunnel --help`)');
+  return {
+    host,
+    port: numberValue(args, 'port'),
+    listen: stringValue(args, 'listen'),
+    unixSocket: stringValue(args, 'unix-socket'),
+    user: stringValue(args, 'user'),
+    dbname: stringValue(args, 'dbname'),
+    profile: stringValue(args, 'profile'),
+    region: stringValue(args, 'region'),
+    audience: stringValue(args, 'audience'),
+    sslmode: stringValue(args, 'sslmode') as TunnelSettings['sslmode'],
+    sslrootcert: stringValue(args, 'sslrootcert'),
+    tokenReuseSeconds: numberValue(args, 'token-reuse-seconds'),
+    localTls: isSet(args, 'local-tls'),
+  };
+}
 
+const flagOf = (field: keyof TunnelSettings): string => `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The tunnels to run: one from the flags, or every entry of --config (which takes no other tunnel flag beside --admin). */
+function plansOf(args: ParsedArgs, argv: readonly string[]): TunnelPlan[] {
+  const configFile = stringValue(args, 'config');
+  if (configFile === undefined) return [planOf(settingsOfFlags(args), flagOf)];
+  const others = argv.filter((a) => a.startsWith('-') && a !== '--').map((a) => a.replace(/=.*$/s, '')).filter((a) => a !== '--config' && a !== '--admin');
+  if (others.length > 0) throw new UsageError(`${others[0] ?? ''} cannot be given with --config: set it in the file's entries`);
+  return loadTunnelConfig(configFile);
+}
+
+function adminListenOf(args: ParsedArgs): { host: string; port: number } | undefined {
+  const text = stringValue(args, 'admin');
+  if (text === undefined) return undefined;
+  try {
+    return parseLoopbackListen(text);
+  } catch (err) {
+    throw new UsageError((err instanceof Error ? err.message : String(err)).replace(/^--listen/, '--admin'));
+  }
+}
+
+function startFailure(err: unknown): unknown {
+  if (err instanceof AwsCredentialsError) return new RuntimeError(`${err.message}; ${err.fix}`, { cause: err });
+  if (err instanceof TunnelListenError) return new RuntimeError(err.message, { cause: err });
+  return err;
+}
+
+async function startAll(plans: readonly TunnelPlan[], logger: Logger, into: TunnelHandle[]): Promise<void> {
   let localTls: { certPem: string; keyPem: string } | undefined;
-  if (isLocalTls) {
+  if (plans.some((p) => p.isLocalTls)) {
     const { generateCa, generateServerCert } = await import('./dev-certs.js');
     const ca = await generateCa('rsproxy tunnel local CA');
     localTls = await generateServerCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] });
   }
-
-  const logger = lineLogger((line) => void process.stderr.write(line));
-  let listener;
-  try {
-    listener = await startTunnel({
-      listen,
-      remote,
-      overrides: { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { database: dbName }) },
-      signing: { audience, region, reuseSeconds, ...(profile === undefined ? {} : { profile }) },
-      logger,
-      ...(localTls === undefined ? {} : { localTls }),
-    });
-  } catch (err) {
-    if (err instanceof AwsCredentialsError) throw new RuntimeError(`${err.message}; ${err.fix}`, { cause: err });
-    if (err instanceof TunnelListenError) throw new RuntimeError(err.message, { cause: err });
-    throw err;
+  for (const [i, plan] of plans.entries()) {
+    const { user, dbName, profile } = plan;
+    into.push(
+      await startTunnel({
+        listen: plan.listen,
+        remote: plan.remote,
+        overrides: { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { database: dbName }) },
+        signing: { audience: plan.audience, region: plan.region, reuseSeconds: plan.reuseSeconds, ...(profile === undefined ? {} : { profile }) },
+        // One tunnel from the flags keeps the plain lines; a file's tunnels say which entry each line is about.
+        logger: plans.length === 1 && i === 0 ? logger : logger.child({ tunnel: i }),
+        ...(plan.isLocalTls && localTls !== undefined ? { localTls } : {}),
+      }),
+    );
   }
-  process.stdout.write(`${tunnelLines(listen, listener.address, listener.port, remote, { ...(user === undefined ? {} : { user }), ...(dbName === undefined ? {} : { dbName }) }, isLocalTls).join('\n')}\n`);
-  const sig = await signalled;
-  logger.info({}, `${sig}: closing ${listener.sessionCount} connection(s) and exiting`);
-  await listener.close();
+}
+
+/** Runs the tunnel(s) until SIGINT/SIGTERM or POST /quitquitquit (exit 0); 1 on usage errors, 2 when the AWS credentials are unusable at start or a listener cannot start. */
+export async function run(argv: string[]): Promise<number> {
+  // From the start: a signal during start-up also ends in a clean exit 0, not the default 143.
+  const signalled = nextShutdownSignal();
+  const args = parseCommand(specOf('tunnel'), argv);
+  // Every tunnel is checked before anything listens.
+  const plans = plansOf(args, argv);
+  const adminAt = adminListenOf(args);
+  const logger = lineLogger((line) => void process.stderr.write(line));
+
+  const handles: TunnelHandle[] = [];
+  let isUp = false;
+  let quit = (): void => {};
+  const quitRequested = new Promise<string>((resolve) => (quit = () => resolve('POST /quitquitquit')));
+  let admin: TunnelAdminServer | undefined;
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(handles.map((h) => h.close()));
+    await admin?.close();
+  };
+  try {
+    if (adminAt !== undefined) {
+      admin = await startTunnelAdminServer({
+        ...adminAt,
+        logger,
+        tunnel: {
+          notReadyReason: async () => {
+            if (!isUp) return handles.length === 0 ? 'the listeners are not up yet' : 'closing';
+            // Each check resolves the credentials again; expiring ones (SSO, roles) come from the source's cache.
+            for (const h of handles) await h.checkCredentials();
+            return undefined;
+          },
+          quit: () => quit(),
+        },
+      }).catch((err: unknown) => {
+        throw new RuntimeError(`--admin: cannot listen on ${adminAt.host}:${adminAt.port}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      });
+    }
+    await startAll(plans, logger, handles);
+  } catch (err) {
+    await closeAll();
+    throw startFailure(err);
+  }
+  isUp = true;
+  const lines = handles.flatMap((h, i) => {
+    const p = plans[i]!;
+    return tunnelLines(h.listen, h.address, h.port, h.remote, { ...(p.user === undefined ? {} : { user: p.user }), ...(p.dbName === undefined ? {} : { dbName: p.dbName }) }, p.isLocalTls);
+  });
+  if (admin !== undefined) lines.push(`admin: http://${admin.address.host.includes(':') ? `[${admin.address.host}]` : admin.address.host}:${admin.address.port} (/livez, /readyz, POST /quitquitquit)`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const why = await Promise.race([signalled, quitRequested]);
+  isUp = false;
+  const sessions = handles.reduce((n, h) => n + h.sessionCount, 0);
+  logger.info({}, `${why}: closing ${sessions} connection(s) and exiting`);
+  await closeAll();
   return 0;
 }

@@ -54,6 +54,8 @@ export interface TunnelHandle {
   readonly remote: TunnelRemote;
   /** Live local connections. */
   readonly sessionCount: number;
+  /** Resolves once the AWS credentials resolve now (cheap: expiring ones are cached); rejects with AwsCredentialsError. */
+  checkCredentials(): Promise<void>;
   /** Stops listening, ends every session (57P01 where the stream allows), waits for them (bounded). */
   close(): Promise<void>;
 }
@@ -68,21 +70,25 @@ export function listenTarget(listen: TunnelListenAddress): string {
   return listen.kind === 'unix' ? listen.dir : `${listen.host}:${listen.port}`;
 }
 
-async function signingTokenSource(signing: TunnelSigning): Promise<TunnelTokenSource> {
+async function signingTokenSource(signing: TunnelSigning): Promise<{ tokens: TunnelTokenSource; checkCredentials: () => Promise<void> }> {
   const { audience, region, profile, reuseSeconds = defaultTokenReuseSeconds } = signing;
   const credentials = createCredentialSource(profile === undefined ? {} : { profile });
   // Unusable credentials fail the start (AwsCredentialsError), not the first connection.
   await credentials();
-  return createTokenReuseCache({ reuseSeconds, mint: async () => mintToken({ audience, region, credentials: await credentials() }) });
+  return {
+    tokens: createTokenReuseCache({ reuseSeconds, mint: async () => mintToken({ audience, region, credentials: await credentials() }) }),
+    checkCredentials: async () => void (await credentials()),
+  };
 }
 
 /** Starts one tunnel; rejects with AwsCredentialsError (credentials unusable) or TunnelListenError. */
 export async function startTunnel(opts: TunnelOptions): Promise<TunnelHandle> {
   const { listen, remote } = opts;
   let tokens = opts.tokens;
+  let checkCredentials = async (): Promise<void> => {};
   if (tokens === undefined) {
     if (opts.signing === undefined) throw new TypeError('startTunnel needs signing or tokens');
-    tokens = await signingTokenSource(opts.signing);
+    ({ tokens, checkCredentials } = await signingTokenSource(opts.signing));
   }
   let listener: Awaited<ReturnType<typeof startTunnelListener>>;
   try {
@@ -108,6 +114,7 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelHandle> {
     get sessionCount() {
       return listener.sessionCount;
     },
+    checkCredentials,
     close: () => listener.close(),
   };
 }

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requirePg, startPgCluster } from '../../testkit/pg-cluster.js';
 import { commandWorks, requireTool } from '../../testkit/tools.js';
+import { startTunnel } from '../../testkit/tunnel-process.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const cli = join(root, 'dist', 'proxy', 'cli', 'index.js');
@@ -34,10 +35,10 @@ async function startDemo(extraArgs: string[] = []): Promise<DemoRun> {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       for (const line of out.split('\n')) {
-        const m = /^(psql|jdbc|odbc|metrics|query|token):\s+(.*)$/.exec(line);
+        const m = /^(psql|jdbc|odbc|metrics|query|token|tunnel):\s+(.*)$/.exec(line);
         if (m !== null) lines.set(m[1]!, m[2]!);
       }
-      if (lines.has('token')) {
+      if (lines.has('tunnel')) {
         clearTimeout(timer);
         resolvePrinted();
       }
@@ -82,6 +83,26 @@ function assertFirstQuery(run: DemoRun, conninfo: string, token: string): void {
   assert.equal(counts.stdout.trim(), '6000,800,2000', counts.stderr);
 }
 
+/** Splits a printed `AWS_…=… npx rsproxy <command> …` line into its environment and arguments. */
+function parseCommandLine(line: string, command: string): { env: Record<string, string>; args: string[] } {
+  const m = new RegExp(`^((?:AWS_[A-Z_]+=\\S+ )+)npx rsproxy ${command} (.+)$`).exec(line);
+  assert.ok(m, `unexpected ${command} line: ${line}`);
+  const env = Object.fromEntries(m[1]!.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return { env, args: m[2]!.split(' ') };
+}
+
+/** Runs the printed `tunnel:` line as printed and logs in through it with psql (no password); returns current_user. */
+async function currentUserThroughTunnel(run: DemoRun): Promise<string> {
+  const { env, args } = parseCommandLine(run.lines.get('tunnel')!, 'tunnel');
+  assert.ok(args.includes('--sslrootcert'), 'the tunnel trusts the demo CA, which is on disk');
+  await using tunnel = await startTunnel(args, { ...process.env, ...env });
+  const conninfo = /^psql:\s+psql "(.*)"$/.exec(tunnel.stdout.find((l) => l.startsWith('psql:')) ?? '')?.[1];
+  assert.ok(conninfo !== undefined, tunnel.stdout.join('\n'));
+  const r = spawnSync('psql', [conninfo, '-X', '-w', '-At', '-c', 'SELECT current_user'], { env: { PATH: process.env['PATH'] ?? '' }, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, `${r.stderr}\n${tunnel.stderr.join('\n')}`);
+  assert.equal(await tunnel.stop('SIGTERM'), 0);
+  return r.stdout.trim();
+}
 
 test('rsproxy demo prints lines that work in psql, pgjdbc and psqlODBC, and stops cleanly on Ctrl-C', { timeout: 240_000 }, async (t) => {
   if (!requireTool(t, 'psql', commandWorks('psql'))) return;
@@ -97,10 +118,8 @@ test('rsproxy demo prints lines that work in psql, pgjdbc and psqlODBC, and stop
     assertFirstQuery(run, conninfo, token);
 
     // The printed `npx rsproxy token …` line mints a fresh token that logs in too.
-    const tokenLine = /^((?:AWS_[A-Z_]+=\S+ )+)npx rsproxy token (.+)$/.exec(run.lines.get('token')!);
-    assert.ok(tokenLine, `unexpected token line: ${run.lines.get('token')}`);
-    const tokenEnv = Object.fromEntries(tokenLine[1]!.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-    const minted = spawnSync(process.execPath, [cli, 'token', ...tokenLine[2]!.split(' ')], { env: { ...process.env, ...tokenEnv }, encoding: 'utf8', timeout: 30_000 });
+    const tokenLine = parseCommandLine(run.lines.get('token')!, 'token');
+    const minted = spawnSync(process.execPath, [cli, 'token', ...tokenLine.args], { env: { ...process.env, ...tokenLine.env }, encoding: 'utf8', timeout: 30_000 });
     assert.equal(minted.status, 0, minted.stderr);
     const fresh = psql(conninfo, minted.stdout.trim(), 'SELECT 6 * 7');
     assert.equal(fresh.status, 0, fresh.stderr);
@@ -109,6 +128,9 @@ test('rsproxy demo prints lines that work in psql, pgjdbc and psqlODBC, and stop
     const bad = psql(conninfo, token.replace(/\.[0-9a-f]{64}\./, `.${'0'.repeat(64)}.`), 'SELECT 1');
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /IAM authentication failed for user "demo"/);
+
+    // The printed tunnel line works as printed; the embedded upstream runs every session as its one superuser.
+    assert.equal(await currentUserThroughTunnel(run), 'postgres');
 
     if (requireTool(t, 'pgjdbc + java', existsSync(jdbcJar) && commandWorks('java', ['-version']))) {
       const jdbc = spawnSync('java', ['-cp', jdbcJar, join(root, 'test', 'fixtures', 'JdbcCheck.java'), run.lines.get('jdbc')!], { encoding: 'utf8', timeout: 60_000 });
@@ -142,6 +164,7 @@ test('rsproxy demo --upstream uses a real PostgreSQL, whose password check the e
     const r = psql(conninfo, token, 'SELECT current_user');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'IAMA:demo');
+    assert.equal(await currentUserThroughTunnel(run), 'IAMA:demo', 'through the printed tunnel line, the demo identity is its mapped database user');
     const roles = await pg.query(`SELECT rolvaliduntil IS NOT NULL AS has_expiry FROM pg_roles WHERE rolname = 'IAMA:demo'`);
     assert.equal(roles.rows[0]?.has_expiry, true, 'the login role carries VALID UNTIL');
     // The sample schema is created in the given PostgreSQL too, readable by the IAM user through its base role.

@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { parseConfigText, resolveConfig } from '../../proxy/config/config.js';
 import { CidrSet } from '../../proxy/protocol/ip-address.js';
+import { specOf } from '../../proxy/cli/command-specs.js';
+import { parseCommand, stringValue } from '../../proxy/cli/options.js';
+import { loadTunnelConfig } from '../../proxy/cli/tunnel-config.js';
 
 // dist/test/integration/packaging.test.js → project root is three levels up.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -207,33 +210,91 @@ test('compose fleet profile: two replicas behind HAProxy with PROXY v2, trusted 
   }
 });
 
-test('deploy/kubernetes/examples/tunnel-sidecar.yaml: a native sidecar tunnel on loopback, the app on 127.0.0.1 with no password', () => {
+test('deploy/kubernetes/examples/tunnel-sidecar.yaml: a native sidecar tunnel gated on /readyz, and a Job whose step ends its tunnel with POST /quitquitquit', () => {
   const docs = parseAllDocuments(readFileSync(join(root, 'deploy', 'kubernetes', 'examples', 'tunnel-sidecar.yaml'), 'utf8'));
   const objs = docs.map((d) => {
     assert.deepEqual(d.errors, [], 'tunnel-sidecar.yaml parses');
     return d.toJS() as Obj;
   });
-  assert.deepEqual(objs.map((o) => o.kind), ['ServiceAccount', 'Deployment']);
-  const [sa, dep] = objs as [Obj, Obj];
+  assert.deepEqual(objs.map((o) => o.kind), ['ServiceAccount', 'Deployment', 'Job']);
+  const [sa, dep, job] = objs as [Obj, Obj, Obj];
+  /** The tunnel's args, accepted by the tunnel's own option table, with its --admin address (loopback). */
+  const tunnelArgs = (c: Obj): { flag: (name: string) => string | undefined; admin: string } => {
+    const args = c.args as string[];
+    assert.equal(args[0], 'tunnel');
+    const parsed = parseCommand(specOf('tunnel'), args.slice(1));
+    const flag = (name: string): string | undefined => args[args.indexOf(name) + 1];
+    assert.equal(flag('--listen'), '127.0.0.1:5439');
+    for (const f of ['--host', '--audience', '--region', '--user', '--dbname']) assert.ok(args.includes(f), f);
+    const admin = stringValue(parsed, 'admin') ?? '';
+    assert.match(admin, /^127\.0\.0\.1:\d+$/, '--admin on loopback');
+    assert.equal(at(c, 'securityContext.readOnlyRootFilesystem'), true);
+    return { flag, admin };
+  };
+  const assertAppEnv = (app: Obj, flag: (name: string) => string | undefined): void => {
+    const env = new Map((app.env as Obj[]).map((e) => [e.name, e.value]));
+    assert.equal(env.get('PGHOST'), '127.0.0.1');
+    assert.equal(env.get('PGPORT'), '5439');
+    assert.equal(env.get('PGSSLMODE'), 'disable');
+    assert.equal(env.has('PGPASSWORD'), false, 'no password anywhere');
+    assert.equal(env.get('PGUSER'), flag('--user'));
+    assert.equal(env.get('PGDATABASE'), flag('--dbname'));
+  };
+
   assert.equal(at(dep, 'spec.template.spec.serviceAccountName'), at(sa, 'metadata.name'));
   assert.deepEqual(at(dep, 'spec.selector.matchLabels'), at(dep, 'spec.template.metadata.labels'));
-  const tunnel = (at(dep, 'spec.template.spec.initContainers') as Obj[])[0] as Obj;
-  assert.equal(tunnel.restartPolicy, 'Always', 'a native sidecar');
-  const args = tunnel.args as string[];
-  assert.equal(args[0], 'tunnel');
-  const flag = (name: string): string | undefined => args[args.indexOf(name) + 1];
-  assert.equal(flag('--listen'), '127.0.0.1:5439');
-  for (const f of ['--host', '--audience', '--region', '--user', '--dbname']) assert.ok(args.includes(f), f);
-  assert.equal(at(tunnel, 'startupProbe.tcpSocket.port'), 5439);
-  assert.equal(at(tunnel, 'securityContext.readOnlyRootFilesystem'), true);
-  const app = (at(dep, 'spec.template.spec.containers') as Obj[])[0] as Obj;
-  const env = new Map((app.env as Obj[]).map((e) => [e.name, e.value]));
-  assert.equal(env.get('PGHOST'), '127.0.0.1');
-  assert.equal(env.get('PGPORT'), '5439');
-  assert.equal(env.get('PGSSLMODE'), 'disable');
-  assert.equal(env.has('PGPASSWORD'), false, 'no password anywhere');
-  assert.equal(env.get('PGUSER'), flag('--user'));
-  assert.equal(env.get('PGDATABASE'), flag('--dbname'));
+  const sidecar = (at(dep, 'spec.template.spec.initContainers') as Obj[])[0] as Obj;
+  assert.equal(sidecar.restartPolicy, 'Always', 'a native sidecar');
+  const { flag, admin } = tunnelArgs(sidecar);
+  for (const probe of ['startupProbe', 'readinessProbe']) {
+    const command = (at(sidecar, `${probe}.exec.command`) as string[] | undefined)?.join(' ') ?? '';
+    assert.ok(command.includes(`http://${admin}/readyz`), `${probe} asks /readyz on the admin address: ${command}`);
+  }
+  assertAppEnv((at(dep, 'spec.template.spec.containers') as Obj[])[0] as Obj, flag);
+
+  assert.equal(at(job, 'spec.template.spec.restartPolicy'), 'Never');
+  assert.equal(at(job, 'spec.template.spec.serviceAccountName'), at(sa, 'metadata.name'));
+  const containers = at(job, 'spec.template.spec.containers') as Obj[];
+  const jobTunnel = containers.find((c) => (c.args as string[] | undefined)?.[0] === 'tunnel');
+  const step = containers.find((c) => c !== jobTunnel);
+  assert.ok(jobTunnel !== undefined && step !== undefined, 'the Job runs a step and a tunnel');
+  const jt = tunnelArgs(jobTunnel);
+  const script = (step.args as string[]).join('\n');
+  const waits = script.indexOf(`http://${jt.admin}/readyz`);
+  const quits = script.indexOf(`--post-data '' http://${jt.admin}/quitquitquit`);
+  assert.ok(waits >= 0 && quits > waits, `the step waits for /readyz, then POSTs /quitquitquit: ${script}`);
+  assert.match(script, /exit \$status\s*$/, 'the step keeps its own exit status');
+  assertAppEnv(step, jt.flag);
+});
+
+test('deploy/launchd/com.example.rsproxy-tunnel.plist: a LaunchAgent that plistlib reads, running the tunnel from the tunnels file with loopback --admin', async (t) => {
+  const file = join(root, 'deploy', 'launchd', 'com.example.rsproxy-tunnel.plist');
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE plist PUBLIC "-\/\/Apple\/\/DTD PLIST 1\.0\/\/EN"/);
+  assert.match(text, /UNTESTED HERE/, 'says what is not tested on macOS');
+  // plutil is macOS-only; Python's plistlib is a real plist reader (expat underneath).
+  if (!requireTool('/usr/bin/python3', t)) return;
+  const r = await run('/usr/bin/python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', file]);
+  assert.equal(r.code, 0, r.out);
+  const plist = JSON.parse(r.out) as Obj;
+  assert.equal(plist.Label, 'com.example.rsproxy-tunnel');
+  const args = plist.ProgramArguments as string[];
+  assert.equal(args[0], '/usr/local/bin/rsproxy');
+  assert.equal(args[1], 'tunnel');
+  const parsed = parseCommand(specOf('tunnel'), args.slice(2));
+  assert.ok(stringValue(parsed, 'config')?.endsWith('tunnels.yaml'));
+  assert.match(stringValue(parsed, 'admin') ?? '', /^127\.0\.0\.1:\d+$/);
+  assert.equal(plist.RunAtLoad, true);
+  assert.deepEqual(plist.KeepAlive, { SuccessfulExit: false }, 'restarts after exit 2 (credentials), stays stopped after exit 0');
+  assert.ok(typeof plist.ThrottleInterval === 'number' && plist.ThrottleInterval >= 10);
+});
+
+test('deploy/tunnels.example.yaml: every entry passes the tunnel\'s own checks, each on its own loopback port', () => {
+  const plans = loadTunnelConfig(join(root, 'deploy', 'tunnels.example.yaml'), {});
+  assert.ok(plans.length >= 2);
+  const ports = plans.map((p) => (p.listen.kind === 'tcp' ? `${p.listen.host}:${p.listen.port}` : ''));
+  assert.equal(new Set(ports).size, plans.length);
+  for (const p of plans) assert.equal(p.listen.kind === 'tcp' && p.listen.host, '127.0.0.1');
 });
 
 test('deploy/systemd/rsproxy-tunnel.service: systemd-analyze verify accepts it; it runs the tunnel on loopback', async (t) => {
