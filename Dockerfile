@@ -1,7 +1,7 @@
-# rsproxy container image: build with tsc, run on node:20-slim as a non-root user.
+# rsproxy container image: build with tsc, run on node:24-slim as a non-root user.
 #   docker build -t rsproxy --build-arg RSPROXY_COMMIT=$(git rev-parse --short=12 HEAD) .
 #   docker run -v $PWD/deploy:/etc/rsproxy:ro -p 5439:5439 -p 9187:9187 rsproxy
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,11 +11,13 @@ COPY auth ./auth
 COPY emulator ./emulator
 COPY test ./test
 COPY bench ./bench
+COPY testkit ./testkit
+COPY deploy/exe ./deploy/exe
 RUN npx tsc -p tsconfig.json \
- && rm -rf dist/test dist/bench \
+ && rm -rf dist/test dist/bench dist/testkit dist/deploy \
  && find dist -name '*.test.js' -delete -o -name '*.test.js.map' -delete
 
-FROM node:20-slim AS runtime
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 WORKDIR /app

@@ -153,7 +153,7 @@ test('Kubernetes manifests have their required fields and agree with each other'
 test('Dockerfile: multi-stage, production deps, non-root, ports, health check', () => {
   const d = readFileSync(join(root, 'Dockerfile'), 'utf8');
   assert.equal((d.match(/^FROM /gm) ?? []).length, 2);
-  assert.match(d, /^FROM node:20-slim AS runtime$/m);
+  assert.match(d, /^FROM node:24-slim AS runtime$/m);
   assert.match(d, /npm ci --omit=dev/);
   assert.match(d, /^USER 1000:1000$/m);
   assert.match(d, /^EXPOSE 5439 9187$/m);
