@@ -16,8 +16,7 @@ import type { SessionAdmissionCheck } from '../session/live-sessions.js';
 import { nullSessionObserver } from '../telemetry/observer.js';
 import type { CancelPeers } from '../session/cancel-peers.js';
 import type { SessionObserver } from '../telemetry/observer.js';
-import { readProxyHeader, screenForProxyHeader } from './proxy-header-reader.js';
-import type { ProxyGate, ProxyGateOutcome } from './proxy-header-reader.js';
+import { ProxyHeaderGate } from './proxy-gate.js';
 import { SourceRateLimiter, sourceKey } from './source-rate-limiter.js';
 import { sendUpstreamCancel as realSendUpstreamCancel } from '../upstream/cancel.js';
 import { upstreamLogin as realUpstreamLogin } from '../upstream/login.js';
@@ -89,8 +88,7 @@ export class ProxyServer {
   private readonly sourceRate: SourceRateLimiter;
   private readonly trustedSources: CidrSet;
   /** Sockets still in the PROXY header gate (no session yet). */
-  private readonly gated = new Map<net.Socket, ProxyGate>();
-  private readonly headerWarnedAtMs = new Map<string, number>();
+  private readonly gate: ProxyHeaderGate;
   private secureContext: tls.SecureContext;
   private authenticator: Authenticator;
   private startupDrop: ReadonlySet<string>;
@@ -129,6 +127,14 @@ export class ProxyServer {
       ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }),
     });
     this.trustedSources = new CidrSet(opts.trustedSources ?? []);
+    this.gate = new ProxyHeaderGate({
+      trustedSources: this.trustedSources,
+      timeoutMs: opts.limits.loginTimeoutMs,
+      logger: opts.logger,
+      observer: this.observer,
+      isFull: (gated) => this.sessions.size + gated >= 2 * opts.limits.maxClientConnections,
+      onPassed: (socket, connectionId, clientAddress, acceptedAtMs, proxiedBy) => this.startSession(socket, connectionId, clientAddress, acceptedAtMs, proxiedBy),
+    });
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => opts.logger.error({ event: 'listener_error', err: err.message }, 'listener error'));
   }
@@ -214,7 +220,7 @@ export class ProxyServer {
   /** Destroys the listener and every connection now. */
   destroy(): void {
     this.beginDrain();
-    for (const gate of this.gated.values()) gate.abort();
+    this.gate.abortAll();
     for (const s of this.sessions) s.destroy();
   }
 
@@ -224,56 +230,7 @@ export class ProxyServer {
       this.startSession(socket, connectionId, socket.remoteAddress, undefined, undefined);
       return;
     }
-    this.gate(socket, connectionId);
-  }
-
-  /** PROXY protocol on: a trusted peer must send a header, which then names the client; anyone else must not. */
-  private gate(socket: net.Socket, connectionId: string): void {
-    const { limits, logger } = this.opts;
-    const peer = socket.remoteAddress;
-    // No address means the peer already reset the connection (a balancer's probe): trusting or refusing it is moot.
-    if (peer === undefined) {
-      socket.on('error', () => {});
-      socket.destroy();
-      return;
-    }
-    if (this.sessions.size + this.gated.size >= 2 * limits.maxClientConnections) {
-      socket.on('error', () => {});
-      socket.destroy();
-      logger.warn({ event: 'connection_refused', reason: 'hard_cap', connectionId }, 'connection closed at accept: too many sockets');
-      return;
-    }
-    const acceptedAtMs = Date.now();
-    const isTrusted = this.trustedSources.has(peer);
-    const onOutcome = (outcome: ProxyGateOutcome): void => {
-      this.gated.delete(socket);
-      if (!outcome.isAccepted) {
-        this.refuseHeader(socket, connectionId, peer, outcome.reason, isTrusted);
-        return;
-      }
-      const header = outcome.header;
-      if (header?.kind === 'proxied') this.startSession(socket, connectionId, header.source.address, acceptedAtMs, peer);
-      else this.startSession(socket, connectionId, peer, acceptedAtMs, undefined);
-    };
-    const gate = isTrusted ? readProxyHeader(socket, limits.loginTimeoutMs, onOutcome) : screenForProxyHeader(socket, limits.loginTimeoutMs, onOutcome);
-    if (!socket.destroyed) this.gated.set(socket, gate);
-  }
-
-  /** Closes a connection the PROXY gate refused: no reply, the TCP peer's address logged (never the header's), a reason counted. */
-  private refuseHeader(socket: net.Socket, connectionId: string, peerAddress: string | undefined, reason: string, isTrusted: boolean): void {
-    socket.on('error', () => {});
-    socket.destroy();
-    // An untrusted client that leaves before sending anything has not offered a header at all.
-    if (!isTrusted && reason === 'closed') return;
-    this.observer.proxyHeaderRejected?.(reason);
-    const now = Date.now();
-    // At most one warning per reason every 10 s, so a broken or hostile balancer cannot flood the log.
-    const isWarn = now - (this.headerWarnedAtMs.get(reason) ?? 0) >= 10_000;
-    if (isWarn) this.headerWarnedAtMs.set(reason, now);
-    this.opts.logger[isWarn ? 'warn' : 'debug'](
-      { event: 'proxy_header_rejected', reason, connectionId, peerAddress, isTrustedPeer: isTrusted },
-      isTrusted ? 'connection closed: no valid PROXY protocol header from a trusted load balancer' : 'connection closed: PROXY protocol header from an untrusted address',
-    );
+    this.gate.admit(socket, connectionId);
   }
 
   /** The accept path proper: per-source rate (on the client's address, which a PROXY header may have given), socket cap, session. */
