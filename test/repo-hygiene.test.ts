@@ -35,7 +35,7 @@ test('the scan finds the source and docs', () => {
   assert.ok(files.some((f) => f.startsWith('docs/design/')));
 });
 
-test('no file points outside the repo (shared/spec, ../shared)', () => {
+test('no file points outside the repo (to the brief beside it)', () => {
   const bad = files.filter((f) => !historical.has(f) && outside.test(readFileSync(join(root, f), 'utf8')));
   assert.deepEqual(bad, []);
 });

@@ -1,6 +1,6 @@
 /** Admin HTTP server: GET /metrics, /livez, /readyz, /startupz, and /sessions when a token is set (docs/design/surface.md §6); everything else 404. */
+import { listenHttp, type ListeningServer } from './listen.js';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../auth/types.js';
 import { handleSessionsRequest, isSessionsPath } from './sessions.js';
@@ -26,10 +26,7 @@ export interface AdminServerOptions {
 }
 
 /** A running admin server. */
-export interface AdminServer {
-  readonly address: { host: string; port: number };
-  close(): Promise<void>;
-}
+export type AdminServer = ListeningServer;
 
 /** Builds the request handler (exported for tests without a socket). */
 export function createAdminServer(opts: Omit<AdminServerOptions, 'host' | 'port'>): Server {
@@ -67,22 +64,5 @@ export function createAdminServer(opts: Omit<AdminServerOptions, 'host' | 'port'
 
 /** Starts the admin server on host:port (port 0 = any free port). */
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
-  const server = createAdminServer(opts);
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  return {
-    address: { host: addr.address, port: addr.port },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenHttp(createAdminServer(opts), opts.host, opts.port, 5000);
 }

@@ -2,8 +2,8 @@
  * The tunnel's sidecar control (`rsproxy tunnel --admin`, docs/design/surface.md §13): GET /livez, GET /readyz and
  * POST /quitquitquit on a loopback address, so a Kubernetes Job whose main container is done can end the tunnel beside it.
  */
+import { listenHttp, type ListeningServer } from './listen.js';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../auth/types.js';
 
 /** What the endpoints ask of the running tunnel(s); the CLI wires it. */
@@ -23,10 +23,7 @@ export interface TunnelAdminOptions {
 }
 
 /** A running control listener. */
-export interface TunnelAdminServer {
-  readonly address: { host: string; port: number };
-  close(): Promise<void>;
-}
+export type TunnelAdminServer = ListeningServer;
 
 /** Builds the request handler (exported for tests without the CLI). */
 export function createTunnelAdminServer(tunnel: TunnelAdminPort, logger: Logger): Server {
@@ -61,22 +58,5 @@ export function createTunnelAdminServer(tunnel: TunnelAdminPort, logger: Logger)
 
 /** Starts the control listener on host:port (port 0 = any free port); the caller checked that host is loopback. */
 export async function startTunnelAdminServer(opts: TunnelAdminOptions): Promise<TunnelAdminServer> {
-  const server = createTunnelAdminServer(opts.tunnel, opts.logger);
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  return {
-    address: { host: addr.address, port: addr.port },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenHttp(createTunnelAdminServer(opts.tunnel, opts.logger), opts.host, opts.port, 1000);
 }
