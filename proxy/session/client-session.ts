@@ -2,6 +2,7 @@
 import type * as net from 'node:net';
 import type { AuthResult, Logger } from '../../auth/types.js';
 import { sessionLimits } from '../config/limits.js';
+import { auditUnavailable } from '../errors/proxy-error.js';
 import type { ProxyError } from '../errors/proxy-error.js';
 import * as backend from '../protocol/backend.js';
 import type { StartupMessage } from '../protocol/frontend.js';
@@ -9,7 +10,8 @@ import { PasswordPhase } from './authentication.js';
 import type { IssuedKey } from './cancel-registry.js';
 import type { ClientSessionOptions } from './client-session-options.js';
 import { authenticateAndLogin } from './login.js';
-import { loginFailure, reportLoginFailure, toSessionError } from './login-failure.js';
+import { loginFailure, reportLoginFailure, settingRefusalOf, toSessionError } from './login-failure.js';
+import { admittedSessionFields, hostPort, loginDeniedEntry, SessionAuditTrail } from './session-audit.js';
 import { startRelay } from './relay-start.js';
 import type { LoginProgress } from './login.js';
 import type { SessionEndReason } from '../telemetry/observer.js';
@@ -141,6 +143,16 @@ export class ClientSession {
         void this.negotiation.handleCancel().finally(() => this.run(actions, i + 1));
         return;
       }
+      // The login_denied record is written before the client reads the FATAL (and before the close after it).
+      if (action.type === 'SendFatal' && this.opts.audit !== undefined && this.params !== undefined) {
+        const refusal = settingRefusalOf(action.error);
+        const entry = loginDeniedEntry(this.auditConnection(), action.error, this.params, this.progress, refusal?.sqlstate);
+        void this.opts.audit.write(entry).finally(() => {
+          this.perform(action);
+          this.run(actions, i + 1);
+        });
+        return;
+      }
       this.perform(action);
     }
   }
@@ -240,14 +252,45 @@ export class ClientSession {
         onUpstreamSocket: (socket) => (this.upstreamSocket = socket),
         progress: this.progress,
       });
-      if (loggedIn !== undefined) this.completeLogin(loggedIn.result, loggedIn.upstream, passwordPhase);
+      if (loggedIn === undefined) return;
+      const trail = await this.auditLogin(loggedIn.result, loggedIn.upstream);
+      if (trail === false) return;
+      this.completeLogin(loggedIn.result, loggedIn.upstream, passwordPhase, trail);
     } catch (err) {
       if (this.phaseName() === 'Closing') return;
       this.fail(loginFailure(err));
     }
   }
 
-  private completeLogin(result: AuthResult, upstream: UpstreamSession, passwordPhase: PasswordPhase): void {
+  /** The audit records' connection fields: the client's `ip:port`. */
+  private auditConnection(): { connectionId: string; clientAddress: string } {
+    const port = this.opts.clientPort ?? (this.opts.proxiedBy === undefined ? this.opts.socket.remotePort : undefined);
+    return { connectionId: this.opts.connectionId, clientAddress: hostPort(this.clientAddress, port) };
+  }
+
+  /**
+   * Writes the login record before AuthenticationOk. Resolves the session's trail (undefined without audit), or
+   * false when the login must not go on: the session left the login meanwhile, or (refuse) the record was not written.
+   */
+  private async auditLogin(result: AuthResult, upstream: UpstreamSession): Promise<SessionAuditTrail | undefined | false> {
+    const audit = this.opts.audit;
+    if (audit === undefined) return undefined;
+    const fields = admittedSessionFields({ result, params: this.params, upstreamPid: upstream.backendKey.pid });
+    const trail = new SessionAuditTrail(audit, this.auditConnection(), fields, this.nowMs());
+    const written = await trail.login();
+    if (this.phaseName() !== 'UpstreamLogin') {
+      upstream.socket.destroy();
+      return false;
+    }
+    if (!written.proceed) {
+      upstream.socket.destroy();
+      this.fail(auditUnavailable());
+      return false;
+    }
+    return trail;
+  }
+
+  private completeLogin(result: AuthResult, upstream: UpstreamSession, passwordPhase: PasswordPhase, trail?: SessionAuditTrail): void {
     this.dispatch({ type: 'UpstreamReady' });
     if (this.phaseValue.name !== 'Relaying') {
       upstream.socket.destroy();
@@ -267,6 +310,7 @@ export class ClientSession {
       progress: this.progress,
       loginDurationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
       localEndReason: () => this.endReason ?? 'shutdown',
+      ...(trail === undefined ? {} : { audit: { trail, onStatementRefused: () => this.terminate(auditUnavailable(), 'shutdown'), nowMs: this.nowMs } }),
       onClose: () => {
         this.isRelayDone = true;
         this.untrack?.();
@@ -288,7 +332,10 @@ export class ClientSession {
       liveSessions: this.opts.liveSessions,
       maxSessionSeconds: this.opts.limits.maxSessionSeconds ?? 0,
       maxSessionGraceMs: this.opts.maxSessionGraceMs,
-      end: (error, reason) => this.terminate(error, reason),
+      end: (error, reason) => {
+        trail?.ending(reason);
+        this.terminate(error, reason);
+      },
     });
   }
 
