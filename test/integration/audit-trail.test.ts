@@ -1,8 +1,8 @@
 /** The audit trail on a real run (docs/operations/audit.md): records of real psql and node-postgres sessions, denied logins, revocation, admin DELETE, rotation with `rsproxy audit verify`, and an unwritable log under refuse and continue. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
@@ -20,6 +20,8 @@ const aliceRole = `arn:aws:iam::${iamAccountId}:role/Analyst`;
 const aliceCaller = `arn:aws:sts::${iamAccountId}:assumed-role/Analyst/alice`;
 const bobArn = `arn:aws:iam::${iamAccountId}:user/bob`;
 const cli = resolve('dist', 'proxy', 'cli', 'index.js');
+const pgJdbcJar = '/usr/share/java/postgresql.jar';
+const jdbcSettings = resolve('test', 'fixtures', 'JdbcSettings.java');
 
 const readAudit = (...paths: string[]): AuditLine[] =>
   paths.flatMap((p) =>
@@ -82,18 +84,32 @@ test('a real run: psql and node-postgres sessions, a denied login, revocation an
   const bobPid = (await bob.query({ text: 'SELECT pg_backend_pid() AS pid, $1::int AS n', values: [42] })).rows[0] as { pid: number; n: number };
   await bob.end();
 
+  // pgjdbc: a PreparedStatement run twice, each a Parse (extended protocol).
+  const hasJdbc = existsSync(pgJdbcJar) && spawnSync('java', ['-version']).status === 0;
+  if (hasJdbc) {
+    const url = `jdbc:postgresql://localhost:${stack.proxyPort}/dev?user=alice&sslmode=verify-full&sslrootcert=${stack.caFile}`;
+    // Asynchronously: the proxy runs in this process and must keep serving.
+    const password = await stack.mint('alice');
+    const jdbc = await new Promise<{ code: number; stderr: string }>((done) =>
+      execFile('java', ['-cp', pgJdbcJar, jdbcSettings, url, 'lock_timeout', 'work_mem'], { timeout: 90_000, env: { ...process.env, PGPASSWORD: password } }, (err, _out, stderr) =>
+        done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stderr }),
+      ),
+    );
+    assert.equal(jdbc.code, 0, jdbc.stderr);
+  } else if (process.env['CI'] === 'true') assert.fail('java and pgjdbc are required under CI');
+
   // A denied login (foreign account): login_denied with its SQLSTATE and reason, never the token.
   const malloryToken = await stack.mint('mallory');
   assert.equal((await stack.loginError(malloryToken, 'mallory')).code, '28P01');
 
-  await waitFor(() => readAudit(file).filter((l) => l['event'] === 'session_end').length === 2);
+  await waitFor(() => readAudit(file).filter((l) => l['event'] === 'session_end').length === (hasJdbc ? 3 : 2));
   const lines = readAudit(file);
   assert.deepEqual(
     lines.map((l) => l['seq']),
     lines.map((_, i) => i + 1),
   );
 
-  const psqlLogin = lines.find((l) => l['event'] === 'login' && l['dbUser'] === 'IAMA:alice');
+  const psqlLogin = lines.find((l) => l['event'] === 'login' && l['applicationName'] === 'psql');
   assert.ok(psqlLogin, JSON.stringify(lines));
   const psqlSession = ofConnection(lines, psqlLogin['connectionId']);
   assert.deepEqual(
@@ -139,6 +155,21 @@ test('a real run: psql and node-postgres sessions, a denied login, revocation an
   assert.deepEqual(bobLogin['dbGroups'], []);
   assert.deepEqual([bobSession[1]?.['protocol'], bobSession[1]?.['text']], ['extended', 'SELECT pg_backend_pid () AS pid, $1::int AS n']);
   assert.equal(bobSession[2]?.['statements'], 1);
+
+  if (hasJdbc) {
+    const jdbcLogin = lines.find((l) => l['event'] === 'login' && l['dbUser'] === 'IAMA:alice' && l['applicationName'] !== 'psql');
+    assert.ok(jdbcLogin, JSON.stringify(lines));
+    const jdbcSession = ofConnection(lines, jdbcLogin['connectionId']);
+    const statements = jdbcSession.filter((l) => l['event'] === 'statement');
+    assert.deepEqual(
+      statements.filter((l) => l['text'] === 'SELECT current_setting ($1)').map((l) => l['protocol']),
+      ['extended', 'extended'],
+      JSON.stringify(statements),
+    );
+    assert.equal(jdbcSession.at(-1)?.['event'], 'session_end');
+    assert.equal(jdbcSession.at(-1)?.['statements'], statements.length);
+    assert.equal(jdbcLogin['callerArn'], aliceCaller);
+  }
 
   const denied = lines.filter((l) => l['event'] === 'login_denied');
   assert.equal(denied.length, 1);
@@ -191,7 +222,8 @@ test('a real run: psql and node-postgres sessions, a denied login, revocation an
   assert.match(verify.stdout, /intact/);
   const alone = await rsproxy(['audit', 'verify', file]);
   assert.equal(alone.code, 0, 'the new file alone starts mid-chain and verifies');
-  assert.equal(await stack.metric('rsproxy_audit_records_total', { event: 'statement' }), 4);
+  assert.equal(await stack.metric('rsproxy_audit_records_total', { event: 'statement' }), [...before, ...after].filter((l) => l['event'] === 'statement').length);
+  assert.equal(await stack.metric('rsproxy_audit_records_total', { event: 'login_denied' }), 1);
   assert.equal(await stack.metric('rsproxy_audit_write_failures_total'), 0);
 });
 
