@@ -11,7 +11,8 @@ import type { IssuedKey } from './cancel-registry.js';
 import type { ClientSessionOptions } from './client-session-options.js';
 import { authenticateAndLogin } from './login.js';
 import { loginFailure, reportLoginFailure, settingRefusalOf, toSessionError } from './login-failure.js';
-import { admittedSessionFields, hostPort, loginDeniedEntry, SessionAuditTrail } from './session-audit.js';
+import type { ConnectionFields } from '../audit/index.js';
+import { auditLogin, hostPort, loginDeniedEntry, SessionAuditTrail } from './session-audit.js';
 import { startRelay } from './relay-start.js';
 import type { LoginProgress } from './login.js';
 import type { SessionEndReason } from '../telemetry/observer.js';
@@ -263,31 +264,19 @@ export class ClientSession {
   }
 
   /** The audit records' connection fields: the client's `ip:port`. */
-  private auditConnection(): { connectionId: string; clientAddress: string } {
+  private auditConnection(): ConnectionFields {
     const port = this.opts.clientPort ?? (this.opts.proxiedBy === undefined ? this.opts.socket.remotePort : undefined);
     return { connectionId: this.opts.connectionId, clientAddress: hostPort(this.clientAddress, port) };
   }
 
-  /**
-   * Writes the login record before AuthenticationOk. Resolves the session's trail (undefined without audit), or
-   * false when the login must not go on: the session left the login meanwhile, or (refuse) the record was not written.
-   */
+  /** The login record before AuthenticationOk (auditLogin); on `refused` the upstream is closed and the client gets 57P03. */
   private async auditLogin(result: AuthResult, upstream: UpstreamSession): Promise<SessionAuditTrail | undefined | false> {
-    const audit = this.opts.audit;
-    if (audit === undefined) return undefined;
-    const fields = admittedSessionFields({ result, params: this.params, upstreamPid: upstream.backendKey.pid });
-    const trail = new SessionAuditTrail(audit, this.auditConnection(), fields, this.nowMs());
-    const written = await trail.login();
-    if (this.phaseName() !== 'UpstreamLogin') {
-      upstream.socket.destroy();
-      return false;
-    }
-    if (!written.proceed) {
-      upstream.socket.destroy();
-      this.fail(auditUnavailable());
-      return false;
-    }
-    return trail;
+    if (this.opts.audit === undefined) return undefined;
+    const outcome = await auditLogin(this.opts.audit, { result, params: this.params, upstreamPid: upstream.backendKey.pid, connection: this.auditConnection(), nowMs: this.nowMs(), isStillLoggingIn: () => this.phaseName() === 'UpstreamLogin' });
+    if (outcome instanceof SessionAuditTrail) return outcome;
+    upstream.socket.destroy();
+    if (outcome === 'refused') this.fail(auditUnavailable());
+    return false;
   }
 
   private completeLogin(result: AuthResult, upstream: UpstreamSession, passwordPhase: PasswordPhase, trail?: SessionAuditTrail): void {

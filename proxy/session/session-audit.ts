@@ -119,3 +119,25 @@ export class SessionAuditTrail {
     });
   }
 }
+
+/** Inputs of auditLogin. */
+export interface AuditLoginInputs {
+  result: AuthResult;
+  params: StartupParams | undefined;
+  upstreamPid: number | undefined;
+  connection: ConnectionFields;
+  nowMs: number;
+  /** False once the session left the login while the record was being written (timeout, client gone). */
+  isStillLoggingIn(): boolean;
+}
+
+/**
+ * Writes the login record (before AuthenticationOk): the session's trail when the login may go on;
+ * 'gone' when the session left the login meanwhile; 'refused' when the record could not be written under refuse.
+ */
+export async function auditLogin(audit: SessionAudit, f: AuditLoginInputs): Promise<SessionAuditTrail | 'gone' | 'refused'> {
+  const trail = new SessionAuditTrail(audit, f.connection, admittedSessionFields(f), f.nowMs);
+  const written = await trail.login();
+  if (!f.isStillLoggingIn()) return 'gone';
+  return written.proceed ? trail : 'refused';
+}
