@@ -34,6 +34,8 @@ interface Row {
   latencyAvgMs: number;
   transactions: number;
   failedTransactions: number;
+  /** CPU time of this process (every proxy runs in it; only the measured one is busy) per transaction, µs. */
+  proxyCpuUsPerTx: number;
   /** Share of all cores busy during its runs (/proc/stat). */
   machineBusyShare?: number;
   /** Audit file size after the run, bytes (per-variant, all modes). */
@@ -83,28 +85,33 @@ async function main(): Promise<void> {
     }
     const rows: Row[] = [];
     for (const mode of modes) {
-      const runs = new Map<string, { results: PgbenchResult[]; busy: number[] }>();
+      const runs = new Map<string, { results: PgbenchResult[]; busy: number[]; cpuUs: number }>();
       for (let round = 1; round <= rounds; round++) {
         for (const t of targets) {
           log(`pgbench -S -M ${mode} -c ${clients} -T ${seconds} → audit ${t.variant} (round ${round}/${rounds})…`);
           const target: PgTarget = { name: t.variant, host: '127.0.0.1', port: t.port, user: stack.dbUser, database: stack.database, password: await stack.mintToken() };
           const before = machineJiffies();
+          const cpuBefore = process.cpuUsage();
           const result = await pgbenchSelectOnly(target, { mode, clients, threads, seconds });
+          const cpu = process.cpuUsage(cpuBefore);
           const after = machineJiffies();
-          const entry = runs.get(t.variant) ?? { results: [], busy: [] };
+          const entry = runs.get(t.variant) ?? { results: [], busy: [], cpuUs: 0 };
           entry.results.push(result);
+          entry.cpuUs += cpu.user + cpu.system;
           if (before !== undefined && after !== undefined) entry.busy.push((after.busy - before.busy) / (after.total - before.total));
           runs.set(t.variant, entry);
         }
       }
       for (const t of targets) {
-        const { results, busy } = runs.get(t.variant)!;
+        const { results, busy, cpuUs } = runs.get(t.variant)!;
+        const transactions = results.reduce((a, r) => a + r.transactions, 0);
         rows.push({
           variant: t.variant,
           mode,
           tps: mean(results.map((r) => r.tps)),
           latencyAvgMs: mean(results.map((r) => r.latencyAvgMs)),
-          transactions: results.reduce((a, r) => a + r.transactions, 0),
+          transactions,
+          proxyCpuUsPerTx: transactions > 0 ? cpuUs / transactions : Number.NaN,
           failedTransactions: results.reduce((a, r) => a + r.failedTransactions, 0),
           ...(busy.length > 0 ? { machineBusyShare: mean(busy) } : {}),
           ...(t.auditFile === undefined ? {} : { auditBytes: statSync(t.auditFile).size }),
@@ -114,11 +121,11 @@ async function main(): Promise<void> {
     const lines = [
       `rsproxy audit bench: pgbench -S scale 1, ${clients} clients, ${threads} threads, ${seconds} s per run, ${rounds} round(s), TLS on every hop, loopback`,
       '',
-      `${pad('audit', 13)}${pad('mode', 10)}${lpad('tps', 10)}${lpad('lat ms', 9)}${lpad('vs off', 9)}${lpad('machine busy', 14)}`,
+      `${pad('audit', 13)}${pad('mode', 10)}${lpad('tps', 10)}${lpad('lat ms', 9)}${lpad('vs off', 9)}${lpad('proxy CPU us/tx', 17)}${lpad('machine busy', 14)}`,
     ];
     for (const r of rows) {
       const off = rows.find((o) => o.variant === 'off' && o.mode === r.mode);
-      lines.push(`${pad(r.variant, 13)}${pad(r.mode, 10)}${lpad(fmt(r.tps), 10)}${lpad(fmt(r.latencyAvgMs, 3), 9)}${lpad(`${fmt(off === undefined ? Number.NaN : r.tps / off.tps, 2)}x`, 9)}${lpad(r.machineBusyShare === undefined ? '' : `${fmt(r.machineBusyShare * 100, 0)}%`, 14)}`);
+      lines.push(`${pad(r.variant, 13)}${pad(r.mode, 10)}${lpad(fmt(r.tps), 10)}${lpad(fmt(r.latencyAvgMs, 3), 9)}${lpad(`${fmt(off === undefined ? Number.NaN : r.tps / off.tps, 2)}x`, 9)}${lpad(fmt(r.proxyCpuUsPerTx, 1), 17)}${lpad(r.machineBusyShare === undefined ? '' : `${fmt(r.machineBusyShare * 100, 0)}%`, 14)}`);
     }
     lines.push('');
     for (const mode of modes) {
