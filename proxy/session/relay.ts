@@ -158,7 +158,7 @@ export class Relay {
       },
       pauseClient: () => client.pause(),
       resumeClient: () => client.resume(),
-      isOpen: () => !upstream.destroyed && !this.isClosing,
+      isOpen: () => !upstream.destroyed && !upstream.writableEnded && !this.isClosing,
     });
     client.on('data', (chunk: Buffer) => {
       this.c2u += chunk.length;
