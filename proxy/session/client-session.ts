@@ -321,10 +321,8 @@ export class ClientSession {
       liveSessions: this.opts.liveSessions,
       maxSessionSeconds: this.opts.limits.maxSessionSeconds ?? 0,
       maxSessionGraceMs: this.opts.maxSessionGraceMs,
-      end: (error, reason) => {
-        trail?.ending(reason);
-        this.terminate(error, reason);
-      },
+      // A revoked or admin_terminate record goes into the file before the session is closed.
+      end: (error, reason) => (trail === undefined ? this.terminate(error, reason) : void trail.ending(reason).finally(() => this.terminate(error, reason))),
     });
   }
 

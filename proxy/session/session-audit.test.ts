@@ -73,8 +73,9 @@ test('the trail: login, statements counted when written, revoked once, session_e
   assert.ok(trail instanceof SessionAuditTrail);
   assert.equal(await trail.statement({ protocol: 'simple', text: "ALTER USER x PASSWORD 'hunter2'" }), true);
   assert.equal(await trail.statement({ protocol: 'extended', text: 'SELECT 1' }), true, 'continue: not written, still forwarded');
-  trail.ending('revoked');
-  trail.ending('revoked');
+  await trail.ending('revoked');
+  await trail.ending('revoked');
+  await trail.ending('max_age');
   trail.ended('revoked', { clientToUpstreamBytes: 10, upstreamToClientBytes: 20, endedBy: 'local', isClientTerminate: false }, 3500);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(audit.entries.map((e) => e.event), ['login', 'statement', 'statement', 'revoked', 'session_end']);

@@ -98,12 +98,11 @@ export class SessionAuditTrail {
     return result.proceed;
   }
 
-  /** A revoked or admin_terminate record, queued before the session is closed (its session_end follows it); once per session. */
-  ending(reason: SessionEndReason): void {
-    if (this.isEnding) return;
-    this.isEnding = reason === 'revoked' || reason === 'admin';
-    if (reason === 'revoked') void this.audit.write({ ...this.fields, event: 'revoked' });
-    else if (reason === 'admin') void this.audit.write({ ...this.fields, event: 'admin_terminate' });
+  /** The revoked or admin_terminate record; resolves once it is written (or failed), before the session is closed. Once per session. */
+  async ending(reason: SessionEndReason): Promise<void> {
+    if (this.isEnding || (reason !== 'revoked' && reason !== 'admin')) return;
+    this.isEnding = true;
+    await this.audit.write({ ...this.fields, event: reason === 'revoked' ? 'revoked' : 'admin_terminate' });
   }
 
   /** The session_end record. */
