@@ -253,7 +253,9 @@ test('refuse: while the log cannot be written, logins get 57P03, a statement is 
   assert.equal((await stack.admin('/readyz')).status, 503, '/readyz 503 while refusing');
   const failure = await stack.loginError(await stack.mint('alice'), 'alice');
   assert.deepEqual([failure.code, failure.message], ['57P03', 'audit log unavailable']);
-  await assert.rejects(open.query('INSERT INTO audit_probe VALUES (1)'), (err: Error & { code?: string }) => err.code === '57P03' || /Connection terminated/.test(err.message));
+  // The upstream login had succeeded; with the login unrecorded, that upstream session is closed.
+  await waitFor(async () => (await stack.pg.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'IAMA:alice'`)).rows[0]?.n === 0);
+  await assert.rejects(open.query('INSERT INTO audit_probe VALUES (1)'), (err: Error & { code?: string }) => err.code === '57P03' && err.message === 'audit log unavailable');
   await waitFor(() => openError !== undefined, 10_000);
   assert.equal((await stack.pg.query('SELECT count(*)::int AS n FROM audit_probe')).rows[0]?.n, 0, 'the unrecorded statement never reached the upstream');
   assert.ok((await stack.metric('rsproxy_audit_write_failures_total')) >= 2);
