@@ -124,6 +124,8 @@ export interface AuditLoginInputs {
   result: AuthResult;
   params: StartupParams | undefined;
   upstreamPid: number | undefined;
+  /** The upstream session came from the reuse pool (default false). */
+  reused?: boolean;
   connection: ConnectionFields;
   nowMs: number;
   /** False once the session left the login while the record was being written (timeout, client gone). */
