@@ -209,6 +209,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
           resolver.forget(db);
         },
         autoCreate: login.autoCreate,
+        dbGroups: login.dbGroups,
       };
     },
 

@@ -135,6 +135,8 @@ export interface AuthResult {
   forgetEndpoint(): void;
   /** The matched rule's autoCreate, for the operator hint when the upstream refuses the user. */
   autoCreate: boolean;
+  /** The matched rule's dbGroups (the audit trail's `dbGroups`); absent from test authenticators. */
+  dbGroups?: readonly string[];
 }
 
 /** The port the session calls: (user, database, password) → upstream credentials. Throws AuthError. */

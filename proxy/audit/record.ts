@@ -41,7 +41,7 @@ export interface LoginEntry extends ConnectionFields, SessionFields {
 export interface LoginDeniedEntry extends ConnectionFields, NullableSessionFields {
   event: 'login_denied';
   sqlstate: string;
-  /** The reason the operational log gives (a closed, secret-free code such as `AUTH_TOKEN_EXPIRED`). */
+  /** The reason the operational log's login_failed line gives (the rsproxy_logins_total label: a closed, secret-free code such as `expired`). */
   reason: string;
 }
 

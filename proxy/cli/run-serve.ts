@@ -13,6 +13,7 @@ import { certificateNotAfterSeconds } from '../telemetry/metrics-ops.js';
 import { ProxyServer, createClientSecureContext, type ServerTlsOptions } from '../server/server.js';
 import { ExitCode, RuntimeError } from '../errors/exit-codes.js';
 import type { ShutdownSignal } from './signals.js';
+import { openServeAudit } from './serve-audit.js';
 
 /** Signals that end `serve`. */
 export type { ShutdownSignal };
@@ -72,7 +73,7 @@ function readTokenFile(path: string): AdminToken {
   }
 }
 
-const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity', 'cluster', 'proxyProtocol'] as const;
+const restartOnlyKeys = ['listen', 'admin', 'limits', 'identity', 'cluster', 'proxyProtocol', 'audit'] as const;
 
 /** Starts the proxy and its admin server; throws ConfigError (exit 1) or RuntimeError (exit 2). */
 export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
@@ -88,6 +89,8 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   metrics.setClientConnectionsMax(config.limits.maxClientConnections);
   const tokenFile = config.admin.tokenFile;
   const adminToken = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
+  // Opened before anything that would need closing: an audit file that cannot be opened stops the start (exit 2).
+  const audit = await openServeAudit(config, { logger, registry: metrics.registry });
   const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
   const cluster = await startCluster(config, logger, opts.cluster);
   const server = new ProxyServer({
@@ -98,6 +101,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     observer: metrics,
     trustedSources: config.proxyProtocol.trustedSources,
     startupParameterDrop: config.startupParameters.drop,
+    ...(audit === undefined ? {} : { audit: audit.session }),
     ...(cluster === undefined ? {} : { peers: cluster.router }),
   });
   const sessions = adminToken === undefined ? undefined : { token: adminToken, list: () => server.liveSessions.list(), end: (id: string) => server.endSession(id) };
@@ -111,12 +115,14 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     server.destroy();
     cluster?.stop();
     authenticator.close();
+    await audit?.close();
     throw new RuntimeError(`cannot listen on ${config.listen}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
 
   let isStarted = false;
   let isDraining = false;
-  const isReady = (): boolean => isStarted && !isDraining && server.isListening;
+  // With audit.onFailure refuse, a replica that cannot write its audit log takes no new logins: send them elsewhere.
+  const isReady = (): boolean => isStarted && !isDraining && server.isListening && audit?.isRefusing() !== true;
   metrics.setReadinessProbe(isReady);
   const adminListen = parseHostPort(config.admin.listen);
   let admin: AdminServer;
@@ -133,6 +139,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     server.destroy();
     cluster?.stop();
     authenticator.close();
+    await audit?.close();
     throw new RuntimeError(`cannot listen on admin.listen ${config.admin.listen}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   isStarted = true;
@@ -150,6 +157,8 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     cluster?.stop();
     // STS keep-alive sockets, SDK clients and cache purge timers would otherwise outlive the proxy.
     authenticator.close();
+    // After the drain: every session_end is queued by now.
+    await audit?.close().catch((err: unknown) => logger.error({ event: 'audit_close_failed', err: err instanceof Error ? err.message : String(err) }, 'closing the audit log failed'));
     logger.info({ event: 'stopped', exitCode }, 'rsproxy stopped');
     resolveDone(exitCode ?? ExitCode.Ok);
   };
@@ -188,6 +197,8 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
 
   const reload = async (): Promise<boolean> => {
     reloadAdminToken();
+    // logrotate's postrotate: reopen even when the new config turns out invalid.
+    await audit?.reopen();
     const r = loadConfigFile(opts.configPath, sources);
     if (!r.ok) {
       logger.error({ event: 'reload_rejected', problems: r.errors }, 'new config rejected; keeping the old one');
@@ -209,7 +220,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     const needRestart = restartOnlyKeys.filter((k) => JSON.stringify(r.config[k]) !== JSON.stringify(config[k]));
     if (needRestart.length > 0) logger.warn({ event: 'reload_partial', keys: needRestart }, 'these keys change only on restart');
     logger.setLevel(r.config.log.level);
-    config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity, cluster: config.cluster, proxyProtocol: config.proxyProtocol };
+    config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity, cluster: config.cluster, proxyProtocol: config.proxyProtocol, audit: config.audit };
     logger.info({ event: 'reloaded', databases: Object.keys(config.databases), rules: config.rules.length }, 'config reloaded');
     const isAdmitted = createAdmissionCheck(config);
     const revoked = server.revokeSessions((s) => s.identity !== undefined && isAdmitted(s.identity, s.user, s.database));

@@ -25,6 +25,7 @@ export interface RsproxyConfig extends AuthOptions {
   };
   proxyProtocol: { trustedSources: string[] };
   cluster: { self: string; peers: string[]; peerDns: string };
+  audit: { file: string; statements: 'off' | 'fingerprint' | 'full'; maxStatementBytes: number; onFailure: 'refuse' | 'continue' };
   startupParameters: { drop: string[] };
   shutdown: { drainSeconds: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };

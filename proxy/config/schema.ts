@@ -177,6 +177,24 @@ export const configSchema = z.strictObject(
         { error: 'must be a mapping' },
       )
       .prefault({}),
+    audit: z
+      .strictObject(
+        {
+          file: z
+            .string({ error: 'must be a path (or "" for no audit trail)' })
+            .default('')
+            .describe('Audit log: JSON lines, one hash-chained record per line, reopened on SIGHUP (docs/operations/audit.md). Default "" (off).'),
+          statements: oneOf(['off', 'fingerprint', 'full'])
+            .default('off')
+            .describe('off | fingerprint (literals replaced by ?) | full (the text as sent, secrets masked): also one record per Query and Parse. Default off.'),
+          maxStatementBytes: integer(64, 1_048_576).default(4096).describe('Longest statement text recorded, in UTF-8 bytes (64..1048576); longer is cut and marked "truncated": true. Default 4096.'),
+          onFailure: oneOf(['refuse', 'continue'])
+            .default('refuse')
+            .describe('refuse: while a record cannot be written, new logins get 57P03 and /readyz is 503 | continue: count the failure and go on. Default refuse.'),
+        },
+        { error: 'must be a mapping' },
+      )
+      .prefault({}),
     startupParameters: z
       .strictObject(
         {

@@ -72,6 +72,10 @@ export function noUser(): ProxyError {
 export function unavailable(reason: string, opts: Opts = {}): ProxyError {
   return new ProxyError('PROXY_UNAVAILABLE', SqlState.CannotConnectNow, 'the database is not available right now; try again', reason, opts);
 }
+/** 57P03 with `audit.onFailure: refuse`, the audit record of a login or statement could not be written (docs/operations/audit.md). */
+export function auditUnavailable(opts: Opts = {}): ProxyError {
+  return new ProxyError('PROXY_AUDIT_UNAVAILABLE', SqlState.CannotConnectNow, 'audit log unavailable', 'audit_unavailable', opts);
+}
 /** 08006 upstream or non-retryable AWS failure. */
 export function upstreamFailed(reason = 'upstream', opts: Opts = {}): ProxyError {
   return new ProxyError('PROXY_UPSTREAM_FAILED', SqlState.ConnectionFailure, 'could not connect to the database', reason, opts);

@@ -6,8 +6,8 @@ import type { SessionObserver } from '../telemetry/observer.js';
 import { readProxyHeader, screenForProxyHeader } from './proxy-header-reader.js';
 import type { ProxyGate, ProxyGateOutcome } from './proxy-header-reader.js';
 
-/** How a connection the gate let through goes on: the client's address (from the header, else the TCP peer) and the balancer that named it. */
-export type GatePassedFn = (socket: net.Socket, connectionId: string, clientAddress: string, acceptedAtMs: number, proxiedBy: string | undefined) => void;
+/** How a connection the gate let through goes on: the client's address and port (from the header, else the TCP peer) and the balancer that named it. */
+export type GatePassedFn = (socket: net.Socket, connectionId: string, clientAddress: string, acceptedAtMs: number, proxiedBy: string | undefined, clientPort?: number) => void;
 
 /** Options of a ProxyHeaderGate. */
 export interface ProxyHeaderGateOptions {
@@ -60,7 +60,7 @@ export class ProxyHeaderGate {
         return;
       }
       const header = outcome.header;
-      if (header?.kind === 'proxied') this.opts.onPassed(socket, connectionId, header.source.address, acceptedAtMs, peer);
+      if (header?.kind === 'proxied') this.opts.onPassed(socket, connectionId, header.source.address, acceptedAtMs, peer, header.source.port);
       else this.opts.onPassed(socket, connectionId, peer, acceptedAtMs, undefined);
     };
     const gate = isTrusted ? readProxyHeader(socket, this.opts.timeoutMs, onOutcome) : screenForProxyHeader(socket, this.opts.timeoutMs, onOutcome);

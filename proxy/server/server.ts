@@ -22,6 +22,7 @@ import { sendUpstreamCancel as realSendUpstreamCancel } from '../upstream/cancel
 import { upstreamLogin as realUpstreamLogin } from '../upstream/login.js';
 import type { SendUpstreamCancelFn, UpstreamLoginFn } from '../upstream/types.js';
 import { dropSet } from '../session/startup-params.js';
+import type { SessionAudit } from '../session/session-audit.js';
 
 /** Client-facing TLS material (`tls.*`, files already read). */
 export interface ServerTlsOptions {
@@ -65,6 +66,8 @@ export interface ProxyServerOptions {
   trustedSources?: readonly string[];
   /** `startupParameters.drop`: startup parameter names never forwarded upstream (default none). */
   startupParameterDrop?: readonly string[];
+  /** The audit trail every session writes to (`audit.file` set; default none). */
+  audit?: SessionAudit;
 }
 
 /** Builds the client-facing TLS context; throws on a bad certificate or key. */
@@ -133,7 +136,7 @@ export class ProxyServer {
       logger: opts.logger,
       observer: this.observer,
       isFull: (gated) => this.sessions.size + gated >= 2 * opts.limits.maxClientConnections,
-      onPassed: (socket, connectionId, clientAddress, acceptedAtMs, proxiedBy) => this.startSession(socket, connectionId, clientAddress, acceptedAtMs, proxiedBy),
+      onPassed: (socket, connectionId, clientAddress, acceptedAtMs, proxiedBy, clientPort) => this.startSession(socket, connectionId, clientAddress, acceptedAtMs, proxiedBy, clientPort),
     });
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => opts.logger.error({ event: 'listener_error', err: err.message }, 'listener error'));
@@ -234,7 +237,7 @@ export class ProxyServer {
   }
 
   /** The accept path proper: per-source rate (on the client's address, which a PROXY header may have given), socket cap, session. */
-  private startSession(socket: net.Socket, connectionId: string, clientAddress: string | undefined, acceptedAtMs: number | undefined, proxiedBy: string | undefined): void {
+  private startSession(socket: net.Socket, connectionId: string, clientAddress: string | undefined, acceptedAtMs: number | undefined, proxiedBy: string | undefined, clientPort?: number): void {
     const { limits, logger } = this.opts;
     // No login happened, so neither refusal below touches rsproxy_logins_total; the source address is logged, never a label.
     const verdict = this.sourceRate.take(sourceKey(clientAddress));
@@ -261,6 +264,8 @@ export class ProxyServer {
       ...(this.opts.maxSessionGraceMs === undefined ? {} : { maxSessionGraceMs: this.opts.maxSessionGraceMs }),
       ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }),
       ...(proxiedBy === undefined ? {} : { proxiedBy }),
+      ...(clientPort === undefined ? {} : { clientPort }),
+      ...(this.opts.audit === undefined ? {} : { audit: this.opts.audit }),
       secureContext: this.secureContext,
       limits,
       startupParameterDrop: this.startupDrop,

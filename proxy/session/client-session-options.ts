@@ -6,6 +6,7 @@ import type { ProxyError } from '../errors/proxy-error.js';
 import type { StartupMessage } from '../protocol/frontend.js';
 import type { CancelRegistry } from './cancel-registry.js';
 import type { LiveSessions } from './live-sessions.js';
+import type { SessionAudit } from './session-audit.js';
 import type { SessionObserver } from '../telemetry/observer.js';
 import type { SendUpstreamCancelFn, UpstreamLoginFn } from '../upstream/types.js';
 
@@ -49,4 +50,8 @@ export interface ClientSessionOptions {
   liveSessions?: LiveSessions;
   /** How long after maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
   maxSessionGraceMs?: number;
+  /** The audit trail (`audit.file` set); absent: no records and the plain relay. */
+  audit?: SessionAudit;
+  /** The client's port (from the PROXY header when proxied; default the TCP peer's), for the audit records' clientAddress. */
+  clientPort?: number;
 }

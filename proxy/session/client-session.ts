@@ -2,6 +2,7 @@
 import type * as net from 'node:net';
 import type { AuthResult, Logger } from '../../auth/types.js';
 import { sessionLimits } from '../config/limits.js';
+import { auditUnavailable } from '../errors/proxy-error.js';
 import type { ProxyError } from '../errors/proxy-error.js';
 import * as backend from '../protocol/backend.js';
 import type { StartupMessage } from '../protocol/frontend.js';
@@ -9,7 +10,9 @@ import { PasswordPhase } from './authentication.js';
 import type { IssuedKey } from './cancel-registry.js';
 import type { ClientSessionOptions } from './client-session-options.js';
 import { authenticateAndLogin } from './login.js';
-import { loginFailure, reportLoginFailure, toSessionError } from './login-failure.js';
+import { loginFailure, reportLoginFailure, settingRefusalOf, toSessionError } from './login-failure.js';
+import type { ConnectionFields } from '../audit/index.js';
+import { auditLogin, hostPort, loginDeniedEntry, SessionAuditTrail } from './session-audit.js';
 import { startRelay } from './relay-start.js';
 import type { LoginProgress } from './login.js';
 import type { SessionEndReason } from '../telemetry/observer.js';
@@ -141,6 +144,16 @@ export class ClientSession {
         void this.negotiation.handleCancel().finally(() => this.run(actions, i + 1));
         return;
       }
+      // The login_denied record is written before the client reads the FATAL (and before the close after it).
+      if (action.type === 'SendFatal' && this.opts.audit !== undefined && this.params !== undefined) {
+        const refusal = settingRefusalOf(action.error);
+        const entry = loginDeniedEntry(this.auditConnection(), action.error, this.params, this.progress, refusal?.sqlstate);
+        void this.opts.audit.write(entry).finally(() => {
+          this.perform(action);
+          this.run(actions, i + 1);
+        });
+        return;
+      }
       this.perform(action);
     }
   }
@@ -240,14 +253,33 @@ export class ClientSession {
         onUpstreamSocket: (socket) => (this.upstreamSocket = socket),
         progress: this.progress,
       });
-      if (loggedIn !== undefined) this.completeLogin(loggedIn.result, loggedIn.upstream, passwordPhase);
+      if (loggedIn === undefined) return;
+      const trail = await this.auditLogin(loggedIn.result, loggedIn.upstream);
+      if (trail === false) return;
+      this.completeLogin(loggedIn.result, loggedIn.upstream, passwordPhase, trail);
     } catch (err) {
       if (this.phaseName() === 'Closing') return;
       this.fail(loginFailure(err));
     }
   }
 
-  private completeLogin(result: AuthResult, upstream: UpstreamSession, passwordPhase: PasswordPhase): void {
+  /** The audit records' connection fields: the client's `ip:port`. */
+  private auditConnection(): ConnectionFields {
+    const port = this.opts.clientPort ?? (this.opts.proxiedBy === undefined ? this.opts.socket.remotePort : undefined);
+    return { connectionId: this.opts.connectionId, clientAddress: hostPort(this.clientAddress, port) };
+  }
+
+  /** The login record before AuthenticationOk (auditLogin); on `refused` the upstream is closed and the client gets 57P03. */
+  private async auditLogin(result: AuthResult, upstream: UpstreamSession): Promise<SessionAuditTrail | undefined | false> {
+    if (this.opts.audit === undefined) return undefined;
+    const outcome = await auditLogin(this.opts.audit, { result, params: this.params, upstreamPid: upstream.backendKey.pid, connection: this.auditConnection(), nowMs: this.nowMs(), isStillLoggingIn: () => this.phaseName() === 'UpstreamLogin' });
+    if (outcome instanceof SessionAuditTrail) return outcome;
+    upstream.socket.destroy();
+    if (outcome === 'refused') this.fail(auditUnavailable());
+    return false;
+  }
+
+  private completeLogin(result: AuthResult, upstream: UpstreamSession, passwordPhase: PasswordPhase, trail?: SessionAuditTrail): void {
     this.dispatch({ type: 'UpstreamReady' });
     if (this.phaseValue.name !== 'Relaying') {
       upstream.socket.destroy();
@@ -267,6 +299,7 @@ export class ClientSession {
       progress: this.progress,
       loginDurationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
       localEndReason: () => this.endReason ?? 'shutdown',
+      ...(trail === undefined ? {} : { audit: { trail, onStatementRefused: () => this.terminate(auditUnavailable(), 'shutdown'), nowMs: this.nowMs } }),
       onClose: () => {
         this.isRelayDone = true;
         this.untrack?.();
@@ -288,7 +321,8 @@ export class ClientSession {
       liveSessions: this.opts.liveSessions,
       maxSessionSeconds: this.opts.limits.maxSessionSeconds ?? 0,
       maxSessionGraceMs: this.opts.maxSessionGraceMs,
-      end: (error, reason) => this.terminate(error, reason),
+      // A revoked or admin_terminate record goes into the file before the session is closed.
+      end: (error, reason) => (trail === undefined ? this.terminate(error, reason) : void trail.ending(reason).finally(() => this.terminate(error, reason))),
     });
   }
 

@@ -95,7 +95,7 @@ test('cached credentials refused → invalidate() true → one retry that succee
   assert.equal(r.progress.upstreamMs, 100);
   assert.equal(r.lines.some((l) => l.level === 'warn'), false, 'a stale cache entry refused once is not a warning');
   // The progress object lives as long as the session: it keeps what the log lines need, never the password.
-  assert.deepEqual(r.progress.facts, { identity, upstreamUser: 'IAMA:alice', upstreamHost: target.host, timings: { stsMs: 12, mintMs: 34 } });
+  assert.deepEqual(r.progress.facts, { identity, upstreamUser: 'IAMA:alice', upstreamHost: target.host, upstreamPort: target.port, timings: { stsMs: 12, mintMs: 34 } });
   assert.ok(!JSON.stringify(r.progress).includes('secret-upstream-password'));
 });
 

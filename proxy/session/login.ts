@@ -27,12 +27,22 @@ export interface LoginFacts {
   identity?: Identity;
   upstreamUser: string;
   upstreamHost: string;
+  /** The upstream port and the rule's database groups (the audit trail's target and dbGroups; not logged). */
+  upstreamPort?: number;
+  dbGroups?: readonly string[];
   timings: AuthTimings;
 }
 
 /** The loggable part of `result`, without its password. */
 export function loginFacts(result: AuthResult): LoginFacts {
-  return { ...(result.identity === undefined ? {} : { identity: result.identity }), upstreamUser: result.upstreamUser, upstreamHost: result.target.host, timings: result.timings };
+  return {
+    ...(result.identity === undefined ? {} : { identity: result.identity }),
+    upstreamUser: result.upstreamUser,
+    upstreamHost: result.target.host,
+    upstreamPort: result.target.port,
+    ...(result.dbGroups === undefined ? {} : { dbGroups: result.dbGroups }),
+    timings: result.timings,
+  };
 }
 
 /** Options of one login attempt. */

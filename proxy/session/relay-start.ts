@@ -12,6 +12,8 @@ import type { SendUpstreamCancelFn, UpstreamSession } from '../upstream/types.js
 
 import { clientLossCancelTimeoutMs, loginFacts, type LoggedIn, type LoginProgress } from './login.js';
 import { loginLogFields } from './login-failure.js';
+import type { SessionAuditTrail } from './session-audit.js';
+import { StatementGate } from './statement-gate.js';
 
 /** The bytes the client receives after a successful login, in docs/design/wire-protocol.md §8 order, plus the upstream's leftover. */
 export function loginSuccessBytes(upstream: UpstreamSession, proxyKey: { pid: number; key: Buffer }): Buffer {
@@ -45,6 +47,16 @@ export interface StartRelayOptions {
   localEndReason?: () => SessionEndReason;
   /** Called once both sockets are closed and the cancel key is released. */
   onClose: () => void;
+  /** The session's audit records (absent: no audit trail): statements through a gate, and session_end. */
+  audit?: RelayAudit;
+}
+
+/** What startRelay needs of the audit trail. */
+export interface RelayAudit {
+  trail: SessionAuditTrail;
+  /** A statement could not be recorded under refuse: the session ends with 57P03. */
+  onStatementRefused: () => void;
+  nowMs: () => number;
 }
 
 /** Issues the proxy's cancel key, sends R 0 / S / N / K / Z, forwards held bytes upstream, records the login, and starts the relay. */
@@ -53,11 +65,13 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
   // The relay's closures outlive the login: they keep the target, never the AuthResult with its password.
   // They share one context, so none may name `opts` either: it holds the AuthResult and the UpstreamSession.
   const { target } = result;
-  const { onClose, localEndReason, observer } = opts;
+  const { onClose, localEndReason, observer, audit } = opts;
   const { pid: upstreamPid, key: upstreamKey } = upstream.backendKey;
   const key = opts.cancelRegistry.issue(target, upstreamPid, upstreamKey, opts.logger);
   opts.client.write(loginSuccessBytes(upstream, key));
-  if (opts.held.length > 0) upstream.socket.write(opts.held);
+  // With statement capture, held bytes may hold a Query: they go through the gate once the relay has started.
+  const isGated = audit !== undefined && audit.trail.statements !== 'off';
+  if (opts.held.length > 0 && !isGated) upstream.socket.write(opts.held);
   opts.observer.login('ok', 'ok', opts.loginDurationSeconds);
   const log = opts.logger;
   log.info(
@@ -65,7 +79,10 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
     'login succeeded',
   );
   const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, k, timeoutMs) => realSendUpstreamCancel(target, pid, k, timeoutMs, log));
+  const trail = audit?.trail;
+  const statementGate = !isGated ? undefined : new StatementGate((statement) => audit.trail.statement(statement), audit.onStatementRefused);
   const relay = new Relay({
+    ...(statementGate === undefined ? {} : { statementGate }),
     client: opts.client,
     upstream: upstream.socket,
     observer: opts.observer,
@@ -76,12 +93,14 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
       const reason = sessionEndReason(stats, localEndReason);
       log.info({ event: 'session_end', ...stats, reason }, 'session ended');
       observer.sessionEnded(reason);
+      if (trail !== undefined && audit !== undefined) trail.ended(reason, stats, audit.nowMs());
       onClose();
     },
   });
   relay.noteForwarded('toClient', upstream.leftover);
-  relay.noteForwarded('toUpstream', opts.held);
+  if (statementGate === undefined) relay.noteForwarded('toUpstream', opts.held);
   relay.start();
+  if (statementGate !== undefined && opts.held.length > 0) statementGate.feed(opts.held);
   return { relay, key };
 }
 

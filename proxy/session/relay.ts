@@ -4,6 +4,7 @@ import type { Logger } from '../../auth/types.js';
 import { sessionLimits } from '../config/limits.js';
 import { MessageBoundaryTracker } from '../protocol/message-boundary.js';
 import type { SessionObserver } from '../telemetry/observer.js';
+import type { StatementGate } from './statement-gate.js';
 
 /** How long the upstream may take to close by itself after the client went away before the proxy cancels its query. */
 export const clientLossCancelGraceMs = 150;
@@ -41,6 +42,8 @@ export interface RelayOptions {
   cancelUpstream?: () => Promise<void>;
   /** Default clientLossCancelGraceMs. */
   cancelGraceMs?: number;
+  /** With audit.statements on: the client's bytes pass through this gate (statement-gate.ts); absent, the plain pipe. */
+  statementGate?: StatementGate;
 }
 
 const terminateMessage = Buffer.from([0x58, 0, 0, 0, 4]);
@@ -98,14 +101,17 @@ export class Relay {
     // The hot path: one 'data' event → one write, plain closures with number adds, no parsing, no per-chunk
     // allocation and no extra event-loop hop. Nothing to coalesce: libpq and PostgreSQL flush one TLS record per
     // message batch, so each read is already one write (strace: 1 read + 1 write per direction per query).
-    client.on('data', (chunk: Buffer) => {
-      this.c2u += chunk.length;
-      if (upstream.destroyed || this.isClosing) return;
-      this.toUpstream.feed(chunk);
-      if (!upstream.write(chunk)) client.pause();
-      if (this.idleWaiter !== undefined) this.checkIdle();
-    });
-    upstream.on('drain', () => client.resume());
+    if (this.opts.statementGate !== undefined) this.startGated(this.opts.statementGate);
+    else {
+      client.on('data', (chunk: Buffer) => {
+        this.c2u += chunk.length;
+        if (upstream.destroyed || this.isClosing) return;
+        this.toUpstream.feed(chunk);
+        if (!upstream.write(chunk)) client.pause();
+        if (this.idleWaiter !== undefined) this.checkIdle();
+      });
+      upstream.on('drain', () => client.resume());
+    }
     upstream.on('data', (chunk: Buffer) => {
       this.u2c += chunk.length;
       // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
@@ -142,6 +148,27 @@ export class Relay {
     upstream.resume();
   }
 
+  /** The client → upstream direction through the statement gate: forwarded bytes are tracked as they leave the gate. */
+  private startGated(gate: StatementGate): void {
+    const { client, upstream } = this.opts;
+    gate.bind({
+      forward: (bytes) => {
+        this.toUpstream.feed(bytes);
+        return upstream.write(bytes);
+      },
+      pauseClient: () => client.pause(),
+      resumeClient: () => client.resume(),
+      isOpen: () => !upstream.destroyed && !upstream.writableEnded && !this.isClosing,
+    });
+    client.on('data', (chunk: Buffer) => {
+      this.c2u += chunk.length;
+      if (upstream.destroyed || this.isClosing) return;
+      gate.feed(chunk);
+      if (this.idleWaiter !== undefined) this.checkIdle();
+    });
+    upstream.on('drain', () => gate.onUpstreamDrain());
+  }
+
   /** Pushes the byte counts accumulated since the last flush to the observer. */
   flushCounters(): void {
     const { observer } = this.opts;
@@ -160,7 +187,7 @@ export class Relay {
 
   /** True while the upstream owes a ReadyForQuery (a query is running or queued), or a client message is half sent. */
   get isUpstreamBusy(): boolean {
-    return this.toUpstream.countedMessages > this.toClient.countedMessages || !this.toUpstream.isAtBoundary;
+    return this.toUpstream.countedMessages > this.toClient.countedMessages || !this.toUpstream.isAtBoundary || this.opts.statementGate?.isHolding === true;
   }
 
   /**

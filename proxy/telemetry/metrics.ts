@@ -17,6 +17,7 @@ export const metricLabels = {
     'tls_required',
     'too_many_connections',
     'shutting_down',
+    'audit_unavailable',
     'internal',
   ],
   stsResult: ['ok', 'rejected', 'invalid_response', 'throttled', 'unavailable'],

@@ -9,10 +9,12 @@ interface Described {
   labelNames?: readonly string[];
 }
 
-/** The metrics reference page as Markdown (the rsproxy_* metrics; Node's default process metrics are named only as a family). */
-export function renderMetricsReference(): string {
+/** The metrics reference page as Markdown (the rsproxy_* metrics, with those `registerMore` adds; Node's default process metrics are named only as a family). */
+export function renderMetricsReference(...registerMore: ReadonlyArray<(registry: Registry) => unknown>): string {
   const registry = new Registry();
   createMetrics(registry);
+  // Metrics of rooms telemetry may not import (the audit trail), registered by the caller on the same registry.
+  for (const register of registerMore) register(registry);
   const all = registry.getMetricsAsArray() as unknown as Described[];
   const own = all.filter((m) => m.name.startsWith('rsproxy_')).sort((a, b) => a.name.localeCompare(b.name));
   return [

@@ -17,6 +17,8 @@ const expectedAlerts = [
   'RsproxyNoReadyReplica',
   // Issue 13's cancel forwarding between replicas (cluster peers).
   'RsproxyCancelForwardingFailing',
+  // Issue 20's audit trail: records that could not be written.
+  'RsproxyAuditWriteFailing',
 ];
 
 const read = (...path: string[]) => readFileSync(join(projectRoot, ...path), 'utf8');
@@ -60,7 +62,7 @@ test('the unit test file has, per alert, a firing case and input series that mus
   }
 });
 
-test('the rules: the seven alerts, each with severity, summary, description and a runbook section in docs/operations/alerts.md', () => {
+test('the rules: the eight alerts, each with severity, summary, description and a runbook section in docs/operations/alerts.md', () => {
   const rules = readAlertGroups().flatMap((g) => g.rules);
   assert.deepEqual(rules.map((r) => r.alert), expectedAlerts);
   const doc = read('docs', 'operations', 'alerts.md');

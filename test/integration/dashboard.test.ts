@@ -72,6 +72,9 @@ test('the dashboard covers what operators asked for (issue 15)', () => {
   // The fleet (issue 13) and live sessions (issue 14): why sessions end, and what the PROXY gate refuses.
   assert.ok(exprs.some((e) => /sum by \(reason\) \(rate\(rsproxy_sessions_ended_total/.test(e)), 'sessions ended by reason');
   assert.ok(exprs.some((e) => /sum by \(reason\) \(rate\(rsproxy_proxy_protocol_rejected_total/.test(e)), 'PROXY protocol rejections by reason');
+  // The audit trail (issue 20): records by event and the write failures its alert watches.
+  assert.ok(exprs.some((e) => /sum by \(event\) \(rate\(rsproxy_audit_records_total/.test(e)), 'audit records by event');
+  assert.ok(reads('rsproxy_audit_write_failures_total'), 'audit write failures');
 });
 
 test('the metric-name extractor sees metrics, not functions, keywords, labels or variables', () => {

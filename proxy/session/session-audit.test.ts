@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AuthResult, Identity } from '../../auth/types.js';
+import type { AuditEntry, AuditWriteResult } from '../audit/index.js';
+import { authFailed } from '../errors/proxy-error.js';
+import { admittedSessionFields, applicationName, auditLogin, hostPort, loginDeniedEntry, SessionAuditTrail, type SessionAudit } from './session-audit.js';
+import type { StartupParams } from './startup-params.js';
+
+const identity: Identity = {
+  partition: 'aws',
+  accountId: '123456789012',
+  canonicalArn: 'arn:aws:iam::123456789012:role/Analyst',
+  arn: 'arn:aws:sts::123456789012:assumed-role/Analyst/alice',
+  principalType: 'assumed-role',
+  userId: 'AROA:alice',
+  accessKeyId: 'ASIAEXAMPLE',
+  stsRegion: 'eu-west-1',
+} as Identity;
+
+const result = {
+  upstreamUser: 'IAMA:alice',
+  upstreamPassword: 'db-password-never-recorded',
+  target: { database: 'analytics', host: '2001:db8::5', port: 5439, dbName: 'dev', engine: 'redshift', tlsMode: 'verify-full' },
+  expiresAtMs: 0,
+  identity,
+  timings: {},
+  invalidate: () => false,
+  forgetEndpoint: () => {},
+  autoCreate: true,
+  dbGroups: ['analysts'],
+} as AuthResult;
+
+const params: StartupParams = { user: 'alice', database: 'analytics', shouldNegotiate: false, unsupportedProtocolOptions: [], forwarded: [['application_name', 'DBeaver']], redshiftOnly: [], dropped: [] };
+const connection = { connectionId: 'c1', clientAddress: '10.0.0.1:5000' };
+
+function fakeAudit(results: AuditWriteResult[] = [], statements: SessionAudit['statements'] = 'full'): SessionAudit & { entries: AuditEntry[] } {
+  const entries: AuditEntry[] = [];
+  return { entries, statements, maxStatementBytes: 4096, write: async (e) => (entries.push(e), results.shift() ?? { written: true, proceed: true }) };
+}
+
+test('hostPort and applicationName', () => {
+  assert.equal(hostPort('10.0.0.5', 5439), '10.0.0.5:5439');
+  assert.equal(hostPort('2001:db8::5', 5439), '[2001:db8::5]:5439');
+  assert.equal(applicationName(params), 'DBeaver');
+  assert.equal(applicationName(undefined), '');
+});
+
+test('session fields: canonical ARN, the STS caller ARN, groups, target, pid; never the password', () => {
+  const fields = admittedSessionFields({ result, params, upstreamPid: 1073815613 });
+  assert.deepEqual(fields, {
+    identity: 'arn:aws:iam::123456789012:role/Analyst',
+    callerArn: 'arn:aws:sts::123456789012:assumed-role/Analyst/alice',
+    accountId: '123456789012',
+    database: 'analytics',
+    dbUser: 'IAMA:alice',
+    dbGroups: ['analysts'],
+    target: '[2001:db8::5]:5439',
+    applicationName: 'DBeaver',
+    upstreamPid: 1073815613,
+    reused: false,
+  });
+});
+
+test('login_denied: what is known, null for the rest, the SQLSTATE and the log reason', () => {
+  const entry = loginDeniedEntry(connection, authFailed('alice', 'expired'), params, undefined);
+  assert.equal(entry.event, 'login_denied');
+  assert.deepEqual({ ...entry }, { ...connection, identity: null, callerArn: null, accountId: null, database: 'analytics', dbUser: null, dbGroups: null, target: null, applicationName: 'DBeaver', upstreamPid: null, reused: null, event: 'login_denied', sqlstate: '28P01', reason: 'expired' });
+});
+
+test('the trail: login, statements counted when written, revoked once, session_end with the count', async () => {
+  const audit = fakeAudit([{ written: true, proceed: true }, { written: true, proceed: true }, { written: false, proceed: true }]);
+  const trail = await auditLogin(audit, { result, params, upstreamPid: 7, connection, nowMs: 1000, isStillLoggingIn: () => true });
+  assert.ok(trail instanceof SessionAuditTrail);
+  assert.equal(await trail.statement({ protocol: 'simple', text: "ALTER USER x PASSWORD 'hunter2'" }), true);
+  assert.equal(await trail.statement({ protocol: 'extended', text: 'SELECT 1' }), true, 'continue: not written, still forwarded');
+  await trail.ending('revoked');
+  await trail.ending('revoked');
+  await trail.ending('max_age');
+  trail.ended('revoked', { clientToUpstreamBytes: 10, upstreamToClientBytes: 20, endedBy: 'local', isClientTerminate: false }, 3500);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(audit.entries.map((e) => e.event), ['login', 'statement', 'statement', 'revoked', 'session_end']);
+  assert.ok(!JSON.stringify(audit.entries).includes('hunter2'), 'a PASSWORD literal is masked');
+  const end = audit.entries.at(-1) as Extract<AuditEntry, { event: 'session_end' }>;
+  assert.deepEqual([end.reason, end.durationMs, end.statements, end.upstreamPid], ['revoked', 2500, 1, 7]);
+  assert.ok(!JSON.stringify(audit.entries).includes('db-password-never-recorded'));
+});
+
+test('auditLogin: refused under refuse, gone when the session left meanwhile', async () => {
+  assert.equal(await auditLogin(fakeAudit([{ written: false, proceed: false }]), { result, params, upstreamPid: 7, connection, nowMs: 0, isStillLoggingIn: () => true }), 'refused');
+  assert.equal(await auditLogin(fakeAudit(), { result, params, upstreamPid: 7, connection, nowMs: 0, isStillLoggingIn: () => false }), 'gone');
+});

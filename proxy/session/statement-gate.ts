@@ -1,0 +1,139 @@
+/**
+ * The client → upstream direction with statement capture (audit.statements not off): frames the stream,
+ * and holds each Query and Parse until its audit record is written, so the record comes before the
+ * statement reaches the upstream (docs/operations/audit.md). Bytes go on in exactly the order they came.
+ */
+import { capturedStatement, StatementMessageCode, type CapturedStatement } from '../audit/index.js';
+
+/** Where the gate sends what may go on; the relay implements it. */
+export interface StatementGateSink {
+  /** Forwards bytes upstream; false when the upstream's buffer is full (the client is then paused until drain). */
+  forward(bytes: Buffer): boolean;
+  pauseClient(): void;
+  resumeClient(): void;
+  /** False once the relay is closing or the upstream is gone: nothing more is forwarded. */
+  isOpen(): boolean;
+}
+
+/** What decides whether a statement may go on: its record was written, or the policy is continue. */
+export type StatementRecorder = (statement: CapturedStatement) => Promise<boolean>;
+
+/** A frontend message header: type byte and Int32 length (which counts itself). */
+const headerBytes = 5;
+
+/** Frames the client's messages and gates each Query and Parse on its audit record. */
+export class StatementGate {
+  private sink: StatementGateSink | undefined;
+  /** Bytes of an incomplete header or an incomplete Query/Parse, waiting for the rest. */
+  private held: Buffer = Buffer.alloc(0);
+  /** Body bytes of the current other message still to pass through as they come. */
+  private skip = 0;
+  /** Chunks that arrived while a record was being written. */
+  private readonly queue: Buffer[] = [];
+  private isWaiting = false;
+  private isUpstreamFull = false;
+  private isRefused = false;
+  /** The stream stopped looking like PostgreSQL messages: pass it through and let the upstream reject it. */
+  private isOpaque = false;
+
+  constructor(
+    private readonly record: StatementRecorder,
+    /** Called once when a statement may not go on (refuse): the session ends with 57P03. */
+    private readonly onRefused: () => void,
+  ) {}
+
+  /** Attaches the relay's side (called by the relay at start). */
+  bind(sink: StatementGateSink): void {
+    this.sink = sink;
+  }
+
+  /** True while a statement waits for its record, or bytes of a message are held. */
+  get isHolding(): boolean {
+    return this.isWaiting || this.held.length > 0 || this.queue.length > 0;
+  }
+
+  /** Takes one chunk from the client. */
+  feed(chunk: Buffer): void {
+    if (this.isRefused) return;
+    if (this.isWaiting) {
+      this.queue.push(chunk);
+      return;
+    }
+    this.process(chunk);
+  }
+
+  /** The upstream drained: the client may send again unless a record is pending. */
+  onUpstreamDrain(): void {
+    this.isUpstreamFull = false;
+    if (!this.isWaiting) this.sink?.resumeClient();
+  }
+
+  private forward(bytes: Buffer): void {
+    const sink = this.sink;
+    if (sink === undefined || bytes.length === 0 || !sink.isOpen()) return;
+    if (!sink.forward(bytes)) {
+      this.isUpstreamFull = true;
+      sink.pauseClient();
+    }
+  }
+
+  private process(chunk: Buffer): void {
+    const data = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
+    this.held = Buffer.alloc(0);
+    if (this.isOpaque) return this.forward(data);
+    let i = 0;
+    let from = 0;
+    while (i < data.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, data.length - i);
+        i += n;
+        this.skip -= n;
+        continue;
+      }
+      if (data.length - i < headerBytes) break;
+      const type = data[i]!;
+      const length = data.readInt32BE(i + 1);
+      if (length < 4) {
+        this.isOpaque = true;
+        i = data.length;
+        break;
+      }
+      if (type !== StatementMessageCode.Query && type !== StatementMessageCode.Parse) {
+        i += headerBytes;
+        this.skip = length - 4;
+        continue;
+      }
+      if (data.length - i < 1 + length) break;
+      const statement = capturedStatement(type, data.subarray(i + headerBytes, i + 1 + length));
+      if (statement === undefined) {
+        i += 1 + length;
+        continue;
+      }
+      this.forward(data.subarray(from, i));
+      this.hold(statement, data.subarray(i, i + 1 + length), data.subarray(i + 1 + length));
+      return;
+    }
+    this.forward(data.subarray(from, i));
+    if (i < data.length) this.held = Buffer.from(data.subarray(i));
+  }
+
+  /** Pauses the client until the statement's record is written, then forwards it and what came after. */
+  private hold(statement: CapturedStatement, message: Buffer, rest: Buffer): void {
+    this.isWaiting = true;
+    this.sink?.pauseClient();
+    if (rest.length > 0) this.queue.unshift(Buffer.from(rest));
+    const go = (proceed: boolean): void => {
+      this.isWaiting = false;
+      if (!proceed) {
+        this.isRefused = true;
+        this.queue.length = 0;
+        this.onRefused();
+        return;
+      }
+      this.forward(message);
+      while (this.queue.length > 0 && !this.isWaiting && !this.isRefused) this.process(this.queue.shift()!);
+      if (!this.isWaiting && !this.isUpstreamFull && !this.isRefused) this.sink?.resumeClient();
+    };
+    this.record(statement).then(go, () => go(false));
+  }
+}
