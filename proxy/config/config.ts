@@ -22,10 +22,12 @@ export interface RsproxyConfig extends AuthOptions {
     maxPasswordBytes: number;
     maxConnectionsPerSourcePerSecond: number;
     maxSessionSeconds: number;
+    tcpKeepAliveSeconds: number;
   };
   proxyProtocol: { trustedSources: string[] };
   cluster: { self: string; peers: string[]; peerDns: string };
   startupParameters: { drop: string[] };
+  reuse: { enabled: boolean; maxIdlePerKey: number; maxIdleTotal: number; idleTimeoutSeconds: number; maxAgeSeconds: number; checkAfterIdleSeconds: number; resetTimeoutMs: number };
   shutdown: { drainSeconds: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
@@ -240,6 +242,7 @@ function normalise(p: ParsedConfig): RsproxyConfig {
     if (db.workgroup !== undefined) out.workgroup = db.workgroup;
     if (db.host !== undefined) out.host = db.host;
     if (db.port !== undefined) out.port = db.port;
+    if (db.reuse !== undefined) out.reuse = db.reuse;
     databases[key] = out;
   }
   const rules: RuleOptions[] = p.rules.map((r) => {

@@ -8,6 +8,7 @@ import type { CancelRegistry } from './cancel-registry.js';
 import type { LiveSessions } from './live-sessions.js';
 import type { SessionObserver } from '../telemetry/observer.js';
 import type { SendUpstreamCancelFn, UpstreamLoginFn } from '../upstream/types.js';
+import type { UpstreamReusePort } from '../upstream/reuse-pool.js';
 
 
 /** Limits one session enforces (`limits.*`). */
@@ -49,4 +50,6 @@ export interface ClientSessionOptions {
   liveSessions?: LiveSessions;
   /** How long after maxSessionSeconds a busy session may run before it is cancelled (default 300 s). */
   maxSessionGraceMs?: number;
+  /** Upstream session reuse (absent: every login is a fresh upstream login). */
+  reuse?: UpstreamReusePort;
 }
