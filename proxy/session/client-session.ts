@@ -11,7 +11,8 @@ import type { ClientSessionOptions } from './client-session-options.js';
 import { authenticateAndLogin } from './login.js';
 import { loginFailure, reportLoginFailure, toSessionError } from './login-failure.js';
 import { startRelay } from './relay-start.js';
-import type { LoginProgress } from './login.js';
+import type { LoggedIn, LoginProgress } from './login.js';
+import { ReuseAttempt } from './reuse-login.js';
 import type { SessionEndReason } from '../telemetry/observer.js';
 import type { Relay } from './relay.js';
 import { trackRelayedSession } from './session-tracking.js';
@@ -239,15 +240,17 @@ export class ClientSession {
         dispatch: (event) => this.dispatch(event),
         onUpstreamSocket: (socket) => (this.upstreamSocket = socket),
         progress: this.progress,
+        ...(this.opts.reuse?.isEnabledFor(params.database) === true ? { reuse: new ReuseAttempt(this.opts.reuse, params, this.opts.limits.maxSessionSeconds ?? 0) } : {}),
       });
-      if (loggedIn !== undefined) this.completeLogin(loggedIn.result, loggedIn.upstream, passwordPhase);
+      if (loggedIn !== undefined) this.completeLogin(loggedIn, passwordPhase);
     } catch (err) {
       if (this.phaseName() === 'Closing') return;
       this.fail(loginFailure(err));
     }
   }
 
-  private completeLogin(result: AuthResult, upstream: UpstreamSession, passwordPhase: PasswordPhase): void {
+  private completeLogin(loggedIn: LoggedIn, passwordPhase: PasswordPhase): void {
+    const { upstream } = loggedIn;
     this.dispatch({ type: 'UpstreamReady' });
     if (this.phaseValue.name !== 'Relaying') {
       upstream.socket.destroy();
@@ -257,7 +260,7 @@ export class ClientSession {
     this.client.removeListener('data', this.onTlsData);
     const { relay, key } = startRelay({
       client: this.client,
-      loggedIn: { result, upstream },
+      loggedIn,
       held: passwordPhase.takeHeld(),
       cancelRegistry: this.opts.cancelRegistry,
       ...(this.opts.sendUpstreamCancel === undefined ? {} : { sendUpstreamCancel: this.opts.sendUpstreamCancel }),
@@ -267,6 +270,7 @@ export class ClientSession {
       progress: this.progress,
       loginDurationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
       localEndReason: () => this.endReason ?? 'shutdown',
+      onUpstreamHandedOver: () => (this.upstreamSocket = undefined),
       onClose: () => {
         this.isRelayDone = true;
         this.untrack?.();
@@ -284,6 +288,8 @@ export class ClientSession {
       database: this.params?.database ?? '',
       dbUser: this.progress.facts?.upstreamUser ?? '',
       startedAtMs: this.nowMs(),
+      upstreamPid: upstream.backendKey.pid,
+      reused: loggedIn.reuse?.isReused ?? false,
       relay,
       liveSessions: this.opts.liveSessions,
       maxSessionSeconds: this.opts.limits.maxSessionSeconds ?? 0,

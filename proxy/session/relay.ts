@@ -3,6 +3,7 @@ import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
 import { sessionLimits } from '../config/limits.js';
 import { MessageBoundaryTracker } from '../protocol/message-boundary.js';
+import type { CheckinTracker } from '../upstream/checkin-tracker.js';
 import type { SessionObserver } from '../telemetry/observer.js';
 
 /** How long the upstream may take to close by itself after the client went away before the proxy cancels its query. */
@@ -41,6 +42,15 @@ export interface RelayOptions {
   cancelUpstream?: () => Promise<void>;
   /** Default clientLossCancelGraceMs. */
   cancelGraceMs?: number;
+  /** Upstream session reuse: the check-in tracker replaces the boundary tracking, and a clean upstream outlives its client. */
+  checkin?: RelayCheckin;
+}
+
+/** How a reusing relay decides, when its client has left, whether the upstream is handed over instead of ended. */
+export interface RelayCheckin {
+  tracker: CheckinTracker;
+  /** The client left first: true when the owner takes the upstream (the relay has already let go of it). */
+  handOver(upstream: net.Socket): boolean;
 }
 
 const terminateMessage = Buffer.from([0x58, 0, 0, 0, 4]);
@@ -69,6 +79,9 @@ export class Relay {
   private pendingShutdownCancel: Promise<void> | undefined;
   // Set only while someone waits for an idle moment (maxSessionSeconds): the hot path then pays one field test per chunk.
   private idleWaiter: (() => void) | undefined;
+  // Reuse only: the relay's own listeners on the upstream (removed when it is handed over), and whether it was.
+  private readonly upstreamListeners: Array<[string, (...args: unknown[]) => void]> = [];
+  private isUpstreamHandedOver = false;
 
   constructor(opts: RelayOptions) {
     this.opts = opts;
@@ -76,7 +89,10 @@ export class Relay {
 
   /** Records bytes forwarded outside the relay (login leftovers, held client bytes) so boundaries stay exact. */
   noteForwarded(direction: 'toClient' | 'toUpstream', bytes: Buffer): void {
-    (direction === 'toClient' ? this.toClient : this.toUpstream).feed(bytes);
+    const tracker = this.opts.checkin?.tracker;
+    if (tracker === undefined) (direction === 'toClient' ? this.toClient : this.toUpstream).feed(bytes);
+    else if (direction === 'toClient') tracker.feedFromUpstream(bytes);
+    else tracker.feedFromClient(bytes);
   }
 
   /** Bytes relayed client → upstream so far. */
@@ -98,37 +114,38 @@ export class Relay {
     // The hot path: one 'data' event → one write, plain closures with number adds, no parsing, no per-chunk
     // allocation and no extra event-loop hop. Nothing to coalesce: libpq and PostgreSQL flush one TLS record per
     // message batch, so each read is already one write (strace: 1 read + 1 write per direction per query).
-    client.on('data', (chunk: Buffer) => {
-      this.c2u += chunk.length;
-      if (upstream.destroyed || this.isClosing) return;
-      this.toUpstream.feed(chunk);
-      if (!upstream.write(chunk)) client.pause();
-      if (this.idleWaiter !== undefined) this.checkIdle();
-    });
-    upstream.on('drain', () => client.resume());
-    upstream.on('data', (chunk: Buffer) => {
-      this.u2c += chunk.length;
-      // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
-      if (client.destroyed || this.isClosing) return;
-      this.toClient.feed(chunk);
-      if (!client.write(chunk)) upstream.pause();
-      // After the write: whatever ended the query (its ReadyForQuery) is queued for the client before a farewell.
-      if (this.idleWaiter !== undefined) this.checkIdle();
-    });
+    const tracker = this.opts.checkin?.tracker;
+    if (tracker !== undefined) {
+      this.startTracked(tracker);
+    } else {
+      client.on('data', (chunk: Buffer) => {
+        this.c2u += chunk.length;
+        if (upstream.destroyed || this.isClosing) return;
+        this.toUpstream.feed(chunk);
+        if (!upstream.write(chunk)) client.pause();
+        if (this.idleWaiter !== undefined) this.checkIdle();
+      });
+      upstream.on('drain', () => client.resume());
+      upstream.on('data', (chunk: Buffer) => {
+        this.u2c += chunk.length;
+        // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
+        if (client.destroyed || this.isClosing) return;
+        this.toClient.feed(chunk);
+        if (!client.write(chunk)) upstream.pause();
+        // After the write: whatever ended the query (its ReadyForQuery) is queued for the client before a farewell.
+        if (this.idleWaiter !== undefined) this.checkIdle();
+      });
+      upstream.on('end', () => this.sideEnded('upstream'));
+      upstream.on('error', (err) => this.sideFailed('upstream', err));
+      upstream.on('close', () => this.upstreamClosed());
+    }
     client.on('drain', () => upstream.resume());
 
     client.on('end', () => this.sideEnded('client'));
-    upstream.on('end', () => this.sideEnded('upstream'));
     client.on('error', (err) => this.sideFailed('client', err));
-    upstream.on('error', (err) => this.sideFailed('upstream', err));
     client.on('close', () => {
       this.isClientClosed = true;
       this.sideEnded('client');
-      this.maybeFinish();
-    });
-    upstream.on('close', () => {
-      this.isUpstreamClosed = true;
-      this.sideEnded('upstream');
       this.maybeFinish();
     });
 
@@ -140,6 +157,48 @@ export class Relay {
     if (upstream.destroyed) this.sideEnded('upstream');
     client.resume();
     upstream.resume();
+  }
+
+  /**
+   * The reusing relay's listeners: the tracker sees every byte both ways (and keeps the client's Terminate to
+   * itself); the upstream listeners are recorded so a hand-over can remove exactly them.
+   */
+  private startTracked(tracker: CheckinTracker): void {
+    const { client, upstream } = this.opts;
+    const onUpstream = (event: string, fn: (...args: never[]) => void): void => {
+      const listener = fn as (...args: unknown[]) => void;
+      upstream.on(event, listener);
+      this.upstreamListeners.push([event, listener]);
+    };
+    client.on('data', (chunk: Buffer) => {
+      this.c2u += chunk.length;
+      if (upstream.destroyed || this.isClosing || this.isUpstreamHandedOver) return;
+      const forward = tracker.feedFromClient(chunk);
+      if (forward > 0 && !upstream.write(forward === chunk.length ? chunk : chunk.subarray(0, forward))) client.pause();
+      if (this.idleWaiter !== undefined) this.checkIdle();
+    });
+    onUpstream('drain', () => client.resume());
+    onUpstream('data', (chunk: Buffer) => {
+      this.u2c += chunk.length;
+      if (client.destroyed || this.isClosing) return;
+      tracker.feedFromUpstream(chunk);
+      if (!client.write(chunk)) upstream.pause();
+      if (this.idleWaiter !== undefined) this.checkIdle();
+    });
+    onUpstream('end', () => this.sideEnded('upstream'));
+    onUpstream('error', (err: Error) => this.sideFailed('upstream', err));
+    onUpstream('close', () => this.upstreamClosed());
+  }
+
+  private upstreamClosed(): void {
+    this.isUpstreamClosed = true;
+    this.sideEnded('upstream');
+    this.maybeFinish();
+  }
+
+  /** True when the upstream was handed over for reuse when the client left. */
+  get isHandedOver(): boolean {
+    return this.isUpstreamHandedOver;
   }
 
   /** Pushes the byte counts accumulated since the last flush to the observer. */
@@ -155,11 +214,13 @@ export class Relay {
   close(): void {
     this.endedBy ??= 'local';
     this.opts.client.destroy();
-    this.opts.upstream.destroy();
+    if (!this.isUpstreamHandedOver) this.opts.upstream.destroy();
   }
 
   /** True while the upstream owes a ReadyForQuery (a query is running or queued), or a client message is half sent. */
   get isUpstreamBusy(): boolean {
+    const tracker = this.opts.checkin?.tracker;
+    if (tracker !== undefined) return tracker.isUpstreamBusy;
     return this.toUpstream.countedMessages > this.toClient.countedMessages || !this.toUpstream.isAtBoundary;
   }
 
@@ -201,9 +262,12 @@ export class Relay {
           this.maybeFinish();
         });
     }
-    if (!upstream.destroyed && upstream.writable && this.toUpstream.isAtBoundary) upstream.end(terminateMessage);
+    const tracker = this.opts.checkin?.tracker;
+    if (this.isUpstreamHandedOver) {
+      // Already the pool's.
+    } else if (!upstream.destroyed && upstream.writable && (tracker?.isClientAtBoundary ?? this.toUpstream.isAtBoundary)) upstream.end(terminateMessage);
     else upstream.destroy();
-    const canSay = !client.destroyed && client.writable && this.toClient.isAtBoundary;
+    const canSay = !client.destroyed && client.writable && (tracker?.isUpstreamAtBoundary ?? this.toClient.isAtBoundary);
     if (canSay) client.end(farewell);
     else client.destroy();
     this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? defaultRelayLingerMs);
@@ -219,11 +283,18 @@ export class Relay {
   }
 
   private sideEnded(side: 'client' | 'upstream'): void {
+    const isFirst = this.endedBy === undefined;
     this.endedBy ??= side;
     const { upstream } = this.opts;
+    if (side === 'client' && isFirst && this.opts.checkin !== undefined && !this.isUpstreamClosed && this.handOverUpstream()) return;
+    if (this.isUpstreamHandedOver) return;
     const other = side === 'client' ? upstream : this.opts.client;
     // Let the other side flush what it already has (e.g. Terminate, a FATAL), then force it.
-    if (!other.destroyed && !other.writableEnded) other.end();
+    if (!other.destroyed && !other.writableEnded) {
+      // A reusing relay kept the client's Terminate: say it upstream now that the session is not kept.
+      if (side === 'client' && this.opts.checkin?.tracker.isClientAtBoundary === true) other.end(terminateMessage);
+      else other.end();
+    }
     if (this.lingerTimer === undefined) {
       this.lingerTimer = setTimeout(() => this.close(), this.opts.lingerMs ?? defaultRelayLingerMs);
       this.lingerTimer.unref();
@@ -234,6 +305,28 @@ export class Relay {
       this.graceTimer = setTimeout(() => this.cancelAfterClientLoss(), this.opts.cancelGraceMs ?? clientLossCancelGraceMs);
       this.graceTimer.unref();
     }
+  }
+
+  /** The client left first: lets go of the upstream when the owner keeps it (its listeners removed, no Terminate sent). */
+  private handOverUpstream(): boolean {
+    const { upstream, client, checkin } = this.opts;
+    if (checkin === undefined || this.isClosing) return false;
+    for (const [event, fn] of this.upstreamListeners) upstream.removeListener(event, fn);
+    this.upstreamListeners.length = 0;
+    this.isUpstreamHandedOver = true;
+    this.isUpstreamClosed = true;
+    if (!checkin.handOver(upstream)) {
+      this.isUpstreamHandedOver = false;
+      this.isUpstreamClosed = upstream.destroyed;
+      upstream.on('error', () => {});
+      upstream.on('close', () => this.upstreamClosed());
+      return false;
+    }
+    if (!client.destroyed && !client.writableEnded) client.end();
+    this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? defaultRelayLingerMs);
+    this.lingerTimer.unref();
+    this.maybeFinish();
+    return true;
   }
 
   private cancelAfterClientLoss(): void {
@@ -262,7 +355,7 @@ export class Relay {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.flushCounters();
-    const isClientTerminate = this.toUpstream.lastType === terminateMessage[0] && this.toUpstream.isAtBoundary;
+    const isClientTerminate = this.opts.checkin === undefined ? this.toUpstream.lastType === terminateMessage[0] && this.toUpstream.isAtBoundary : this.opts.checkin.tracker.isClientTerminated;
     this.opts.onClose({ clientToUpstreamBytes: this.c2u, upstreamToClientBytes: this.u2c, endedBy: this.endedBy ?? 'local', isClientTerminate });
   }
 }
