@@ -13,6 +13,7 @@ import { certificateNotAfterSeconds } from '../telemetry/metrics-ops.js';
 import { ProxyServer, createClientSecureContext, type ServerTlsOptions } from '../server/server.js';
 import { ExitCode, RuntimeError } from '../errors/exit-codes.js';
 import type { ShutdownSignal } from './signals.js';
+import { createReusePool } from '../upstream/reuse-config.js';
 
 /** Signals that end `serve`. */
 export type { ShutdownSignal };
@@ -90,7 +91,9 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   const adminToken = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
   const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
   const cluster = await startCluster(config, logger, opts.cluster);
+  const reusePool = createReusePool(() => config, logger, metrics);
   const server = new ProxyServer({
+    reuse: reusePool,
     tls,
     limits: config.limits,
     authenticator,
@@ -147,6 +150,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     if (finished) return;
     finished = true;
     await admin.close();
+    reusePool.close();
     cluster?.stop();
     // STS keep-alive sockets, SDK clients and cache purge timers would otherwise outlive the proxy.
     authenticator.close();
@@ -162,6 +166,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
       return;
     }
     isDraining = true;
+    reusePool.close();
     exitCode = signal === 'SIGINT' ? ExitCode.Sigint : exitZeroOnSigterm ? ExitCode.Ok : ExitCode.Sigterm;
     const drainMs = config.shutdown.drainSeconds * 1000;
     logger.info({ event: 'shutdown', signal, drainSeconds: config.shutdown.drainSeconds, connections: server.connectionCount }, 'draining');
@@ -210,6 +215,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     if (needRestart.length > 0) logger.warn({ event: 'reload_partial', keys: needRestart }, 'these keys change only on restart');
     logger.setLevel(r.config.log.level);
     config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity, cluster: config.cluster, proxyProtocol: config.proxyProtocol };
+    reusePool.reload();
     logger.info({ event: 'reloaded', databases: Object.keys(config.databases), rules: config.rules.length }, 'config reloaded');
     const isAdmitted = createAdmissionCheck(config);
     const revoked = server.revokeSessions((s) => s.identity !== undefined && isAdmitted(s.identity, s.user, s.database));
