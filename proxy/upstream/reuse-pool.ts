@@ -217,6 +217,8 @@ export class UpstreamReusePool implements UpstreamReusePort {
   private closeIdle(session: PooledUpstream, reason: IdleCloseReason): void {
     this.detachIdle(session);
     this.discardSocket(session, reason);
+    // The pool removed it before this call, so the gauge is already right (the sweeper reaches here too).
+    this.updateGauge();
   }
 
   private discardSocket(session: PooledUpstream, reason: ReuseDiscardReason): void {

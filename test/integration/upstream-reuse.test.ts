@@ -144,6 +144,7 @@ test('safety matrix: after each thing a departing client did, the next client of
       const state = await sessionState(next);
       assert.deepEqual(withoutPid(state), withoutPid(baseline), 'the state of a fresh login');
       if (c.mustDiscard) assert.notEqual(state.pid, departingPid, 'the departing client\'s upstream was not kept');
+      else if (c.name !== 'a CancelRequest just before leaving') assert.equal(state.pid, departingPid, 'reset and handed on');
       // The next client's own query is never cancelled by anything the departed one did.
       await next.query('SELECT pg_sleep(0.2)');
       before = await settledCount(stack);
