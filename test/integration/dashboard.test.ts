@@ -72,6 +72,9 @@ test('the dashboard covers what operators asked for (issue 15)', () => {
   // The fleet (issue 13) and live sessions (issue 14): why sessions end, and what the PROXY gate refuses.
   assert.ok(exprs.some((e) => /sum by \(reason\) \(rate\(rsproxy_sessions_ended_total/.test(e)), 'sessions ended by reason');
   assert.ok(exprs.some((e) => /sum by \(reason\) \(rate\(rsproxy_proxy_protocol_rejected_total/.test(e)), 'PROXY protocol rejections by reason');
+  assert.ok(exprs.some((e) => e.includes('rsproxy_upstream_reuse_total{result="hit"')), 'upstream reuse hit ratio');
+  assert.ok(exprs.some((e) => /sum by \(reason\) \(rate\(rsproxy_upstream_discards_total/.test(e)), 'upstream discards by reason');
+  assert.ok(reads('rsproxy_upstream_idle_sessions'), 'idle upstream sessions');
 });
 
 test('the metric-name extractor sees metrics, not functions, keywords, labels or variables', () => {
