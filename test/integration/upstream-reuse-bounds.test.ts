@@ -99,10 +99,21 @@ test('bounds: per-key and total idle limits, idle timeout, max age, and reload c
   const young = await stack.connect(await stack.mint('alice'), 'alice');
   assert.notEqual(await backendPid(young), oldPid, 'none handed out past max age');
 
-  // Reload: nothing idle from before is handed out.
-  const youngPid = await backendPid(young);
+  // An idle session whose backend goes away (pg_terminate_backend, an upstream restart) is dropped, never handed out.
+  const doomedPid = await backendPid(young);
   before = await settledCount(stack);
   await young.end();
+  await waitSettled(stack, before);
+  const closedBefore = await stack.metric('rsproxy_upstream_discards_total', { reason: 'upstream_closed' });
+  await stack.pg.query('SELECT pg_terminate_backend($1)', [doomedPid]);
+  await waitFor(async () => (await stack.metric('rsproxy_upstream_discards_total', { reason: 'upstream_closed' })) > closedBefore || undefined, 5000);
+  const survivor = await stack.connect(await stack.mint('alice'), 'alice');
+  assert.notEqual(await backendPid(survivor), doomedPid);
+
+  // Reload: nothing idle from before is handed out.
+  const youngPid = await backendPid(survivor);
+  before = await settledCount(stack);
+  await survivor.end();
   await waitSettled(stack, before);
   assert.equal(await stack.metric('rsproxy_upstream_idle_sessions'), 1);
   assert.equal(await stack.proxy.reload(), true);
