@@ -110,42 +110,43 @@ export class Relay {
     const { client, upstream } = this.opts;
     client.setNoDelay(true);
     upstream.setNoDelay(true);
+    const tracker = this.opts.checkin?.tracker;
+    if (tracker !== undefined) return this.startTracked(tracker);
 
     // The hot path: one 'data' event → one write, plain closures with number adds, no parsing, no per-chunk
     // allocation and no extra event-loop hop. Nothing to coalesce: libpq and PostgreSQL flush one TLS record per
     // message batch, so each read is already one write (strace: 1 read + 1 write per direction per query).
-    const tracker = this.opts.checkin?.tracker;
-    if (tracker !== undefined) {
-      this.startTracked(tracker);
-    } else {
-      client.on('data', (chunk: Buffer) => {
-        this.c2u += chunk.length;
-        if (upstream.destroyed || this.isClosing) return;
-        this.toUpstream.feed(chunk);
-        if (!upstream.write(chunk)) client.pause();
-        if (this.idleWaiter !== undefined) this.checkIdle();
-      });
-      upstream.on('drain', () => client.resume());
-      upstream.on('data', (chunk: Buffer) => {
-        this.u2c += chunk.length;
-        // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
-        if (client.destroyed || this.isClosing) return;
-        this.toClient.feed(chunk);
-        if (!client.write(chunk)) upstream.pause();
-        // After the write: whatever ended the query (its ReadyForQuery) is queued for the client before a farewell.
-        if (this.idleWaiter !== undefined) this.checkIdle();
-      });
-      upstream.on('end', () => this.sideEnded('upstream'));
-      upstream.on('error', (err) => this.sideFailed('upstream', err));
-      upstream.on('close', () => this.upstreamClosed());
-    }
+    client.on('data', (chunk: Buffer) => {
+      this.c2u += chunk.length;
+      if (upstream.destroyed || this.isClosing) return;
+      this.toUpstream.feed(chunk);
+      if (!upstream.write(chunk)) client.pause();
+      if (this.idleWaiter !== undefined) this.checkIdle();
+    });
+    upstream.on('drain', () => client.resume());
+    upstream.on('data', (chunk: Buffer) => {
+      this.u2c += chunk.length;
+      // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
+      if (client.destroyed || this.isClosing) return;
+      this.toClient.feed(chunk);
+      if (!client.write(chunk)) upstream.pause();
+      // After the write: whatever ended the query (its ReadyForQuery) is queued for the client before a farewell.
+      if (this.idleWaiter !== undefined) this.checkIdle();
+    });
     client.on('drain', () => upstream.resume());
 
     client.on('end', () => this.sideEnded('client'));
+    upstream.on('end', () => this.sideEnded('upstream'));
     client.on('error', (err) => this.sideFailed('client', err));
+    upstream.on('error', (err) => this.sideFailed('upstream', err));
     client.on('close', () => {
       this.isClientClosed = true;
       this.sideEnded('client');
+      this.maybeFinish();
+    });
+    upstream.on('close', () => {
+      this.isUpstreamClosed = true;
+      this.sideEnded('upstream');
       this.maybeFinish();
     });
 
@@ -188,6 +189,21 @@ export class Relay {
     onUpstream('end', () => this.sideEnded('upstream'));
     onUpstream('error', (err: Error) => this.sideFailed('upstream', err));
     onUpstream('close', () => this.upstreamClosed());
+    // The rest as in start().
+    client.on('drain', () => upstream.resume());
+    client.on('end', () => this.sideEnded('client'));
+    client.on('error', (err) => this.sideFailed('client', err));
+    client.on('close', () => {
+      this.isClientClosed = true;
+      this.sideEnded('client');
+      this.maybeFinish();
+    });
+    this.flushTimer = setInterval(() => this.flushCounters(), this.opts.counterFlushMs ?? 5000);
+    this.flushTimer.unref();
+    if (client.destroyed) this.sideEnded('client');
+    if (upstream.destroyed) this.sideEnded('upstream');
+    client.resume();
+    upstream.resume();
   }
 
   private upstreamClosed(): void {
