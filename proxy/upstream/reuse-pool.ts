@@ -77,6 +77,7 @@ export class UpstreamReusePool implements UpstreamReusePort {
   /** Sessions being reset (closed at shutdown too). */
   private readonly resetting = new Set<PooledUpstream>();
   private readonly idleListeners = new Map<PooledUpstream, () => void>();
+  private readonly guarded = new WeakSet<tls.TLSSocket>();
   private isClosed = false;
 
   constructor(opts: UpstreamReusePoolOptions) {
@@ -188,6 +189,11 @@ export class UpstreamReusePool implements UpstreamReusePort {
 
   private park(session: PooledUpstream): void {
     const socket = session.socket;
+    // Between check-out and the relay's start no listener of ours is attached: an 'error' then must not go unheard.
+    if (!this.guarded.has(socket)) {
+      this.guarded.add(socket);
+      socket.on('error', () => {});
+    }
     // While idle the socket flows: any byte (a FATAL from an upstream shutting down) or a close ends the session.
     const onGone = (): void => {
       if (this.pool.discard(session, 'upstream_closed')) this.updateGauge();

@@ -127,3 +127,21 @@ test('bounds: per-key and total idle limits, idle timeout, max age, and reload c
   await sampler;
   assert.ok(maxIdleSeen <= 3, `idle sessions never above maxIdleTotal (saw ${maxIdleSeen})`);
 });
+
+test('shutdown closes idle upstream sessions at the start of the drain, while a live session still drains', { timeout: 120_000 }, async (t) => {
+  if (!requirePg(t)) return;
+  await using stack = await startReuseStack({});
+  const parked = await stack.connect(await stack.mint('alice'), 'alice');
+  const parkedPid = await backendPid(parked);
+  const before = await settledCount(stack);
+  await parked.end();
+  await waitSettled(stack, before);
+  const live = await stack.connect(await stack.mint('bob'), 'bob');
+  const backends = async (pid: number): Promise<number> => ((await stack.pg.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0] as { n: number }).n;
+  assert.equal(await backends(parkedPid), 1);
+  stack.proxy.shutdown('SIGTERM');
+  await waitFor(async () => (await backends(parkedPid)) === 0 || undefined, 5000);
+  assert.equal((await live.query('SELECT 1 AS n')).rows[0]?.n, 1, 'the live session still drains');
+  await live.end();
+  assert.equal(await stack.proxy.done, 143);
+});
