@@ -42,6 +42,7 @@ test('late cancel: a CancelRequest with a departed client\'s key never cancels t
   let departing = await stack.connect(await stack.mint('alice'), 'alice');
   let departingPid = await backendPid(departing);
   const unknownBefore = await stack.metric('rsproxy_cancel_requests_total', { result: 'unknown_key' });
+  const forwardedBefore = await stack.metric('rsproxy_cancel_requests_total', { result: 'forwarded' });
   for (let i = 0; i < trials; i++) {
     const key = proxyKey(departing);
     const before = await settledCount(stack);
@@ -50,7 +51,8 @@ test('late cancel: a CancelRequest with a departed client\'s key never cancels t
     const next = await stack.connect(await stack.mint('alice'), 'alice');
     const nextPid = await backendPid(next);
     if (nextPid === departingPid) handedOn++;
-    const running = next.query('SELECT pg_sleep(0.05)');
+    // 0.12 s per trial keeps the cancels under the per-source cancel rate limit (10/s), so each one is judged by its key.
+    const running = next.query('SELECT pg_sleep(0.12)');
     await sendCancel(stack.proxyPort, key.pid, key.secretKey);
     await running; // a cancelled query rejects with 57014
     departing = next;
@@ -59,6 +61,7 @@ test('late cancel: a CancelRequest with a departed client\'s key never cancels t
   await departing.end();
   assert.ok(handedOn >= trials * 0.9, `the upstream was handed on in ${handedOn} of ${trials} trials`);
   assert.equal((await stack.metric('rsproxy_cancel_requests_total', { result: 'unknown_key' })) - unknownBefore, trials, 'every late cancel found its key dead');
+  assert.equal(await stack.metric('rsproxy_cancel_requests_total', { result: 'forwarded' }), forwardedBefore, 'none was forwarded');
 });
 
 test('bounds: per-key and total idle limits, idle timeout, max age, and reload close or refuse what they must', { timeout: 180_000 }, async (t) => {
