@@ -7,7 +7,7 @@ import { deadlineNowMs } from './deadline.js';
 import { AuthError, AuthErrorCode } from './errors.js';
 import type { ClusterCredentialsRequest, RedshiftApi } from './redshift-minter.js';
 import type { ServerlessApi, WorkgroupCredentialsRequest } from './serverless-minter.js';
-import { silentLogger, type AuthOptions, type AuthRequest, type Identity, type IdentityMapper, type MappedLogin, type TokenVerifier } from './types.js';
+import { silentLogger, type AdmittedLogin, type AuthOptions, type AuthRequest, type Identity, type IdentityMapper, type MappedLogin, type TokenVerifier } from './types.js';
 
 const region = 'eu-west-1';
 
@@ -318,4 +318,31 @@ test('matchesReturnedUser accepts the IAMR:/IAM: prefix and nothing else', () =>
   assert.equal(matchesReturnedUser('bob', 'IAM:bob'), true);
   assert.equal(matchesReturnedUser('IAM:lake', 'IAMR:lake'), false);
   assert.equal(matchesReturnedUser('lake2', 'IAMR:lake'), false);
+});
+
+test('onAdmitted: called after verify and admission with the target, groups and user; true skips the credentials (no AWS credentials call)', async () => {
+  const f = fakes();
+  const seen: AdmittedLogin[] = [];
+  const skip = await f.auth.authenticate({ ...f.req('alice', 'analytics'), onAdmitted: async (a) => (seen.push(a), true) });
+  assert.equal(skip.isCredentialless, true);
+  assert.equal(skip.upstreamPassword, '');
+  assert.equal(f.calls.gcc.length, 0, 'no GetClusterCredentials');
+  assert.equal(skip.target.host, 'analytics-prod.example.com');
+  assert.deepEqual(seen.map((a) => [a.identity.canonicalArn, a.target.database, a.dbUser, a.dbGroups, a.assumedRole]), [
+    ['arn:aws:iam::123456789012:role/Analyst', 'analytics', 'alice', ['analysts', 'bi'], undefined],
+  ]);
+  const fetched = await f.auth.authenticate({ ...f.req('alice', 'analytics'), onAdmitted: async () => false });
+  assert.equal(fetched.isCredentialless, undefined);
+  assert.equal(fetched.upstreamPassword, 'pw-1');
+  assert.equal(f.calls.gcc.length, 1);
+  await assert.rejects(f.auth.authenticate({ ...f.req('alice', 'analytics', 'tok:mallory:Nobody'), onAdmitted: async () => assert.fail('never asked for a refused login') }), AuthError);
+});
+
+test('onAdmitted on an assumeRole rule names the role and the session name', async () => {
+  const f = fakes();
+  let admitted: AdmittedLogin | undefined;
+  await f.auth.authenticate({ ...f.req('bob', 'lake', 'tok:bob'), onAdmitted: async (a) => ((admitted = a), true) });
+  assert.deepEqual(admitted?.assumedRole, { roleArn: 'arn:aws:iam::123456789012:role/lake-bi', sessionName: 'bob' });
+  assert.deepEqual(admitted?.dbGroups, ['bi', 'readers']);
+  assert.equal(f.calls.assume.length, 0, 'no AssumeRole either');
 });

@@ -11,6 +11,7 @@ import { createServerlessApi, type ServerlessApi } from './serverless-minter.js'
 import {
   nullObserver,
   systemClock,
+  type AdmittedLogin,
   type AuthOptions,
   type AuthRequest,
   type AuthResult,
@@ -25,6 +26,7 @@ import {
   type MappedLogin,
   type RuleOptions,
   type TokenVerifier,
+  type UpstreamTarget,
 } from './types.js';
 
 /** Dependencies of createAuthenticator; the AWS APIs default to the SDK-backed ones. */
@@ -116,6 +118,19 @@ export function isKeyProducible(config: AuthOptions, key: CredentialKey): boolea
   return key.durationSeconds === config.credentials.durationSeconds && config.rules.some((rule) => ruleCanProduce(config, rule, key));
 }
 
+/** Where a login on `db` goes, once its endpoint is known. */
+function upstreamTargetOf(database: string, db: DatabaseOptions, endpoint: { host: string; port: number }): UpstreamTarget {
+  return {
+    database,
+    host: endpoint.host,
+    port: endpoint.port,
+    dbName: db.dbName,
+    engine: db.engine,
+    tlsMode: db.upstreamTls.mode,
+    ...(db.upstreamTls.caFile === undefined ? {} : { caFile: db.upstreamTls.caFile }),
+  };
+}
+
 /** Builds the Authenticator from its ports. */
 export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthenticator {
   const clock = opts.clock ?? systemClock;
@@ -171,10 +186,32 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
       const key = credentialKeyFor(login, db, config.credentials.durationSeconds, roleSessionName(identity));
 
       const timedOut = () => new AuthError(AuthErrorCode.CredentialsUnavailable, `credentials for ${t.id} were not ready before the login deadline`);
-      const [endpoint, cached] = await Promise.all([
-        resolver.resolve(db, req.deadlineMs),
-        withDeadline(cache.get(key, mint(t, key, login), req.deadlineMs), req.deadlineMs, clock, timedOut),
-      ]);
+      const resolving = resolver.resolve(db, req.deadlineMs);
+      if (req.onAdmitted !== undefined) {
+        const target = upstreamTargetOf(login.database, db, await resolving);
+        const admitted: AdmittedLogin = {
+          identity,
+          target,
+          ...(login.dbUser === undefined ? {} : { dbUser: login.dbUser }),
+          dbGroups: [...login.dbGroups].sort(),
+          ...(login.assumeRole === undefined ? {} : { assumedRole: { roleArn: login.assumeRole, sessionName: key.roleSessionName } }),
+        };
+        if (await req.onAdmitted(admitted)) {
+          return {
+            upstreamUser: '',
+            upstreamPassword: '',
+            target,
+            expiresAtMs: 0,
+            identity,
+            timings: { stsMs: verifiedMs - startedMs, mintMs: 0 },
+            invalidate: () => false,
+            forgetEndpoint: () => resolver.forget(db),
+            autoCreate: login.autoCreate,
+            isCredentialless: true,
+          };
+        }
+      }
+      const [endpoint, cached] = await Promise.all([resolving, withDeadline(cache.get(key, mint(t, key, login), req.deadlineMs), req.deadlineMs, clock, timedOut)]);
       const creds = cached.value;
       const isFromCache = cached.result !== 'miss';
       if (t.kind === 'workgroup' && !matchesReturnedUser(req.user, creds.dbUser)) {
@@ -188,15 +225,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): ReloadableAuthe
       return {
         upstreamUser: creds.dbUser,
         upstreamPassword: creds.dbPassword,
-        target: {
-          database: login.database,
-          host: endpoint.host,
-          port: endpoint.port,
-          dbName: db.dbName,
-          engine: db.engine,
-          tlsMode: db.upstreamTls.mode,
-          ...(db.upstreamTls.caFile === undefined ? {} : { caFile: db.upstreamTls.caFile }),
-        },
+        target: upstreamTargetOf(login.database, db, endpoint),
         expiresAtMs: creds.expiresAtMs,
         identity,
         timings: { stsMs: verifiedMs - startedMs, mintMs: mintedMs - verifiedMs },

@@ -28,6 +28,8 @@ export interface DatabaseOptions {
   engine: 'redshift' | 'postgres';
   dbName: string;
   upstreamTls: { mode: UpstreamTlsMode; caFile?: string };
+  /** Upstream session reuse for this database (overrides `reuse.enabled`); auth/ does not read it. */
+  reuse?: boolean;
 }
 
 /** One `rules[]` entry (docs/design/surface.md §3). */
@@ -106,6 +108,24 @@ export interface AuthRequest {
   deadlineMs: number;
   /** Called once the token is verified (STS or its cache), before the credentials stage: lets a timeout name the stage. */
   onTokenVerified?: () => void;
+  /**
+   * Called once the login is verified and admitted and its endpoint known, before credentials are fetched. Resolving
+   * true skips the credentials (the caller already holds a logged-in upstream session for this login): the result
+   * then has `isCredentialless` set and no password, and no AWS call for credentials was made.
+   */
+  onAdmitted?: (admitted: AdmittedLogin) => Promise<boolean>;
+}
+
+/** A verified and admitted login before its credentials: what decides which upstream sessions it may share. */
+export interface AdmittedLogin {
+  identity: Identity;
+  target: UpstreamTarget;
+  /** The mapped database user (cluster rules); undefined on a workgroup rule without a literal dbUser. */
+  dbUser?: string;
+  /** The rule's dbGroups, sorted. */
+  dbGroups: readonly string[];
+  /** With `assumeRole`: the role and the AssumeRole session name (the groups travel as a session tag). */
+  assumedRole?: { roleArn: string; sessionName: string };
 }
 
 /** Timings of one authentication, for the login log line. */
@@ -137,6 +157,8 @@ export interface AuthResult {
   autoCreate: boolean;
   /** The matched rule's dbGroups (the audit trail's `dbGroups`); absent from test authenticators. */
   dbGroups?: readonly string[];
+  /** True when `onAdmitted` resolved true: no credentials were fetched (upstreamUser and upstreamPassword are empty). */
+  isCredentialless?: boolean;
 }
 
 /** The port the session calls: (user, database, password) → upstream credentials. Throws AuthError. */

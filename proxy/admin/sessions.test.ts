@@ -17,6 +17,8 @@ const info: LiveSessionInfo = {
   startedAt: '2026-12-02T10:00:00.000Z',
   clientToUpstreamBytes: 12,
   upstreamToClientBytes: 345,
+  upstreamPid: 4242,
+  reused: false,
 };
 
 async function adminWith(sessions: AdminSessionsPort | undefined) {

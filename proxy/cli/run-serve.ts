@@ -14,6 +14,7 @@ import { ProxyServer, createClientSecureContext, type ServerTlsOptions } from '.
 import { ExitCode, RuntimeError } from '../errors/exit-codes.js';
 import type { ShutdownSignal } from './signals.js';
 import { openServeAudit } from './serve-audit.js';
+import { createReusePool } from '../upstream/reuse-config.js';
 
 /** Signals that end `serve`. */
 export type { ShutdownSignal };
@@ -93,7 +94,9 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   const audit = await openServeAudit(config, { logger, registry: metrics.registry });
   const authenticator = (opts.createAuthenticator ?? createAwsAuthenticator)(config, { logger, observer: metrics, clock: systemClock, env });
   const cluster = await startCluster(config, logger, opts.cluster);
+  const reusePool = createReusePool(() => config, logger, metrics);
   const server = new ProxyServer({
+    reuse: reusePool,
     tls,
     limits: config.limits,
     authenticator,
@@ -154,6 +157,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     if (finished) return;
     finished = true;
     await admin.close();
+    reusePool.close();
     cluster?.stop();
     // STS keep-alive sockets, SDK clients and cache purge timers would otherwise outlive the proxy.
     authenticator.close();
@@ -171,6 +175,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
       return;
     }
     isDraining = true;
+    reusePool.close();
     exitCode = signal === 'SIGINT' ? ExitCode.Sigint : exitZeroOnSigterm ? ExitCode.Ok : ExitCode.Sigterm;
     const drainMs = config.shutdown.drainSeconds * 1000;
     logger.info({ event: 'shutdown', signal, drainSeconds: config.shutdown.drainSeconds, connections: server.connectionCount }, 'draining');
@@ -221,6 +226,7 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
     if (needRestart.length > 0) logger.warn({ event: 'reload_partial', keys: needRestart }, 'these keys change only on restart');
     logger.setLevel(r.config.log.level);
     config = { ...r.config, listen: config.listen, admin: config.admin, limits: config.limits, identity: config.identity, cluster: config.cluster, proxyProtocol: config.proxyProtocol, audit: config.audit };
+    reusePool.reload();
     logger.info({ event: 'reloaded', databases: Object.keys(config.databases), rules: config.rules.length }, 'config reloaded');
     const isAdmitted = createAdmissionCheck(config);
     const revoked = server.revokeSessions((s) => s.identity !== undefined && isAdmitted(s.identity, s.user, s.database));

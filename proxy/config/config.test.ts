@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuthOptions } from '../../auth/types.js';
+import { isReuseEnabledFor } from '../upstream/reuse-config.js';
 import { loadConfigFile, parseConfigText, parseHostPort, redactConfig, resolveConfig, scalarKeys, type RsproxyConfig } from './config.js';
 
 type Obj = Record<string, unknown>;
@@ -43,6 +44,27 @@ function setAt(o: Obj, path: string, value: unknown): Obj {
   return o;
 }
 
+test('databases.<name>.reuse overrides reuse.enabled per database', () => {
+  const o = base();
+  (o['databases'] as Obj)['lake'] = { ...((o['databases'] as Obj)['lake'] as Obj), reuse: true };
+  const r = resolveConfig(o);
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  assert.equal(r.config.databases.lake?.reuse, true);
+  assert.equal(r.config.reuse.enabled, false);
+});
+
+test('reuse with audit statements on: a warning, and no database reuses (statement capture wins)', () => {
+  const o = { ...base(), reuse: { enabled: true }, audit: { file: '/var/log/rsproxy/audit.log', statements: 'fingerprint' } };
+  const r = resolveConfig(o);
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  assert.ok(r.warnings.some((w) => w.startsWith('reuse: not used while audit.statements is fingerprint')), r.warnings.join('\n'));
+  assert.equal(isReuseEnabledFor(r.config, 'analytics'), false);
+  const sessionsOnly = resolveConfig({ ...o, audit: { file: '/var/log/rsproxy/audit.log', statements: 'off' } });
+  assert.ok(sessionsOnly.ok);
+  assert.deepEqual(sessionsOnly.warnings.filter((w) => w.startsWith('reuse:')), []);
+  assert.equal(isReuseEnabledFor(sessionsOnly.config, 'analytics'), true);
+});
+
 test('a minimal config gets every documented default', () => {
   const r = resolveConfig(base());
   assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
@@ -58,7 +80,9 @@ test('a minimal config gets every documented default', () => {
   assert.equal(c.databases.analytics?.dbName, 'dev');
   assert.deepEqual(c.credentials, { durationSeconds: 900, refreshBeforeSeconds: 60 });
   assert.deepEqual(c.admin, { listen: '127.0.0.1:9187' });
-  assert.deepEqual(c.limits, { maxClientConnections: 1000, loginTimeoutMs: 10000, maxStartupBytes: 10000, maxPasswordBytes: 8192, maxConnectionsPerSourcePerSecond: 100, maxSessionSeconds: 0 });
+  assert.deepEqual(c.limits, { maxClientConnections: 1000, loginTimeoutMs: 10000, maxStartupBytes: 10000, maxPasswordBytes: 8192, maxConnectionsPerSourcePerSecond: 100, maxSessionSeconds: 0, tcpKeepAliveSeconds: 60 });
+  assert.deepEqual(c.reuse, { enabled: false, maxIdlePerKey: 4, maxIdleTotal: 64, idleTimeoutSeconds: 60, maxAgeSeconds: 3600, checkAfterIdleSeconds: 30, resetTimeoutMs: 2000 });
+  assert.equal(c.databases.analytics?.reuse, undefined);
   assert.deepEqual(c.proxyProtocol, { trustedSources: [] });
   assert.deepEqual(c.cluster, { self: '', peers: [], peerDns: '' });
   assert.deepEqual(c.startupParameters, { drop: [] });
@@ -74,6 +98,9 @@ test('a minimal config gets every documented default', () => {
 // One row per bad field, with the exact message.
 const rows: Array<[name: string, mutate: (o: Obj) => unknown, expected: string[]]> = [
   ['loginTimeoutMs as a string', (o) => setAt(o, 'limits', { loginTimeoutMs: '10s' }), ['limits.loginTimeoutMs: must be an integer ≥ 1000 (got "10s")']],
+  ['tcpKeepAliveSeconds negative', (o) => setAt(o, 'limits', { tcpKeepAliveSeconds: -1 }), ['limits.tcpKeepAliveSeconds: must be an integer from 0 to 7200 (got -1)']],
+  ['reuse.enabled as a number', (o) => setAt(o, 'reuse', { enabled: 1 }), ['reuse.enabled: must be true or false (got 1)']],
+  ['reuse.idleTimeoutSeconds zero', (o) => setAt(o, 'reuse', { idleTimeoutSeconds: 0 }), ['reuse.idleTimeoutSeconds: must be an integer from 1 to 86400 (got 0)']],
   ['loginTimeoutMs too small', (o) => setAt(o, 'limits', { loginTimeoutMs: 999 }), ['limits.loginTimeoutMs: must be an integer ≥ 1000 (got 999)']],
   ['maxClientConnections fractional', (o) => setAt(o, 'limits', { maxClientConnections: 1.5 }), ['limits.maxClientConnections: must be an integer from 1 to 1000000 (got 1.5)']],
   ['maxStartupBytes too small', (o) => setAt(o, 'limits', { maxStartupBytes: 10 }), ['limits.maxStartupBytes: must be an integer from 1024 to 1048576 (got 10)']],

@@ -22,11 +22,13 @@ export interface RsproxyConfig extends AuthOptions {
     maxPasswordBytes: number;
     maxConnectionsPerSourcePerSecond: number;
     maxSessionSeconds: number;
+    tcpKeepAliveSeconds: number;
   };
   proxyProtocol: { trustedSources: string[] };
   cluster: { self: string; peers: string[]; peerDns: string };
   audit: { file: string; statements: 'off' | 'fingerprint' | 'full'; maxStatementBytes: number; onFailure: 'refuse' | 'continue' };
   startupParameters: { drop: string[] };
+  reuse: { enabled: boolean; maxIdlePerKey: number; maxIdleTotal: number; idleTimeoutSeconds: number; maxAgeSeconds: number; checkAfterIdleSeconds: number; resetTimeoutMs: number };
   shutdown: { drainSeconds: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
@@ -201,6 +203,10 @@ export function crossCheck(c: ParsedConfig): { errors: string[]; warnings: strin
     if (kind !== 'forwarded' && kind !== 'redshiftOnly') errors.push(`startupParameters.drop[${i}]: ${show(name)} is never forwarded anyway (${neverForwardedWhy[kind]})`);
   });
   checkCluster(c, errors);
+  const reuseAnywhere = c.reuse.enabled || Object.values(c.databases).some((d) => d.reuse === true);
+  if (reuseAnywhere && c.audit.file !== '' && c.audit.statements !== 'off') {
+    warnings.push(`reuse: not used while audit.statements is ${c.audit.statements}: every login is a fresh upstream login`);
+  }
   return { errors, warnings };
 }
 
@@ -241,6 +247,7 @@ function normalise(p: ParsedConfig): RsproxyConfig {
     if (db.workgroup !== undefined) out.workgroup = db.workgroup;
     if (db.host !== undefined) out.host = db.host;
     if (db.port !== undefined) out.port = db.port;
+    if (db.reuse !== undefined) out.reuse = db.reuse;
     databases[key] = out;
   }
   const rules: RuleOptions[] = p.rules.map((r) => {

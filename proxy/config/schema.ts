@@ -71,6 +71,7 @@ const databaseSchema = z.strictObject(
         { error: 'must be a mapping with mode and caFile' },
       )
       .prefault({}),
+    reuse: flag().optional().describe('Upstream session reuse for this database; overrides reuse.enabled. Default: reuse.enabled.'),
   },
   { error: 'must be a mapping with cluster or workgroup, and region' },
 );
@@ -147,6 +148,9 @@ export const configSchema = z.strictObject(
           maxSessionSeconds: integer(0, 31_536_000)
             .default(0)
             .describe('Seconds a relayed session may last; then it ends (57P01) at its first idle moment, or 300 s later at most (0..31536000, 0 = no limit). Default 0.'),
+          tcpKeepAliveSeconds: integer(0, 7200)
+            .default(60)
+            .describe('TCP keepalive idle seconds on client and upstream sockets, below the 350 s idle timeout of an AWS NLB or NAT gateway (0..7200, 0 = off). Default 60.'),
         },
         { error: 'must be a mapping' },
       )
@@ -201,6 +205,20 @@ export const configSchema = z.strictObject(
           drop: list(pattern(startupParameterNamePattern, 'must be a startup parameter name like geqo or app.tenant'), 'must be a list of startup parameter names')
             .default([])
             .describe('Startup parameter names never forwarded upstream (case-insensitive), logged at debug. Default [] (forward what a direct connection would send).'),
+        },
+        { error: 'must be a mapping' },
+      )
+      .prefault({}),
+    reuse: z
+      .strictObject(
+        {
+          enabled: flag().default(false).describe('Keep a clean upstream session when its client leaves and hand it to the next client of the same key. Default false.'),
+          maxIdlePerKey: integer(0, 10_000).default(4).describe('Idle upstream sessions kept per reuse key (0..10000). Default 4.'),
+          maxIdleTotal: integer(0, 1_000_000).default(64).describe('Idle upstream sessions kept in all, least recently used closed first (0..1000000). Default 64.'),
+          idleTimeoutSeconds: integer(1, 86_400).default(60).describe('An idle upstream session is closed after this long (1..86400). Default 60.'),
+          maxAgeSeconds: integer(1, 86_400).default(3600).describe('Never handed out older than this, nor past its credentials\' expiry or limits.maxSessionSeconds (1..86400). Default 3600.'),
+          checkAfterIdleSeconds: integer(0, 86_400).default(30).describe('Idle longer than this: probed with an empty query before hand-out (0..86400). Default 30.'),
+          resetTimeoutMs: integer(100, 60_000).default(2000).describe('Milliseconds the reset of a departed client\'s session may take before it is closed (100..60000). Default 2000.'),
         },
         { error: 'must be a mapping' },
       )

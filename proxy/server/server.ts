@@ -21,6 +21,8 @@ import { SourceRateLimiter, sourceKey } from './source-rate-limiter.js';
 import { sendUpstreamCancel as realSendUpstreamCancel } from '../upstream/cancel.js';
 import { upstreamLogin as realUpstreamLogin } from '../upstream/login.js';
 import type { SendUpstreamCancelFn, UpstreamLoginFn } from '../upstream/types.js';
+import { applyKeepAlive } from '../upstream/keepalive.js';
+import type { UpstreamReusePort } from '../upstream/reuse-pool.js';
 import { dropSet } from '../session/startup-params.js';
 import type { SessionAudit } from '../session/session-audit.js';
 
@@ -36,6 +38,8 @@ export interface ServerLimits extends SessionLimits {
   maxClientConnections: number;
   /** New connections per second per remote address before they are closed at accept (default 100). */
   maxConnectionsPerSourcePerSecond?: number;
+  /** TCP keepalive idle seconds on client and upstream sockets (0 = off; absent = Node's default, off). */
+  tcpKeepAliveSeconds?: number;
 }
 
 /** Default of `limits.maxConnectionsPerSourcePerSecond`. */
@@ -68,6 +72,14 @@ export interface ProxyServerOptions {
   startupParameterDrop?: readonly string[];
   /** The audit trail every session writes to (`audit.file` set; default none). */
   audit?: SessionAudit;
+  /** Upstream session reuse (docs/operations/upstream-reuse.md); absent = every login is a fresh upstream login. */
+  reuse?: UpstreamReusePort;
+}
+
+/** The upstream login with `limits.tcpKeepAliveSeconds` on its socket (unchanged when unset). */
+function withKeepAlive(login: UpstreamLoginFn, keepAliveSeconds: number | undefined): UpstreamLoginFn {
+  if (keepAliveSeconds === undefined) return login;
+  return (o) => login({ ...o, keepAliveSeconds });
 }
 
 /** Builds the client-facing TLS context; throws on a bad certificate or key. */
@@ -108,7 +120,8 @@ export class ProxyServer {
       );
       session.end(accessRevoked(), 'revoked');
     });
-    this.upstreamLogin = opts.upstreamLogin ?? realUpstreamLogin;
+    const login = withKeepAlive(opts.upstreamLogin ?? realUpstreamLogin, opts.limits.tcpKeepAliveSeconds);
+    this.upstreamLogin = opts.reuse === undefined ? login : opts.reuse.wrapLogin(login);
     this.secureContext = createClientSecureContext(opts.tls);
     this.authenticator = opts.authenticator;
     this.startupDrop = dropSet(opts.startupParameterDrop ?? []);
@@ -229,6 +242,7 @@ export class ProxyServer {
 
   private accept(socket: net.Socket): void {
     const connectionId = randomBytes(6).toString('hex');
+    if (this.opts.limits.tcpKeepAliveSeconds !== undefined) applyKeepAlive(socket, this.opts.limits.tcpKeepAliveSeconds);
     if (this.trustedSources.size === 0) {
       this.startSession(socket, connectionId, socket.remoteAddress, undefined, undefined);
       return;
@@ -271,6 +285,7 @@ export class ProxyServer {
       startupParameterDrop: this.startupDrop,
       authenticator: this.authenticator,
       upstreamLogin: this.upstreamLogin,
+      ...(this.opts.reuse === undefined ? {} : { reuse: this.opts.reuse }),
       cancelRegistry: this.cancelRegistry,
       ...(this.opts.sendUpstreamCancel === undefined ? {} : { sendUpstreamCancel: this.opts.sendUpstreamCancel }),
       logger,

@@ -15,6 +15,13 @@ interface Entry {
   upstreamKey: Buffer;
   /** The cancelled session's logger (its connection id), for the lines about cancelling it. */
   sessionLogger: Logger;
+  hooks: ForwardedCancelHooks | undefined;
+}
+
+/** Told when a CancelRequest for a session is forwarded upstream and when that is done (upstream reuse holds the session meanwhile). */
+export interface ForwardedCancelHooks {
+  started(): void;
+  settled(): void;
 }
 
 /** The proxy's BackendKeyData for one session, and how to drop it. */
@@ -60,10 +67,10 @@ export class CancelRegistry {
   }
 
   /** Issues a fresh proxy pid (1 … 2³¹−1, or a cluster pid naming this replica; unique while live) and 4-byte key for an upstream session. */
-  issue(target: UpstreamTarget, upstreamPid: number, upstreamKey: Buffer, sessionLogger: Logger = this.opts.logger): IssuedKey {
+  issue(target: UpstreamTarget, upstreamPid: number, upstreamKey: Buffer, sessionLogger: Logger = this.opts.logger, hooks?: ForwardedCancelHooks): IssuedKey {
     const pid = this.opts.peers === undefined ? this.freeRandomPid() : this.opts.peers.issuePid((p) => this.entries.has(p));
     const key = randomBytes(4);
-    const entry: Entry = { key, target, upstreamPid, upstreamKey: Buffer.from(upstreamKey), sessionLogger };
+    const entry: Entry = { key, target, upstreamPid, upstreamKey: Buffer.from(upstreamKey), sessionLogger, hooks };
     this.entries.set(pid, entry);
     return {
       pid,
@@ -103,6 +110,7 @@ export class CancelRegistry {
     }
     // Logged on the cancelled session's logger too, so its connection id ties the cancel to the query it stopped.
     const sessionLogger = entry.sessionLogger;
+    entry.hooks?.started();
     try {
       await this.opts.sendUpstreamCancel(entry.target, entry.upstreamPid, entry.upstreamKey, this.opts.upstreamTimeoutMs ?? 5000, sessionLogger);
       sessionLogger.info({ event: 'cancel_forwarded', source: sourceAddress }, 'client cancel request forwarded upstream');
@@ -111,6 +119,8 @@ export class CancelRegistry {
       logger.warn({ event: 'cancel_forward_failed', err: errorSummary(err) }, 'forwarding cancel request failed');
       sessionLogger.warn({ event: 'cancel_forward_failed', err: errorSummary(err) }, 'forwarding a client cancel request upstream failed');
       return 'error';
+    } finally {
+      entry.hooks?.settled();
     }
   }
 }

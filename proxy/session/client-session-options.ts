@@ -9,6 +9,7 @@ import type { LiveSessions } from './live-sessions.js';
 import type { SessionAudit } from './session-audit.js';
 import type { SessionObserver } from '../telemetry/observer.js';
 import type { SendUpstreamCancelFn, UpstreamLoginFn } from '../upstream/types.js';
+import type { UpstreamReusePort } from '../upstream/reuse-pool.js';
 
 
 /** Limits one session enforces (`limits.*`). */
@@ -54,4 +55,6 @@ export interface ClientSessionOptions {
   audit?: SessionAudit;
   /** The client's port (from the PROXY header when proxied; default the TCP peer's), for the audit records' clientAddress. */
   clientPort?: number;
+  /** Upstream session reuse (absent: every login is a fresh upstream login). */
+  reuse?: UpstreamReusePort;
 }

@@ -14,7 +14,8 @@ import { loginFailure, reportLoginFailure, settingRefusalOf, toSessionError } fr
 import type { ConnectionFields } from '../audit/index.js';
 import { auditLogin, hostPort, loginDeniedEntry, SessionAuditTrail } from './session-audit.js';
 import { startRelay } from './relay-start.js';
-import type { LoginProgress } from './login.js';
+import type { LoggedIn, LoginProgress } from './login.js';
+import { ReuseAttempt } from './reuse-login.js';
 import type { SessionEndReason } from '../telemetry/observer.js';
 import type { Relay } from './relay.js';
 import { trackRelayedSession } from './session-tracking.js';
@@ -252,11 +253,12 @@ export class ClientSession {
         dispatch: (event) => this.dispatch(event),
         onUpstreamSocket: (socket) => (this.upstreamSocket = socket),
         progress: this.progress,
+        ...(this.opts.reuse?.isEnabledFor(params.database) === true ? { reuse: new ReuseAttempt(this.opts.reuse, params, this.opts.limits.maxSessionSeconds ?? 0) } : {}),
       });
       if (loggedIn === undefined) return;
-      const trail = await this.auditLogin(loggedIn.result, loggedIn.upstream);
+      const trail = await this.auditLogin(loggedIn);
       if (trail === false) return;
-      this.completeLogin(loggedIn.result, loggedIn.upstream, passwordPhase, trail);
+      this.completeLogin(loggedIn, passwordPhase, trail);
     } catch (err) {
       if (this.phaseName() === 'Closing') return;
       this.fail(loginFailure(err));
@@ -270,16 +272,18 @@ export class ClientSession {
   }
 
   /** The login record before AuthenticationOk (auditLogin); on `refused` the upstream is closed and the client gets 57P03. */
-  private async auditLogin(result: AuthResult, upstream: UpstreamSession): Promise<SessionAuditTrail | undefined | false> {
+  private async auditLogin(loggedIn: LoggedIn): Promise<SessionAuditTrail | undefined | false> {
     if (this.opts.audit === undefined) return undefined;
-    const outcome = await auditLogin(this.opts.audit, { result, params: this.params, upstreamPid: upstream.backendKey.pid, connection: this.auditConnection(), nowMs: this.nowMs(), isStillLoggingIn: () => this.phaseName() === 'UpstreamLogin' });
+    const { result, upstream } = loggedIn;
+    const outcome = await auditLogin(this.opts.audit, { result, params: this.params, upstreamPid: upstream.backendKey.pid, reused: loggedIn.reuse?.isReused ?? false, connection: this.auditConnection(), nowMs: this.nowMs(), isStillLoggingIn: () => this.phaseName() === 'UpstreamLogin' });
     if (outcome instanceof SessionAuditTrail) return outcome;
     upstream.socket.destroy();
     if (outcome === 'refused') this.fail(auditUnavailable());
     return false;
   }
 
-  private completeLogin(result: AuthResult, upstream: UpstreamSession, passwordPhase: PasswordPhase, trail?: SessionAuditTrail): void {
+  private completeLogin(loggedIn: LoggedIn, passwordPhase: PasswordPhase, trail?: SessionAuditTrail): void {
+    const { upstream } = loggedIn;
     this.dispatch({ type: 'UpstreamReady' });
     if (this.phaseValue.name !== 'Relaying') {
       upstream.socket.destroy();
@@ -289,7 +293,7 @@ export class ClientSession {
     this.client.removeListener('data', this.onTlsData);
     const { relay, key } = startRelay({
       client: this.client,
-      loggedIn: { result, upstream },
+      loggedIn,
       held: passwordPhase.takeHeld(),
       cancelRegistry: this.opts.cancelRegistry,
       ...(this.opts.sendUpstreamCancel === undefined ? {} : { sendUpstreamCancel: this.opts.sendUpstreamCancel }),
@@ -300,6 +304,7 @@ export class ClientSession {
       loginDurationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
       localEndReason: () => this.endReason ?? 'shutdown',
       ...(trail === undefined ? {} : { audit: { trail, onStatementRefused: () => this.terminate(auditUnavailable(), 'shutdown'), nowMs: this.nowMs } }),
+      onUpstreamHandedOver: () => (this.upstreamSocket = undefined),
       onClose: () => {
         this.isRelayDone = true;
         this.untrack?.();
@@ -317,6 +322,8 @@ export class ClientSession {
       database: this.params?.database ?? '',
       dbUser: this.progress.facts?.upstreamUser ?? '',
       startedAtMs: this.nowMs(),
+      upstreamPid: upstream.backendKey.pid,
+      reused: loggedIn.reuse?.isReused ?? false,
       relay,
       liveSessions: this.opts.liveSessions,
       maxSessionSeconds: this.opts.limits.maxSessionSeconds ?? 0,

@@ -42,6 +42,7 @@ test('list(): the contract fields only, oldest first, with the live byte counter
     startedAt: '2026-01-02T00:00:00.000Z',
     clientToUpstreamBytes: 0,
     upstreamToClientBytes: 0,
+    reused: false,
   });
   assert.equal(first?.connectionId, 'bbbbbbbbbbbb');
   a.counters.clientToUpstreamBytes = 17;

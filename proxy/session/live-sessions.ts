@@ -18,6 +18,10 @@ export interface LiveSessionInfo {
   startedAt: string;
   clientToUpstreamBytes: number;
   upstreamToClientBytes: number;
+  /** The upstream backend's process id (from its BackendKeyData): Redshift's SYS_QUERY_HISTORY.session_id. */
+  upstreamPid?: number;
+  /** True when the upstream session was handed on from a departed client (upstream session reuse). */
+  reused: boolean;
 }
 
 /** What a revocation check needs: the login's identity, startup user and database. */
@@ -47,6 +51,10 @@ export interface LiveSessionSource {
   database: string;
   dbUser: string;
   startedAtMs: number;
+  /** The upstream backend's process id. */
+  upstreamPid?: number;
+  /** The upstream session was handed on (reuse). */
+  reused?: boolean;
   /** The relay's live byte counters. */
   counters: { readonly clientToUpstreamBytes: number; readonly upstreamToClientBytes: number };
   end(error: ProxyError, reason: SessionEndReason): void;
@@ -69,6 +77,8 @@ export function liveSession(src: LiveSessionSource): LiveSession {
       startedAt,
       clientToUpstreamBytes: src.counters.clientToUpstreamBytes,
       upstreamToClientBytes: src.counters.upstreamToClientBytes,
+      ...(src.upstreamPid === undefined ? {} : { upstreamPid: src.upstreamPid }),
+      reused: src.reused ?? false,
     }),
     end: (error, reason) => src.end(error, reason),
   };

@@ -1,10 +1,11 @@
 /** The login itself: the auth port, the upstream login (one retry on stale cached credentials), then R 0 / S / N / K / Z to the client and the relay start (docs/design/wire-protocol.md §7–§8). */
 import type * as net from 'node:net';
-import type { AuthRequest, AuthResult, AuthTimings, Authenticator, Identity, Logger } from '../../auth/types.js';
+import type { AdmittedLogin, AuthRequest, AuthResult, AuthTimings, Authenticator, Identity, Logger } from '../../auth/types.js';
 import type { SessionObserver } from '../telemetry/observer.js';
 import { upstreamParameters } from './startup-params.js';
 import type { StartupParams } from './startup-params.js';
 import type { Phase, SessionEvent } from './state.js';
+import type { ReuseAttempt, ReuseTicket } from './reuse-login.js';
 import { isUpstreamLoginError } from '../upstream/types.js';
 import type { UpstreamLoginErrorLike, UpstreamLoginFn, UpstreamSession } from '../upstream/types.js';
 
@@ -64,12 +65,16 @@ export interface LoginRequest {
   onUpstreamSocket(socket: net.Socket): void;
   /** Filled in as the login advances (default: a private object). */
   progress?: LoginProgress;
+  /** Upstream session reuse for this login (absent: always a fresh upstream login). */
+  reuse?: ReuseAttempt;
 }
 
 /** A finished login: the auth port's answer and the logged-in upstream. */
 export interface LoggedIn {
   result: AuthResult;
   upstream: UpstreamSession;
+  /** With reuse on for this login: how its upstream goes back to the pool, and whether it was handed on. */
+  reuse?: ReuseTicket;
 }
 
 /**
@@ -87,13 +92,24 @@ export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn 
     connectionId: req.connectionId,
     deadlineMs,
     onTokenVerified: () => req.dispatch({ type: 'TokenVerified' }),
+    ...(req.reuse === undefined ? {} : { onAdmitted: (admitted: AdmittedLogin) => req.reuse!.onAdmitted(admitted) }),
   };
   req.password = '';
   try {
     let result = await req.authenticator.authenticate(request);
-    progress.facts = loginFacts(result);
-    if (req.phaseName() !== 'Authenticating') return undefined;
+    const hit = req.reuse?.takeHit();
+    progress.facts = hit === undefined ? loginFacts(result) : { ...loginFacts(result), upstreamUser: hit.loginUser };
+    if (req.phaseName() !== 'Authenticating') {
+      hit?.socket.destroy();
+      return undefined;
+    }
     req.dispatch({ type: 'AuthOk' });
+    if (hit !== undefined) {
+      // A hit: no credentials were fetched and no upstream round trip is made (docs/design/surface.md §11).
+      req.onUpstreamSocket(hit.socket);
+      const { upstream, ticket } = req.reuse!.hitLogin(hit);
+      return { result: { ...result, upstreamUser: hit.loginUser, target: hit.target }, upstream, reuse: ticket };
+    }
     let upstream: UpstreamSession;
     try {
       upstream = await loginUpstream(req, result, progress);
@@ -114,7 +130,8 @@ export async function authenticateAndLogin(req: LoginRequest): Promise<LoggedIn 
       upstream.socket.destroy();
       return undefined;
     }
-    return { result, upstream };
+    const ticket = req.reuse?.freshTicket(result, upstream, req.nowMs());
+    return { result, upstream, ...(ticket === undefined ? {} : { reuse: ticket }) };
   } finally {
     request.password = '';
   }

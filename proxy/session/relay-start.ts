@@ -1,5 +1,6 @@
 /** After a successful login: R 0 / S / N / K / Z to the client with a proxy-issued cancel key, held bytes upstream, and the relay start (docs/design/wire-protocol.md §8). */
 import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type { AuthResult, Logger } from '../../auth/types.js';
 import * as backend from '../protocol/backend.js';
 import type { CancelRegistry, IssuedKey } from './cancel-registry.js';
@@ -9,6 +10,8 @@ import type { RelayStats } from './relay.js';
 import type { StartupParams } from './startup-params.js';
 import { sendUpstreamCancel as realSendUpstreamCancel } from '../upstream/cancel.js';
 import type { SendUpstreamCancelFn, UpstreamSession } from '../upstream/types.js';
+import { CheckinTracker } from '../upstream/checkin-tracker.js';
+import type { ReuseTicket } from './reuse-login.js';
 
 import { clientLossCancelTimeoutMs, loginFacts, type LoggedIn, type LoginProgress } from './login.js';
 import { loginLogFields } from './login-failure.js';
@@ -47,6 +50,8 @@ export interface StartRelayOptions {
   localEndReason?: () => SessionEndReason;
   /** Called once both sockets are closed and the cancel key is released. */
   onClose: () => void;
+  /** Reuse: called when the upstream was handed over to the pool as the client left. */
+  onUpstreamHandedOver?: () => void;
   /** The session's audit records (absent: no audit trail): statements through a gate, and session_end. */
   audit?: RelayAudit;
 }
@@ -67,7 +72,10 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
   const { target } = result;
   const { onClose, localEndReason, observer, audit } = opts;
   const { pid: upstreamPid, key: upstreamKey } = upstream.backendKey;
-  const key = opts.cancelRegistry.issue(target, upstreamPid, upstreamKey, opts.logger);
+  const ticket = opts.loggedIn.reuse;
+  const tracker = ticket === undefined ? undefined : new CheckinTracker();
+  const cancelHooks = tracker === undefined ? undefined : { started: () => tracker.cancelStarted(), settled: () => tracker.cancelSettled() };
+  const key = opts.cancelRegistry.issue(target, upstreamPid, upstreamKey, opts.logger, cancelHooks);
   opts.client.write(loginSuccessBytes(upstream, key));
   // With statement capture, held bytes may hold a Query: they go through the gate once the relay has started.
   const isGated = audit !== undefined && audit.trail.statements !== 'off';
@@ -75,7 +83,15 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
   opts.observer.login('ok', 'ok', opts.loginDurationSeconds);
   const log = opts.logger;
   log.info(
-    { event: 'login_ok', ...loginLogFields(opts.params, { ...opts.progress, facts: loginFacts(result) }), result: 'ok', reason: 'ok', durationMs: Math.round(opts.loginDurationSeconds * 1000) },
+    {
+      event: 'login_ok',
+      ...loginLogFields(opts.params, { ...opts.progress, facts: loginFacts(result) }),
+      result: 'ok',
+      reason: 'ok',
+      durationMs: Math.round(opts.loginDurationSeconds * 1000),
+      upstreamPid,
+      reused: ticket?.isReused ?? false,
+    },
     'login succeeded',
   );
   const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, k, timeoutMs) => realSendUpstreamCancel(target, pid, k, timeoutMs, log));
@@ -88,6 +104,7 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
     observer: opts.observer,
     logger: log,
     cancelUpstream: () => sendCancel(target, upstreamPid, upstreamKey, clientLossCancelTimeoutMs),
+    ...(ticket === undefined || tracker === undefined ? {} : { checkin: { tracker, handOver: handOverTo(ticket, tracker, key, log, opts.onUpstreamHandedOver) } }),
     onClose: (stats) => {
       key.release();
       const reason = sessionEndReason(stats, localEndReason);
@@ -102,6 +119,22 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
   relay.start();
   if (statementGate !== undefined && opts.held.length > 0) statementGate.feed(opts.held);
   return { relay, key };
+}
+
+/** The relay's hand-over at client end: the departed client's cancel key dies first, then the gate decides (docs/design/surface.md §11). */
+function handOverTo(ticket: ReuseTicket, tracker: CheckinTracker, key: IssuedKey, log: Logger, onHandedOver: (() => void) | undefined): (upstream: net.Socket) => boolean {
+  return (upstream) => {
+    key.release();
+    const verdict = tracker.verdict();
+    if (!verdict.keep) {
+      ticket.port.countDiscard(verdict.reason);
+      log.info({ event: 'upstream_reuse_discard', reason: verdict.reason, upstreamPid: ticket.login.backendKey.pid }, 'upstream session not kept');
+      return false;
+    }
+    ticket.port.checkIn({ ...ticket.login, socket: upstream as tls.TLSSocket }, verdict.openStatements);
+    onHandedOver?.();
+    return true;
+  };
 }
 
 /** The sessions_ended reason of a finished relay: a client's Terminate counts as the client's, even when the upstream closed first. */

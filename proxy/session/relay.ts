@@ -3,6 +3,7 @@ import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
 import { sessionLimits } from '../config/limits.js';
 import { MessageBoundaryTracker } from '../protocol/message-boundary.js';
+import type { CheckinTracker } from '../upstream/checkin-tracker.js';
 import type { SessionObserver } from '../telemetry/observer.js';
 import type { StatementGate } from './statement-gate.js';
 
@@ -44,6 +45,15 @@ export interface RelayOptions {
   cancelGraceMs?: number;
   /** With audit.statements on: the client's bytes pass through this gate (statement-gate.ts); absent, the plain pipe. */
   statementGate?: StatementGate;
+  /** Upstream session reuse: the check-in tracker replaces the boundary tracking, and a clean upstream outlives its client. */
+  checkin?: RelayCheckin;
+}
+
+/** How a reusing relay decides, when its client has left, whether the upstream is handed over instead of ended. */
+export interface RelayCheckin {
+  tracker: CheckinTracker;
+  /** The client left first: true when the owner takes the upstream (the relay has already let go of it). */
+  handOver(upstream: net.Socket): boolean;
 }
 
 const terminateMessage = Buffer.from([0x58, 0, 0, 0, 4]);
@@ -72,6 +82,9 @@ export class Relay {
   private pendingShutdownCancel: Promise<void> | undefined;
   // Set only while someone waits for an idle moment (maxSessionSeconds): the hot path then pays one field test per chunk.
   private idleWaiter: (() => void) | undefined;
+  // Reuse only: the relay's own listeners on the upstream (removed when it is handed over), and whether it was.
+  private readonly upstreamListeners: Array<[string, (...args: unknown[]) => void]> = [];
+  private isUpstreamHandedOver = false;
 
   constructor(opts: RelayOptions) {
     this.opts = opts;
@@ -79,7 +92,10 @@ export class Relay {
 
   /** Records bytes forwarded outside the relay (login leftovers, held client bytes) so boundaries stay exact. */
   noteForwarded(direction: 'toClient' | 'toUpstream', bytes: Buffer): void {
-    (direction === 'toClient' ? this.toClient : this.toUpstream).feed(bytes);
+    const tracker = this.opts.checkin?.tracker;
+    if (tracker === undefined) (direction === 'toClient' ? this.toClient : this.toUpstream).feed(bytes);
+    else if (direction === 'toClient') tracker.feedFromUpstream(bytes);
+    else tracker.feedFromClient(bytes);
   }
 
   /** Bytes relayed client → upstream so far. */
@@ -97,6 +113,8 @@ export class Relay {
     const { client, upstream } = this.opts;
     client.setNoDelay(true);
     upstream.setNoDelay(true);
+    const tracker = this.opts.checkin?.tracker;
+    if (tracker !== undefined) return this.startTracked(tracker);
 
     // The hot path: one 'data' event → one write, plain closures with number adds, no parsing, no per-chunk
     // allocation and no extra event-loop hop. Nothing to coalesce: libpq and PostgreSQL flush one TLS record per
@@ -169,6 +187,63 @@ export class Relay {
     upstream.on('drain', () => gate.onUpstreamDrain());
   }
 
+  /**
+   * The reusing relay's listeners: the tracker sees every byte both ways (and keeps the client's Terminate to
+   * itself); the upstream listeners are recorded so a hand-over can remove exactly them.
+   */
+  private startTracked(tracker: CheckinTracker): void {
+    const { client, upstream } = this.opts;
+    const onUpstream = (event: string, fn: (...args: never[]) => void): void => {
+      const listener = fn as (...args: unknown[]) => void;
+      upstream.on(event, listener);
+      this.upstreamListeners.push([event, listener]);
+    };
+    client.on('data', (chunk: Buffer) => {
+      this.c2u += chunk.length;
+      if (upstream.destroyed || this.isClosing || this.isUpstreamHandedOver) return;
+      const forward = tracker.feedFromClient(chunk);
+      if (forward > 0 && !upstream.write(forward === chunk.length ? chunk : chunk.subarray(0, forward))) client.pause();
+      if (this.idleWaiter !== undefined) this.checkIdle();
+    });
+    onUpstream('drain', () => client.resume());
+    onUpstream('data', (chunk: Buffer) => {
+      this.u2c += chunk.length;
+      if (client.destroyed || this.isClosing) return;
+      tracker.feedFromUpstream(chunk);
+      if (!client.write(chunk)) upstream.pause();
+      if (this.idleWaiter !== undefined) this.checkIdle();
+    });
+    onUpstream('end', () => this.sideEnded('upstream'));
+    onUpstream('error', (err: Error) => this.sideFailed('upstream', err));
+    onUpstream('close', () => this.upstreamClosed());
+    // The rest as in start().
+    client.on('drain', () => upstream.resume());
+    client.on('end', () => this.sideEnded('client'));
+    client.on('error', (err) => this.sideFailed('client', err));
+    client.on('close', () => {
+      this.isClientClosed = true;
+      this.sideEnded('client');
+      this.maybeFinish();
+    });
+    this.flushTimer = setInterval(() => this.flushCounters(), this.opts.counterFlushMs ?? 5000);
+    this.flushTimer.unref();
+    if (client.destroyed) this.sideEnded('client');
+    if (upstream.destroyed) this.sideEnded('upstream');
+    client.resume();
+    upstream.resume();
+  }
+
+  private upstreamClosed(): void {
+    this.isUpstreamClosed = true;
+    this.sideEnded('upstream');
+    this.maybeFinish();
+  }
+
+  /** True when the upstream was handed over for reuse when the client left. */
+  get isHandedOver(): boolean {
+    return this.isUpstreamHandedOver;
+  }
+
   /** Pushes the byte counts accumulated since the last flush to the observer. */
   flushCounters(): void {
     const { observer } = this.opts;
@@ -182,11 +257,13 @@ export class Relay {
   close(): void {
     this.endedBy ??= 'local';
     this.opts.client.destroy();
-    this.opts.upstream.destroy();
+    if (!this.isUpstreamHandedOver) this.opts.upstream.destroy();
   }
 
   /** True while the upstream owes a ReadyForQuery (a query is running or queued), or a client message is half sent. */
   get isUpstreamBusy(): boolean {
+    const tracker = this.opts.checkin?.tracker;
+    if (tracker !== undefined) return tracker.isUpstreamBusy;
     return this.toUpstream.countedMessages > this.toClient.countedMessages || !this.toUpstream.isAtBoundary || this.opts.statementGate?.isHolding === true;
   }
 
@@ -228,9 +305,12 @@ export class Relay {
           this.maybeFinish();
         });
     }
-    if (!upstream.destroyed && upstream.writable && this.toUpstream.isAtBoundary) upstream.end(terminateMessage);
+    const tracker = this.opts.checkin?.tracker;
+    if (this.isUpstreamHandedOver) {
+      // Already the pool's.
+    } else if (!upstream.destroyed && upstream.writable && (tracker?.isClientAtBoundary ?? this.toUpstream.isAtBoundary)) upstream.end(terminateMessage);
     else upstream.destroy();
-    const canSay = !client.destroyed && client.writable && this.toClient.isAtBoundary;
+    const canSay = !client.destroyed && client.writable && (tracker?.isUpstreamAtBoundary ?? this.toClient.isAtBoundary);
     if (canSay) client.end(farewell);
     else client.destroy();
     this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? defaultRelayLingerMs);
@@ -246,11 +326,18 @@ export class Relay {
   }
 
   private sideEnded(side: 'client' | 'upstream'): void {
+    const isFirst = this.endedBy === undefined;
     this.endedBy ??= side;
     const { upstream } = this.opts;
+    if (side === 'client' && isFirst && this.opts.checkin !== undefined && !this.isUpstreamClosed && this.handOverUpstream()) return;
+    if (this.isUpstreamHandedOver) return;
     const other = side === 'client' ? upstream : this.opts.client;
     // Let the other side flush what it already has (e.g. Terminate, a FATAL), then force it.
-    if (!other.destroyed && !other.writableEnded) other.end();
+    if (!other.destroyed && !other.writableEnded) {
+      // A reusing relay kept the client's Terminate: say it upstream now that the session is not kept.
+      if (side === 'client' && this.opts.checkin?.tracker.isClientAtBoundary === true) other.end(terminateMessage);
+      else other.end();
+    }
     if (this.lingerTimer === undefined) {
       this.lingerTimer = setTimeout(() => this.close(), this.opts.lingerMs ?? defaultRelayLingerMs);
       this.lingerTimer.unref();
@@ -261,6 +348,28 @@ export class Relay {
       this.graceTimer = setTimeout(() => this.cancelAfterClientLoss(), this.opts.cancelGraceMs ?? clientLossCancelGraceMs);
       this.graceTimer.unref();
     }
+  }
+
+  /** The client left first: lets go of the upstream when the owner keeps it (its listeners removed, no Terminate sent). */
+  private handOverUpstream(): boolean {
+    const { upstream, client, checkin } = this.opts;
+    if (checkin === undefined || this.isClosing) return false;
+    for (const [event, fn] of this.upstreamListeners) upstream.removeListener(event, fn);
+    this.upstreamListeners.length = 0;
+    this.isUpstreamHandedOver = true;
+    this.isUpstreamClosed = true;
+    if (!checkin.handOver(upstream)) {
+      this.isUpstreamHandedOver = false;
+      this.isUpstreamClosed = upstream.destroyed;
+      upstream.on('error', () => {});
+      upstream.on('close', () => this.upstreamClosed());
+      return false;
+    }
+    if (!client.destroyed && !client.writableEnded) client.end();
+    this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? defaultRelayLingerMs);
+    this.lingerTimer.unref();
+    this.maybeFinish();
+    return true;
   }
 
   private cancelAfterClientLoss(): void {
@@ -289,7 +398,7 @@ export class Relay {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.flushCounters();
-    const isClientTerminate = this.toUpstream.lastType === terminateMessage[0] && this.toUpstream.isAtBoundary;
+    const isClientTerminate = this.opts.checkin === undefined ? this.toUpstream.lastType === terminateMessage[0] && this.toUpstream.isAtBoundary : this.opts.checkin.tracker.isClientTerminated;
     this.opts.onClose({ clientToUpstreamBytes: this.c2u, upstreamToClientBytes: this.u2c, endedBy: this.endedBy ?? 'local', isClientTerminate });
   }
 }

@@ -27,6 +27,8 @@ export function trackRelayedSession(t: RelayedSessionTracking): () => void {
     database: t.database,
     dbUser: t.dbUser,
     startedAtMs: t.startedAtMs,
+    ...(t.upstreamPid === undefined ? {} : { upstreamPid: t.upstreamPid }),
+    ...(t.reused === undefined ? {} : { reused: t.reused }),
     counters: relay,
     end: t.end,
   });

@@ -5,6 +5,7 @@ import { authReason } from '../../auth/errors.js';
 import { sessionEndReasons } from './observer.js';
 import type { ByteDirection, CancelResult, SessionEndReason, SessionObserver } from './observer.js';
 import { createOpsMetrics, dropMisnamedDefaultMetrics, type OpsMetrics } from './metrics-ops.js';
+import { createReuseMetrics, type ReuseObserver } from './reuse-metrics.js';
 
 /** Closed label sets; anything else is recorded as `other` so a bug cannot explode cardinality. */
 export const metricLabels = {
@@ -38,7 +39,7 @@ export const buckets = {
 } as const;
 
 /** The metrics of one proxy: a SessionObserver and an AuthObserver over one Registry. */
-export interface Metrics extends SessionObserver, AuthObserver, OpsMetrics {
+export interface Metrics extends SessionObserver, AuthObserver, OpsMetrics, ReuseObserver {
   readonly registry: Registry;
 }
 
@@ -50,6 +51,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
   collectDefaultMetrics({ register: registry });
   dropMisnamedDefaultMetrics(registry);
   const ops = createOpsMetrics(registry);
+  const reuseMetrics = createReuseMetrics(registry);
   const clientConnections = new Gauge({ name: 'rsproxy_client_connections', help: 'Open client connections.', registers });
   const logins = new Counter({
     name: 'rsproxy_logins_total',
@@ -118,6 +120,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
   return {
     registry,
     ...ops,
+    ...reuseMetrics,
     clientConnectionOpened: () => clientConnections.inc(),
     clientConnectionClosed: () => clientConnections.dec(),
     login(result: 'ok' | 'failed', reason: string, durationSeconds: number) {

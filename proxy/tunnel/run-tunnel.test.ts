@@ -140,3 +140,18 @@ test('without signing or tokens, startTunnel refuses to start', async () => {
     /needs signing or tokens/,
   );
 });
+
+test('each dial to the proxy asks for TCP keepalive: 60 s by default, tcpKeepAliveSeconds when given', async () => {
+  const remote = await fakeRsproxy('rsproxy');
+  const seen: Array<number | undefined> = [];
+  const dial: NonNullable<TunnelOptions['dial']> = (target, opts) => {
+    seen.push(opts.keepAliveSeconds);
+    return remote.dial(target, opts);
+  };
+  const byDefault = await start({ dial, logger: bindingLogger([]) }, 't');
+  (await login(byDefault.port, 'alice')).socket.destroy();
+  const tuned = await start({ dial, logger: bindingLogger([]), tcpKeepAliveSeconds: 25 }, 't');
+  (await login(tuned.port, 'alice')).socket.destroy();
+  assert.deepEqual(seen, [60, 25]);
+  remote.close();
+});

@@ -20,6 +20,9 @@ export interface TunnelSigning {
   reuseSeconds?: number;
 }
 
+/** Default TCP keepalive idle time on the tunnel's sockets to the proxy. */
+export const defaultTunnelKeepAliveSeconds = 60;
+
 /** Options of startTunnel. */
 export interface TunnelOptions {
   listen: TunnelListenAddress;
@@ -41,6 +44,8 @@ export interface TunnelOptions {
   sendCancel?: (packet: Buffer) => Promise<void>;
   /** How long close() lets sessions say goodbye (default tunnelLimits.closeGraceMs). */
   closeGraceMs?: number;
+  /** TCP keepalive idle seconds on each socket to the proxy, below an NLB's or NAT gateway's 350 s idle timeout (default 60; 0 = off). */
+  tcpKeepAliveSeconds?: number;
 }
 
 /** A running tunnel. */
@@ -102,6 +107,7 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelHandle> {
       ...(opts.dial === undefined ? {} : { dial: opts.dial }),
       ...(opts.sendCancel === undefined ? {} : { sendCancel: opts.sendCancel }),
       ...(opts.closeGraceMs === undefined ? {} : { closeGraceMs: opts.closeGraceMs }),
+      keepAliveSeconds: opts.tcpKeepAliveSeconds ?? defaultTunnelKeepAliveSeconds,
     });
   } catch (err) {
     throw new TunnelListenError(`cannot listen on ${listenTarget(listen)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

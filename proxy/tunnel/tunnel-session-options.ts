@@ -25,6 +25,8 @@ export interface TunnelSessionOptions {
   remoteTlsOptions?: tls.ConnectionOptions;
   /** Forwards a CancelRequest packet (default: over a new TLS connection to the remote). */
   sendCancel?: (packet: Buffer) => Promise<void>;
+  /** TCP keepalive idle seconds on the socket to the proxy (0 = off; absent = Node's default, off). */
+  keepAliveSeconds?: number;
   /** Called exactly once, when both sockets are gone. */
   onClose: () => void;
 }

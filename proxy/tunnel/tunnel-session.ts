@@ -210,6 +210,7 @@ export class TunnelSession {
         deadlineMs: Date.now() + (this.opts.loginTimeoutMs ?? tunnelLimits.loginTimeoutMs),
         logger: this.log,
         ...(tlsSessions === undefined ? {} : { tlsSessions }),
+        ...(this.opts.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: this.opts.keepAliveSeconds }),
         ...(remoteTlsOptions === undefined ? {} : { tlsOptions: remoteTlsOptions }),
       });
     } catch (err) {

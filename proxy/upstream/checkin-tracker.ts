@@ -108,6 +108,11 @@ export class CheckinTracker {
     if (this.cancelsInFlight > 0) this.cancelsInFlight--;
   }
 
+  /** True once the client's Terminate was seen (the session ended at the client's request). */
+  get isClientTerminated(): boolean {
+    return this.isTerminated;
+  }
+
   /** True when the client's bytes fed so far end at a message boundary (a relay may then write its own message upstream). */
   get isClientAtBoundary(): boolean {
     return this.fromClient.isAtBoundary;

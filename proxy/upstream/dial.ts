@@ -5,6 +5,7 @@ import * as tls from 'node:tls';
 import type { Logger, UpstreamTarget } from '../../auth/types.js';
 import { sslRequest } from '../protocol/upstream.js';
 import { UpstreamLoginError, UpstreamLoginErrorCode } from './error.js';
+import { applyKeepAlive } from './keepalive.js';
 
 /** Options of dialUpstream. */
 export interface DialOptions {
@@ -23,6 +24,8 @@ export interface DialOptions {
   tlsOptions?: tls.ConnectionOptions;
   /** Resume TLS sessions from this store (`rsproxy tunnel`: the proxy issues tickets; PostgreSQL does not). */
   tlsSessions?: TlsSessionStore;
+  /** TCP keepalive idle seconds on the dialed socket (`limits.tcpKeepAliveSeconds`; 0 = off; absent = Node's default, off). */
+  keepAliveSeconds?: number;
 }
 
 /** The last TLS session per dial target and TLS settings, so the next dial resumes it instead of a full handshake. */
@@ -103,6 +106,7 @@ export async function dialUpstream(target: DialTarget, opts: DialOptions): Promi
     let settled = false;
     let secure: tls.TLSSocket | undefined;
     const raw = net.connect({ host: target.host, port: target.port, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) });
+    if (opts.keepAliveSeconds !== undefined) applyKeepAlive(raw, opts.keepAliveSeconds);
 
     const fail = (err: UpstreamLoginError): void => {
       if (settled) return;

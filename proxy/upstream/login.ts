@@ -197,7 +197,12 @@ class LoginConversation {
 export async function upstreamLogin(opts: UpstreamLoginOptions): Promise<UpstreamSession> {
   const { target } = opts;
   const log = opts.logger.child({ upstreamHost: target.host, upstreamPort: target.port, upstreamTlsMode: target.tlsMode });
-  const dialOpts = { deadlineMs: opts.deadlineMs, logger: log, ...(opts.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: opts.connectTimeoutMs }) };
+  const dialOpts = {
+    deadlineMs: opts.deadlineMs,
+    logger: log,
+    ...(opts.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: opts.connectTimeoutMs }),
+    ...(opts.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: opts.keepAliveSeconds }),
+  };
   const dialed = await dialUpstream(target, dialOpts);
   if (!dialed.isTls) throw protocolError('upstream connection is not TLS');
   const socket = dialed.socket;

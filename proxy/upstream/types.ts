@@ -14,6 +14,8 @@ export interface UpstreamLoginOptions {
   /** Absolute epoch ms by which the login must finish. */
   deadlineMs: number;
   connectTimeoutMs?: number;
+  /** TCP keepalive idle seconds on the upstream socket (`limits.tcpKeepAliveSeconds`; 0 = off). */
+  keepAliveSeconds?: number;
   logger: Logger;
 }
 

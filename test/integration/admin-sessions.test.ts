@@ -50,7 +50,9 @@ test('/sessions: 401 without the token, the live sessions with it, DELETE ends a
   const sessions = JSON.parse(listing.body) as Array<Record<string, unknown>>;
   assert.equal(sessions.length, 2);
   for (const s of sessions) {
-    assert.deepEqual(Object.keys(s).sort(), ['clientAddress', 'clientToUpstreamBytes', 'connectionId', 'database', 'dbUser', 'identity', 'startedAt', 'upstreamToClientBytes']);
+    assert.deepEqual(Object.keys(s).sort(), ['clientAddress', 'clientToUpstreamBytes', 'connectionId', 'database', 'dbUser', 'identity', 'reused', 'startedAt', 'upstreamPid', 'upstreamToClientBytes']);
+    assert.equal(s['reused'], false);
+    assert.ok(Number.isInteger(s['upstreamPid']) && (s['upstreamPid'] as number) > 0, 'the upstream backend pid');
     assert.match(String(s['connectionId']), /^[0-9a-f]{12}$/);
     assert.equal(s['clientAddress'], '127.0.0.1');
     assert.equal(s['database'], 'dev');

@@ -75,6 +75,10 @@ test('the dashboard covers what operators asked for (issue 15)', () => {
   // The audit trail (issue 20): records by event and the write failures its alert watches.
   assert.ok(exprs.some((e) => /sum by \(event\) \(rate\(rsproxy_audit_records_total/.test(e)), 'audit records by event');
   assert.ok(reads('rsproxy_audit_write_failures_total'), 'audit write failures');
+  // Upstream session reuse (issue 19): hit ratio, discards by reason, idle sessions.
+  assert.ok(exprs.some((e) => e.includes('rsproxy_upstream_reuse_total{result="hit"')), 'upstream reuse hit ratio');
+  assert.ok(exprs.some((e) => /sum by \(reason\) \(rate\(rsproxy_upstream_discards_total/.test(e)), 'upstream discards by reason');
+  assert.ok(reads('rsproxy_upstream_idle_sessions'), 'idle upstream sessions');
 });
 
 test('the metric-name extractor sees metrics, not functions, keywords, labels or variables', () => {
