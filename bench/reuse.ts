@@ -2,8 +2,9 @@
  * Upstream session reuse bench (loopback, bounded): `pgbench -S -C` (a new connection per transaction) through
  * rsproxy with and without reuse, direct over TLS and through PgBouncer over TLS, at an emulated upstream login cost
  * of 0 and 200 ms (emulator/login-delay.ts in front of PostgreSQL, so every fresh upstream connection pays it); then
- * sequential warm login latency and the hit ratio of the churn.
- * Usage: node dist/bench/reuse.js [--seconds 10] [--clients 4] [--logins 50] [--delays 0,200] [--no-pgbouncer] [--json FILE]
+ * sequential warm login latency and the hit ratio of the churn; and the relay's hot path: `pgbench -S` on long-lived
+ * connections with and without reuse (the check-in tracker must not cost it), rounds interleaved.
+ * Usage: node dist/bench/reuse.js [--seconds 10] [--clients 4] [--logins 50] [--delays 0,200] [--steady-rounds 3] [--no-pgbouncer] [--json FILE]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
@@ -18,8 +19,8 @@ import { intFlag, strFlag } from './args.js';
 import { fmt, lpad, pad } from './format.js';
 import { summarize, timeLogin, timeLogins } from './login-latency.js';
 import type { LatencyStats } from './login-latency.js';
-import { conninfo, parsePgbenchOutput, pgbenchInit } from './pgbench.js';
-import type { PgTarget, PgbenchResult } from './pgbench.js';
+import { conninfo, parsePgbenchOutput, pgbenchInit, pgbenchSelectOnly } from './pgbench.js';
+import type { PgTarget, PgbenchResult, QueryMode } from './pgbench.js';
 import { pgbouncerBin, startPgbouncer } from './pgbouncer.js';
 import { execFile } from 'node:child_process';
 
@@ -30,6 +31,8 @@ export interface ReuseBenchOptions {
   logins: number;
   delaysMs: number[];
   withPgbouncer: boolean;
+  /** Interleaved rounds of steady `pgbench -S` per mode, with and without reuse (0 = skip). */
+  steadyRounds: number;
   jsonFile?: string;
 }
 
@@ -44,6 +47,7 @@ export function parseReuseBenchArgs(argv: string[]): ReuseBenchOptions {
     logins: intFlag(argv, 'logins', 50, 4, 1000),
     delaysMs,
     withPgbouncer: !argv.includes('--no-pgbouncer'),
+    steadyRounds: intFlag(argv, 'steady-rounds', 3, 0, 10),
     ...(jsonFile === undefined ? {} : { jsonFile }),
   };
 }
@@ -52,6 +56,12 @@ interface ChurnRow {
   delayMs: number;
   target: string;
   result: PgbenchResult;
+}
+
+interface SteadyRow {
+  mode: QueryMode;
+  target: string;
+  tps: number[];
 }
 
 interface LoginRow {
@@ -114,6 +124,7 @@ async function main(): Promise<void> {
   const churn: ChurnRow[] = [];
   const logins: LoginRow[] = [];
   const hitRatios: Array<{ delayMs: number; hit: number; miss: number }> = [];
+  const steady: SteadyRow[] = [];
   try {
     await stack.pg.query('CREATE ROLE alice NOLOGIN');
     await stack.pg.query('GRANT pg_read_all_data TO alice');
@@ -157,6 +168,24 @@ async function main(): Promise<void> {
       }
       logins.push({ delayMs, name: 'direct TLS (SCRAM)', stats: summarize(await timeLogins({ ...base, port: relay.port, user: stack.pg.superuser, database: stack.upstreamDbName, password: stack.pg.superPassword }, opts.logins)) });
     }
+    // The hot path: long-lived connections (no churn) through rsproxy with reuse off and on, at no login delay.
+    const steadyDelay = opts.delaysMs.includes(0) ? 0 : opts.delaysMs[0];
+    if (opts.steadyRounds > 0 && steadyDelay !== undefined) {
+      const pair: PgTarget[] = [
+        { name: 'rsproxy', host: '127.0.0.1', port: stack.proxyPort, user: stack.dbUser, database: `dev_${steadyDelay}`, password: token },
+        { name: 'rsproxy reuse', host: '127.0.0.1', port: stack.proxyPort, user: stack.dbUser, database: `dev_${steadyDelay}_reuse`, password: token },
+      ];
+      for (const mode of ['simple', 'prepared'] as const) {
+        const rows = pair.map((t) => ({ mode, target: t.name, tps: [] as number[] }));
+        steady.push(...rows);
+        for (let round = 0; round < opts.steadyRounds; round++) {
+          for (const [i, t] of pair.entries()) {
+            log(`pgbench -S -M ${mode} -c ${opts.clients} -T ${opts.seconds} → ${t.name} (steady, round ${round + 1})…`);
+            rows[i]!.tps.push((await pgbenchSelectOnly(t, { mode, clients: opts.clients, threads: Math.min(opts.clients, 2), seconds: opts.seconds })).tps);
+          }
+        }
+      }
+    }
   } finally {
     for (const stop of stops) await stop().catch(() => {});
     await stack.close();
@@ -172,8 +201,14 @@ async function main(): Promise<void> {
   for (const r of logins) out.push(`${pad(`${r.delayMs} ms`, 13)}${pad(r.name, 20)}${lpad(String(r.stats.count), 5)}${lpad(fmt(r.stats.medianMs, 2), 9)}${lpad(fmt(r.stats.p95Ms, 2), 9)}`);
   out.push('');
   for (const h of hitRatios) out.push(`hit ratio during the reuse churn at ${h.delayMs} ms: ${fmt((100 * h.hit) / Math.max(1, h.hit + h.miss), 1)}% (${h.hit} hits, ${h.miss} misses)`);
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  if (steady.length > 0) out.push('', `${pad('steady -S', 13)}${pad('target', 15)}${lpad('tps (mean)', 12)}${lpad('vs no reuse', 13)}   rounds`);
+  for (const r of steady) {
+    const off = mean(steady.find((x) => x.mode === r.mode && x.target === 'rsproxy')?.tps ?? []);
+    out.push(`${pad(r.mode, 13)}${pad(r.target, 15)}${lpad(fmt(mean(r.tps)), 12)}${lpad(`${fmt(mean(r.tps) / off, 3)}x`, 13)}   ${r.tps.map((x) => fmt(x)).join(' ')}`);
+  }
   process.stdout.write(`${out.join('\n')}\n`);
-  if (opts.jsonFile !== undefined) writeFileSync(opts.jsonFile, `${JSON.stringify({ options: opts, loadBefore, loadAfter, churn, logins, hitRatios }, null, 2)}\n`);
+  if (opts.jsonFile !== undefined) writeFileSync(opts.jsonFile, `${JSON.stringify({ options: opts, loadBefore, loadAfter, churn, logins, hitRatios, steady }, null, 2)}\n`);
 }
 
 main().then(

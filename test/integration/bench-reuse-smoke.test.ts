@@ -19,6 +19,7 @@ interface ReuseBenchJson {
   churn: Array<{ delayMs: number; target: string; result: { tps: number; transactions: number; failedTransactions: number } }>;
   logins: Array<{ delayMs: number; name: string; stats: { count: number; medianMs: number } }>;
   hitRatios: Array<{ delayMs: number; hit: number; miss: number }>;
+  steady: Array<{ mode: string; target: string; tps: number[] }>;
 }
 
 test('bench/reuse.js: a tiny run measures rsproxy with and without reuse, direct and PgBouncer at two login delays', { timeout: 240_000 }, async (t) => {
@@ -27,7 +28,7 @@ test('bench/reuse.js: a tiny run measures rsproxy with and without reuse, direct
   const dir = mkdtempSync(join(tmpdir(), 'rsproxy-bench-reuse-'));
   try {
     const jsonFile = join(dir, 'reuse.json');
-    const args = [reuseJs, '--seconds', '1', '--clients', '2', '--logins', '4', '--delays', '0,50', '--json', jsonFile];
+    const args = [reuseJs, '--seconds', '1', '--clients', '2', '--logins', '4', '--delays', '0,50', '--steady-rounds', '1', '--json', jsonFile];
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, args, { encoding: 'utf8', timeout: 230_000 }, (err, out, stderr) => (err ? reject(new Error(`bench failed: ${stderr.slice(-1500)}`, { cause: err })) : resolve(out)));
     });
@@ -42,6 +43,9 @@ test('bench/reuse.js: a tiny run measures rsproxy with and without reuse, direct
       assert.equal(row.result.failedTransactions, 0);
     }
     for (const h of json.hitRatios) assert.ok(h.hit > 0, `reuse hits at ${h.delayMs} ms`);
+    assert.deepEqual(json.steady.map((r) => `${r.mode} ${r.target}`), ['simple rsproxy', 'simple rsproxy reuse', 'prepared rsproxy', 'prepared rsproxy reuse']);
+    for (const r of json.steady) assert.ok(r.tps.length === 1 && r.tps[0]! > 0, `steady ${r.mode} ${r.target} ran`);
+    assert.match(stdout, /^simple\s+rsproxy reuse\s+[\d.]+\s+[\d.]+x/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
