@@ -108,11 +108,8 @@ export class Relay {
       this.sideEnded('client');
       this.maybeFinish();
     });
-
-    const flushMs = this.opts.counterFlushMs ?? 5000;
-    this.flushTimer = setInterval(() => this.flushCounters(), flushMs);
+    this.flushTimer = setInterval(() => this.flushCounters(), this.opts.counterFlushMs ?? 5000);
     this.flushTimer.unref();
-
     if (client.destroyed) this.sideEnded('client');
     if (upstream.destroyed) this.sideEnded('upstream');
     client.resume();
