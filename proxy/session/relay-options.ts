@@ -62,10 +62,10 @@ export interface RelayLink {
   afterChunk(): void;
   /** Records client bytes that left for the upstream (message boundaries for a clean shutdown). */
   noteToUpstream(bytes: Buffer): void;
-  /** The upstream's 'end', 'error' and 'close' as the relay handles them. */
+  /** The upstream's 'end': the relay ends the client side after its linger. */
   upstreamEnded(): void;
-  /** See upstreamEnded. */
+  /** The upstream's 'error': the relay tears both sides down. */
   upstreamFailed(err: Error): void;
-  /** See upstreamEnded. */
+  /** The upstream's 'close': the relay finishes once the client is closed too. */
   upstreamClosed(): void;
 }
