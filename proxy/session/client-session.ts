@@ -1,30 +1,29 @@
 /** One client connection: drives state.ts through TLS negotiation → startup → password → login → relay, and owns its sockets and timers (docs/design/wire-protocol.md §2–§8). */
 import type * as net from 'node:net';
-import type { AuthResult, Logger } from '../../auth/types.js';
+import type { Logger } from '../../auth/types.js';
 import { sessionLimits } from '../config/limits.js';
-import { auditUnavailable } from '../errors/proxy-error.js';
 import type { ProxyError } from '../errors/proxy-error.js';
 import * as backend from '../protocol/backend.js';
 import type { StartupMessage } from '../protocol/frontend.js';
 import { PasswordPhase } from './authentication.js';
 import type { IssuedKey } from './cancel-registry.js';
 import type { ClientSessionOptions } from './client-session-options.js';
-import { authenticateAndLogin } from './login.js';
-import { loginFailure, reportLoginFailure, settingRefusalOf, toSessionError } from './login-failure.js';
-import type { ConnectionFields } from '../audit/index.js';
-import { auditLogin, hostPort, loginDeniedEntry, SessionAuditTrail } from './session-audit.js';
-import { startRelay } from './relay-start.js';
+import { loginFailure, reportLoginFailure, toSessionError } from './login-failure.js';
+import type { SessionAuditTrail } from './session-audit.js';
+import { SessionLoginAudit } from './session-audit-login.js';
+import { startRelayedSession } from './relayed-session.js';
+import type { RelayedSessionHost } from './relayed-session.js';
+import { logInSession } from './session-login-steps.js';
+import type { SessionLoginHost } from './session-login-steps.js';
 import type { LoggedIn, LoginProgress } from './login.js';
-import { ReuseAttempt } from './reuse-login.js';
 import type { SessionEndReason } from '../telemetry/observer.js';
 import type { Relay } from './relay.js';
-import { trackRelayedSession } from './session-tracking.js';
 import { classifyStartupParameters } from './startup-params.js';
 import type { StartupParams } from './startup-params.js';
 import { initialPhase, step } from './state.js';
 import type { Phase, SessionAction, SessionEvent } from './state.js';
 import { TlsNegotiation } from './tls-negotiation.js';
-import type { UpstreamSession } from '../upstream/types.js';
+import { performAction } from './session-actions.js';
 
 export { maxHeldClientBytes, stripOneNewline } from './authentication.js';
 export type { ClientSessionOptions, SessionLimits } from './client-session-options.js';
@@ -55,6 +54,7 @@ export class ClientSession {
   private endReason: SessionEndReason | undefined;
   private untrack: (() => void) | undefined;
   private readonly progress: LoginProgress = {};
+  private readonly audit: SessionLoginAudit | undefined;
   private readonly onTlsData = (chunk: Buffer): void => this.handleTlsData(chunk);
 
   constructor(opts: ClientSessionOptions) {
@@ -64,6 +64,7 @@ export class ClientSession {
     this.nowMs = opts.nowMs ?? Date.now;
     this.acceptedAtMs = opts.acceptedAtMs ?? this.nowMs();
     this.client = opts.socket;
+    this.audit = opts.audit === undefined ? undefined : new SessionLoginAudit(opts.audit, opts, this.clientAddress);
     this.negotiation = new TlsNegotiation({
       socket: opts.socket,
       clientAddress: this.clientAddress,
@@ -146,10 +147,8 @@ export class ClientSession {
         return;
       }
       // The login_denied record is written before the client reads the FATAL (and before the close after it).
-      if (action.type === 'SendFatal' && this.opts.audit !== undefined && this.params !== undefined) {
-        const refusal = settingRefusalOf(action.error);
-        const entry = loginDeniedEntry(this.auditConnection(), action.error, this.params, this.progress, refusal?.sqlstate);
-        void this.opts.audit.write(entry).finally(() => {
+      if (action.type === 'SendFatal' && this.audit !== undefined && this.params !== undefined) {
+        void this.audit.denied(action.error, this.params, this.progress).finally(() => {
           this.perform(action);
           this.run(actions, i + 1);
         });
@@ -160,48 +159,17 @@ export class ClientSession {
   }
 
   private perform(action: SessionAction): void {
-    switch (action.type) {
-      case 'SendSslAccepted':
-        this.client.write(backend.sslAccepted);
-        return;
-      case 'SendGssEncRefused':
-        this.client.write(backend.gssEncRefused);
-        return;
-      case 'StartTls':
-        this.negotiation.startTls(action.isDirect);
-        return;
-      case 'SendNegotiateProtocolVersion':
-        this.client.write(backend.negotiateProtocolVersion(this.params?.unsupportedProtocolOptions ?? []));
-        return;
-      case 'SendCleartextPasswordRequest':
-        this.client.write(backend.authenticationCleartextPassword);
-        return;
-      case 'Authenticate':
-        void this.authenticate();
-        return;
-      case 'UpstreamLogin':
-        return; // started by authenticate(), which owns the AuthResult
-      case 'SendLoginSuccess':
-      case 'StartRelay':
-        return; // performed by completeLogin() with the upstream session in hand
-      case 'SendFatal':
-        reportLoginFailure({
-          client: this.client,
-          error: action.error,
-          logger: this.log,
-          observer: this.opts.observer,
-          user: this.params?.user,
-          durationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
-          params: this.params,
-          progress: this.progress,
-        });
-        return;
-      case 'Close':
-        this.close();
-        return;
-      case 'HandleCancel':
-        return;
-    }
+    performAction(action, {
+      client: this.client,
+      negotiation: this.negotiation,
+      params: this.params,
+      authenticate: () => void this.authenticate(),
+      sendFatal: (error) => {
+        const durationSeconds = (this.nowMs() - this.acceptedAtMs) / 1000;
+        reportLoginFailure({ client: this.client, error, logger: this.log, observer: this.opts.observer, user: this.params?.user, durationSeconds, params: this.params, progress: this.progress });
+      },
+      close: () => this.close(),
+    });
   }
 
   private onStartupMessage(packet: StartupMessage, rest: Buffer): void {
@@ -238,99 +206,49 @@ export class ClientSession {
     const params = this.params;
     const passwordPhase = this.passwordPhase;
     if (params === undefined || passwordPhase === undefined) return;
+    const host: SessionLoginHost = {
+      opts: this.opts, log: this.log, nowMs: this.nowMs,
+      acceptedAtMs: this.acceptedAtMs, progress: this.progress, audit: this.audit,
+      phaseName: () => this.phaseName(),
+      dispatch: (event) => this.dispatch(event),
+      onUpstreamSocket: (socket) => (this.upstreamSocket = socket),
+      fail: (err) => this.fail(err),
+    };
     try {
-      const loggedIn = await authenticateAndLogin({
-        authenticator: this.opts.authenticator,
-        upstreamLogin: this.opts.upstreamLogin,
-        observer: this.opts.observer,
-        logger: this.log,
-        nowMs: this.nowMs,
-        connectionId: this.opts.connectionId,
-        params,
-        password: passwordPhase.takePassword(),
-        deadlineMs: this.acceptedAtMs + this.opts.limits.loginTimeoutMs,
-        phaseName: () => this.phaseName(),
-        dispatch: (event) => this.dispatch(event),
-        onUpstreamSocket: (socket) => (this.upstreamSocket = socket),
-        progress: this.progress,
-        ...(this.opts.reuse?.isEnabledFor(params.database) === true ? { reuse: new ReuseAttempt(this.opts.reuse, params, this.opts.limits.maxSessionSeconds ?? 0) } : {}),
-      });
-      if (loggedIn === undefined) return;
-      const trail = await this.auditLogin(loggedIn);
-      if (trail === false) return;
-      this.completeLogin(loggedIn, passwordPhase, trail);
+      const done = await logInSession(host, params, passwordPhase);
+      if (done !== undefined) this.completeLogin(done.loggedIn, passwordPhase, done.trail);
     } catch (err) {
       if (this.phaseName() === 'Closing') return;
       this.fail(loginFailure(err));
     }
   }
 
-  /** The audit records' connection fields: the client's `ip:port`. */
-  private auditConnection(): ConnectionFields {
-    const port = this.opts.clientPort ?? (this.opts.proxiedBy === undefined ? this.opts.socket.remotePort : undefined);
-    return { connectionId: this.opts.connectionId, clientAddress: hostPort(this.clientAddress, port) };
-  }
-
-  /** The login record before AuthenticationOk (auditLogin); on `refused` the upstream is closed and the client gets 57P03. */
-  private async auditLogin(loggedIn: LoggedIn): Promise<SessionAuditTrail | undefined | false> {
-    if (this.opts.audit === undefined) return undefined;
-    const { result, upstream } = loggedIn;
-    const outcome = await auditLogin(this.opts.audit, { result, params: this.params, upstreamPid: upstream.backendKey.pid, reused: loggedIn.reuse?.isReused ?? false, connection: this.auditConnection(), nowMs: this.nowMs(), isStillLoggingIn: () => this.phaseName() === 'UpstreamLogin' });
-    if (outcome instanceof SessionAuditTrail) return outcome;
-    upstream.socket.destroy();
-    if (outcome === 'refused') this.fail(auditUnavailable());
-    return false;
-  }
-
   private completeLogin(loggedIn: LoggedIn, passwordPhase: PasswordPhase, trail?: SessionAuditTrail): void {
-    const { upstream } = loggedIn;
     this.dispatch({ type: 'UpstreamReady' });
     if (this.phaseValue.name !== 'Relaying') {
-      upstream.socket.destroy();
+      loggedIn.upstream.socket.destroy();
       return;
     }
     if (this.loginTimer !== undefined) clearTimeout(this.loginTimer);
     this.client.removeListener('data', this.onTlsData);
-    const { relay, key } = startRelay({
-      client: this.client,
-      loggedIn,
-      held: passwordPhase.takeHeld(),
-      cancelRegistry: this.opts.cancelRegistry,
-      ...(this.opts.sendUpstreamCancel === undefined ? {} : { sendUpstreamCancel: this.opts.sendUpstreamCancel }),
-      observer: this.opts.observer,
-      logger: this.log,
-      params: this.params,
-      progress: this.progress,
-      loginDurationSeconds: (this.nowMs() - this.acceptedAtMs) / 1000,
+    const host: RelayedSessionHost = {
+      opts: this.opts, client: this.client, log: this.log, clientAddress: this.clientAddress,
+      params: this.params, progress: this.progress, acceptedAtMs: this.acceptedAtMs, nowMs: this.nowMs,
       localEndReason: () => this.endReason ?? 'shutdown',
-      ...(trail === undefined ? {} : { audit: { trail, onStatementRefused: () => this.terminate(auditUnavailable(), 'shutdown'), nowMs: this.nowMs } }),
+      terminate: (error, reason) => this.terminate(error, reason),
+      onRelayStarted: (relay, key) => {
+        this.relay = relay;
+        this.cancelKey = key;
+        this.passwordPhase = undefined;
+      },
       onUpstreamHandedOver: () => (this.upstreamSocket = undefined),
-      onClose: () => {
+      onRelayClosed: () => {
         this.isRelayDone = true;
         this.untrack?.();
         this.reportClosed();
       },
-    });
-    this.relay = relay;
-    this.cancelKey = key;
-    this.passwordPhase = undefined;
-    this.untrack = trackRelayedSession({
-      connectionId: this.opts.connectionId,
-      clientAddress: () => this.clientAddress,
-      identity: this.progress.facts?.identity,
-      user: this.params?.user ?? '',
-      database: this.params?.database ?? '',
-      dbUser: this.progress.facts?.upstreamUser ?? '',
-      startedAtMs: this.nowMs(),
-      upstreamPid: upstream.backendKey.pid,
-      reused: loggedIn.reuse?.isReused ?? false,
-      relay,
-      liveSessions: this.opts.liveSessions,
-      maxSessionSeconds: this.opts.limits.maxSessionSeconds ?? 0,
-      maxSessionGraceMs: this.opts.maxSessionGraceMs,
-      // A revoked or admin_terminate record goes into the file before the session is closed.
-      end: (error, reason) => (trail === undefined ? this.terminate(error, reason) : void trail.ending(reason).finally(() => this.terminate(error, reason))),
-    });
+    };
+    this.untrack = startRelayedSession(host, loggedIn, passwordPhase.takeHeld(), trail);
   }
 
   private fail(err: unknown): void {

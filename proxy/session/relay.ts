@@ -1,60 +1,18 @@
 /** The post-login byte pipe: opaque bytes both ways, backpressure, byte counters, teardown exactly once (docs/design/wire-protocol.md §13). */
-import type * as net from 'node:net';
 import type { Logger } from '../../auth/types.js';
 import { sessionLimits } from '../config/limits.js';
 import { MessageBoundaryTracker } from '../protocol/message-boundary.js';
-import type { CheckinTracker } from '../upstream/checkin-tracker.js';
-import type { SessionObserver } from '../telemetry/observer.js';
-import type { StatementGate } from './statement-gate.js';
+import { attachGatedClient } from './relay-gated.js';
+import { RelayHandOver } from './relay-hand-over.js';
+import type { RelayLink, RelayOptions, RelayStats } from './relay-options.js';
+
+export type { RelayCheckin, RelayOptions, RelayStats } from './relay-options.js';
 
 /** How long the upstream may take to close by itself after the client went away before the proxy cancels its query. */
 export const clientLossCancelGraceMs = 150;
 
 /** Default time a half-closed side may take to flush before it is destroyed. */
 export const defaultRelayLingerMs = sessionLimits.relayLingerMs;
-
-/** Totals reported when the relay ends. */
-export interface RelayStats {
-  clientToUpstreamBytes: number;
-  upstreamToClientBytes: number;
-  /** Which side ended first: 'client', 'upstream', or 'local' (close() called). */
-  endedBy: 'client' | 'upstream' | 'local';
-  /** The last message the client sent was a Terminate: the upstream then closes first, at the client's request. */
-  isClientTerminate: boolean;
-}
-
-/** Options of a Relay. */
-export interface RelayOptions {
-  client: net.Socket;
-  upstream: net.Socket;
-  observer: SessionObserver;
-  logger: Logger;
-  /** Called exactly once, after both sockets are closed. */
-  onClose: (stats: RelayStats) => void;
-  /** How often byte counts are pushed to the observer (default 5,000 ms). */
-  counterFlushMs?: number;
-  /** How long a half-closed side may take to flush before it is destroyed (default 5,000 ms). */
-  lingerMs?: number;
-  /**
-   * Cancels whatever the upstream session is running (a CancelRequest on a new connection). Called when the
-   * client went away and the upstream has not closed within `cancelGraceMs`, and at shutdown while the upstream
-   * is busy: PostgreSQL and Redshift do not read their socket during a query, so closing it does not stop it.
-   */
-  cancelUpstream?: () => Promise<void>;
-  /** Default clientLossCancelGraceMs. */
-  cancelGraceMs?: number;
-  /** With audit.statements on: the client's bytes pass through this gate (statement-gate.ts); absent, the plain pipe. */
-  statementGate?: StatementGate;
-  /** Upstream session reuse: the check-in tracker replaces the boundary tracking, and a clean upstream outlives its client. */
-  checkin?: RelayCheckin;
-}
-
-/** How a reusing relay decides, when its client has left, whether the upstream is handed over instead of ended. */
-export interface RelayCheckin {
-  tracker: CheckinTracker;
-  /** The client left first: true when the owner takes the upstream (the relay has already let go of it). */
-  handOver(upstream: net.Socket): boolean;
-}
 
 const terminateMessage = Buffer.from([0x58, 0, 0, 0, 4]);
 
@@ -82,12 +40,12 @@ export class Relay {
   private pendingShutdownCancel: Promise<void> | undefined;
   // Set only while someone waits for an idle moment (maxSessionSeconds): the hot path then pays one field test per chunk.
   private idleWaiter: (() => void) | undefined;
-  // Reuse only: the relay's own listeners on the upstream (removed when it is handed over), and whether it was.
-  private readonly upstreamListeners: Array<[string, (...args: unknown[]) => void]> = [];
-  private isUpstreamHandedOver = false;
+  // Reuse only: the check-in tracker's listeners and the hand-over of a clean upstream.
+  private readonly handOver: RelayHandOver | undefined;
 
   constructor(opts: RelayOptions) {
     this.opts = opts;
+    this.handOver = opts.checkin === undefined ? undefined : new RelayHandOver(opts.checkin, this.link());
   }
 
   /** Records bytes forwarded outside the relay (login leftovers, held client bytes) so boundaries stay exact. */
@@ -113,110 +71,35 @@ export class Relay {
     const { client, upstream } = this.opts;
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    const tracker = this.opts.checkin?.tracker;
-    if (tracker !== undefined) return this.startTracked(tracker);
-
-    // The hot path: one 'data' event → one write, plain closures with number adds, no parsing, no per-chunk
-    // allocation and no extra event-loop hop. Nothing to coalesce: libpq and PostgreSQL flush one TLS record per
-    // message batch, so each read is already one write (strace: 1 read + 1 write per direction per query).
-    if (this.opts.statementGate !== undefined) this.startGated(this.opts.statementGate);
+    if (this.handOver !== undefined) this.handOver.attach();
     else {
-      client.on('data', (chunk: Buffer) => {
-        this.c2u += chunk.length;
-        if (upstream.destroyed || this.isClosing) return;
-        this.toUpstream.feed(chunk);
-        if (!upstream.write(chunk)) client.pause();
+      // The hot path: one 'data' event → one write, plain closures with number adds, no parsing, no per-chunk
+      // allocation and no extra event-loop hop. Nothing to coalesce: libpq and PostgreSQL flush one TLS record per
+      // message batch, so each read is already one write (strace: 1 read + 1 write per direction per query).
+      if (this.opts.statementGate !== undefined) attachGatedClient(this.opts.statementGate, this.link());
+      else {
+        client.on('data', (chunk: Buffer) => {
+          this.c2u += chunk.length;
+          if (upstream.destroyed || this.isClosing) return;
+          this.toUpstream.feed(chunk);
+          if (!upstream.write(chunk)) client.pause();
+          if (this.idleWaiter !== undefined) this.checkIdle();
+        });
+        upstream.on('drain', () => client.resume());
+      }
+      upstream.on('data', (chunk: Buffer) => {
+        this.u2c += chunk.length;
+        // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
+        if (client.destroyed || this.isClosing) return;
+        this.toClient.feed(chunk);
+        if (!client.write(chunk)) upstream.pause();
+        // After the write: whatever ended the query (its ReadyForQuery) is queued for the client before a farewell.
         if (this.idleWaiter !== undefined) this.checkIdle();
       });
-      upstream.on('drain', () => client.resume());
+      upstream.on('end', () => this.sideEnded('upstream'));
+      upstream.on('error', (err) => this.sideFailed('upstream', err));
+      upstream.on('close', () => this.upstreamClosed());
     }
-    upstream.on('data', (chunk: Buffer) => {
-      this.u2c += chunk.length;
-      // A lost client: keep reading (and dropping) so the upstream's EOF after a cancel is seen.
-      if (client.destroyed || this.isClosing) return;
-      this.toClient.feed(chunk);
-      if (!client.write(chunk)) upstream.pause();
-      // After the write: whatever ended the query (its ReadyForQuery) is queued for the client before a farewell.
-      if (this.idleWaiter !== undefined) this.checkIdle();
-    });
-    client.on('drain', () => upstream.resume());
-
-    client.on('end', () => this.sideEnded('client'));
-    upstream.on('end', () => this.sideEnded('upstream'));
-    client.on('error', (err) => this.sideFailed('client', err));
-    upstream.on('error', (err) => this.sideFailed('upstream', err));
-    client.on('close', () => {
-      this.isClientClosed = true;
-      this.sideEnded('client');
-      this.maybeFinish();
-    });
-    upstream.on('close', () => {
-      this.isUpstreamClosed = true;
-      this.sideEnded('upstream');
-      this.maybeFinish();
-    });
-
-    const flushMs = this.opts.counterFlushMs ?? 5000;
-    this.flushTimer = setInterval(() => this.flushCounters(), flushMs);
-    this.flushTimer.unref();
-
-    if (client.destroyed) this.sideEnded('client');
-    if (upstream.destroyed) this.sideEnded('upstream');
-    client.resume();
-    upstream.resume();
-  }
-
-  /** The client → upstream direction through the statement gate: forwarded bytes are tracked as they leave the gate. */
-  private startGated(gate: StatementGate): void {
-    const { client, upstream } = this.opts;
-    gate.bind({
-      forward: (bytes) => {
-        this.toUpstream.feed(bytes);
-        return upstream.write(bytes);
-      },
-      pauseClient: () => client.pause(),
-      resumeClient: () => client.resume(),
-      isOpen: () => !upstream.destroyed && !upstream.writableEnded && !this.isClosing,
-    });
-    client.on('data', (chunk: Buffer) => {
-      this.c2u += chunk.length;
-      if (upstream.destroyed || this.isClosing) return;
-      gate.feed(chunk);
-      if (this.idleWaiter !== undefined) this.checkIdle();
-    });
-    upstream.on('drain', () => gate.onUpstreamDrain());
-  }
-
-  /**
-   * The reusing relay's listeners: the tracker sees every byte both ways (and keeps the client's Terminate to
-   * itself); the upstream listeners are recorded so a hand-over can remove exactly them.
-   */
-  private startTracked(tracker: CheckinTracker): void {
-    const { client, upstream } = this.opts;
-    const onUpstream = (event: string, fn: (...args: never[]) => void): void => {
-      const listener = fn as (...args: unknown[]) => void;
-      upstream.on(event, listener);
-      this.upstreamListeners.push([event, listener]);
-    };
-    client.on('data', (chunk: Buffer) => {
-      this.c2u += chunk.length;
-      if (upstream.destroyed || this.isClosing || this.isUpstreamHandedOver) return;
-      const forward = tracker.feedFromClient(chunk);
-      if (forward > 0 && !upstream.write(forward === chunk.length ? chunk : chunk.subarray(0, forward))) client.pause();
-      if (this.idleWaiter !== undefined) this.checkIdle();
-    });
-    onUpstream('drain', () => client.resume());
-    onUpstream('data', (chunk: Buffer) => {
-      this.u2c += chunk.length;
-      if (client.destroyed || this.isClosing) return;
-      tracker.feedFromUpstream(chunk);
-      if (!client.write(chunk)) upstream.pause();
-      if (this.idleWaiter !== undefined) this.checkIdle();
-    });
-    onUpstream('end', () => this.sideEnded('upstream'));
-    onUpstream('error', (err: Error) => this.sideFailed('upstream', err));
-    onUpstream('close', () => this.upstreamClosed());
-    // The rest as in start().
     client.on('drain', () => upstream.resume());
     client.on('end', () => this.sideEnded('client'));
     client.on('error', (err) => this.sideFailed('client', err));
@@ -233,6 +116,24 @@ export class Relay {
     upstream.resume();
   }
 
+  /** The relay's side of the gated and reusing modes; their per-chunk listeners live in relay-gated.ts and relay-hand-over.ts. */
+  private link(): RelayLink {
+    return {
+      client: this.opts.client,
+      upstream: this.opts.upstream,
+      countFromClient: (bytes) => (this.c2u += bytes),
+      countFromUpstream: (bytes) => (this.u2c += bytes),
+      isClosing: () => this.isClosing,
+      afterChunk: () => {
+        if (this.idleWaiter !== undefined) this.checkIdle();
+      },
+      noteToUpstream: (bytes) => this.toUpstream.feed(bytes),
+      upstreamEnded: () => this.sideEnded('upstream'),
+      upstreamFailed: (err) => this.sideFailed('upstream', err),
+      upstreamClosed: () => this.upstreamClosed(),
+    };
+  }
+
   private upstreamClosed(): void {
     this.isUpstreamClosed = true;
     this.sideEnded('upstream');
@@ -241,7 +142,7 @@ export class Relay {
 
   /** True when the upstream was handed over for reuse when the client left. */
   get isHandedOver(): boolean {
-    return this.isUpstreamHandedOver;
+    return this.handOver?.isHandedOver === true;
   }
 
   /** Pushes the byte counts accumulated since the last flush to the observer. */
@@ -257,7 +158,7 @@ export class Relay {
   close(): void {
     this.endedBy ??= 'local';
     this.opts.client.destroy();
-    if (!this.isUpstreamHandedOver) this.opts.upstream.destroy();
+    if (!this.isHandedOver) this.opts.upstream.destroy();
   }
 
   /** True while the upstream owes a ReadyForQuery (a query is running or queued), or a client message is half sent. */
@@ -306,7 +207,7 @@ export class Relay {
         });
     }
     const tracker = this.opts.checkin?.tracker;
-    if (this.isUpstreamHandedOver) {
+    if (this.isHandedOver) {
       // Already the pool's.
     } else if (!upstream.destroyed && upstream.writable && (tracker?.isClientAtBoundary ?? this.toUpstream.isAtBoundary)) upstream.end(terminateMessage);
     else upstream.destroy();
@@ -330,7 +231,7 @@ export class Relay {
     this.endedBy ??= side;
     const { upstream } = this.opts;
     if (side === 'client' && isFirst && this.opts.checkin !== undefined && !this.isUpstreamClosed && this.handOverUpstream()) return;
-    if (this.isUpstreamHandedOver) return;
+    if (this.isHandedOver) return;
     const other = side === 'client' ? upstream : this.opts.client;
     // Let the other side flush what it already has (e.g. Terminate, a FATAL), then force it.
     if (!other.destroyed && !other.writableEnded) {
@@ -350,21 +251,15 @@ export class Relay {
     }
   }
 
-  /** The client left first: lets go of the upstream when the owner keeps it (its listeners removed, no Terminate sent). */
+  /** The client left first: lets go of the upstream when the owner keeps it (relay-hand-over.ts). */
   private handOverUpstream(): boolean {
-    const { upstream, client, checkin } = this.opts;
-    if (checkin === undefined || this.isClosing) return false;
-    for (const [event, fn] of this.upstreamListeners) upstream.removeListener(event, fn);
-    this.upstreamListeners.length = 0;
-    this.isUpstreamHandedOver = true;
+    if (this.handOver === undefined || this.isClosing) return false;
     this.isUpstreamClosed = true;
-    if (!checkin.handOver(upstream)) {
-      this.isUpstreamHandedOver = false;
-      this.isUpstreamClosed = upstream.destroyed;
-      upstream.on('error', () => {});
-      upstream.on('close', () => this.upstreamClosed());
+    if (!this.handOver.handOver()) {
+      this.isUpstreamClosed = this.opts.upstream.destroyed;
       return false;
     }
+    const { client } = this.opts;
     if (!client.destroyed && !client.writableEnded) client.end();
     this.lingerTimer ??= setTimeout(() => this.close(), this.opts.lingerMs ?? defaultRelayLingerMs);
     this.lingerTimer.unref();
