@@ -163,7 +163,7 @@ test('below the CLI, proxy/ reaches auth/ only through its types and errors (plu
   const everywhere = ['auth/types.ts', 'auth/errors.ts', 'auth/aws-names.ts'];
   const allowedFor = (file: string): readonly string[] => {
     // Config validation applies the same Redshift name rules as the mapper.
-    if (file === 'proxy/config/config.ts') return [...everywhere, 'auth/redshift-names.ts'];
+    if (file === 'proxy/config/cross-check.ts') return [...everywhere, 'auth/redshift-names.ts'];
     // The tunnel mints a token per connection; the credential source is auth's.
     if (file.startsWith('proxy/tunnel/')) return [...everywhere, 'auth/token-mint.ts'];
     if (file === 'proxy/cli/credentials.ts') return [...everywhere, 'auth/index.ts', 'auth/token-mint.ts', 'auth/redshift-minter.ts', 'auth/serverless-minter.ts'];
