@@ -111,9 +111,13 @@ const tailKeys: Readonly<Record<AuditEvent, readonly string[]>> = {
   statement: ['protocol', 'text', 'truncated'],
 };
 
+const keysByEvent: ReadonlyMap<AuditEvent, readonly string[]> = new Map(auditEvents.map((e) => [e, [...headKeys, ...sessionKeys, ...tailKeys[e]]]));
+// Each key's JSON spelling with its colon, built once: a statement record is serialised per query.
+const keyPrefixes: ReadonlyMap<string, string> = new Map([...keysByEvent.values()].flat().map((k) => [k, `${JSON.stringify(k)}:`]));
+
 /** The record's keys in the order they are written. */
 export function recordKeys(event: AuditEvent): readonly string[] {
-  return [...headKeys, ...sessionKeys, ...tailKeys[event]];
+  return keysByEvent.get(event) ?? [];
 }
 
 /** RFC 3339 UTC with milliseconds, e.g. 2026-12-07T18:12:59.123Z. */
@@ -126,12 +130,12 @@ export function formatAuditTime(epochMs: number): string {
  * the object in; keys the event does not define are not written, so a stray field (a token) cannot leak.
  */
 export function serializeRecord(chain: ChainFields, entry: AuditEntry): string {
-  const source: Record<string, unknown> = { ...entry, ...chain };
-  const out: Record<string, unknown> = {};
+  const source = entry as unknown as Record<string, unknown>;
+  let out = '{';
   for (const key of recordKeys(entry.event)) {
-    const value = source[key];
+    const value = key === 'seq' ? chain.seq : key === 'time' ? chain.time : key === 'prev' ? chain.prev : source[key];
     if (key === 'truncated' && value !== true) continue;
-    out[key] = value === undefined ? null : value;
+    out += `${out.length === 1 ? '' : ','}${keyPrefixes.get(key)!}${JSON.stringify(value === undefined ? null : value)}`;
   }
-  return JSON.stringify(out);
+  return `${out}}`;
 }
