@@ -3,6 +3,7 @@
  * fingerprint and full, one PostgreSQL, one run, rounds interleaved so machine noise hits every variant alike.
  * Usage: node dist/bench/audit.js [--seconds 10] [--clients 8] [--threads 2] [--rounds 1] [--modes simple,prepared] [--json FILE]
  */
+import { runBench } from './run-main.js';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,10 +142,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(2);
-  },
-);
+runBench(main);

@@ -6,6 +6,7 @@
  * connections with and without reuse (the check-in tracker must not cost it), rounds interleaved.
  * Usage: node dist/bench/reuse.js [--seconds 10] [--clients 4] [--logins 50] [--delays 0,200] [--steady-rounds 3] [--no-pgbouncer] [--json FILE]
  */
+import { runBench } from './run-main.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { startLoginDelayRelay } from '../emulator/login-delay.js';
@@ -211,10 +212,4 @@ async function main(): Promise<void> {
   if (opts.jsonFile !== undefined) writeFileSync(opts.jsonFile, `${JSON.stringify({ options: opts, loadBefore, loadAfter, churn, logins, hitRatios, steady }, null, 2)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(2);
-  },
-);
+runBench(main);

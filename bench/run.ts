@@ -5,6 +5,7 @@
  * Usage: node dist/bench/run.js [--seconds 10] [--clients 8] [--threads 2] [--rounds 1] [--logins 200]
  *        [--modes simple,prepared] [--no-pgbouncer] [--json FILE] [--profile FILE.cpuprofile]
  */
+import { runBench } from './run-main.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
@@ -201,10 +202,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(2);
-  },
-);
+runBench(main);

@@ -7,6 +7,7 @@
  * Usage: node dist/bench/tunnel.js [--seconds 10] [--clients 8] [--threads 2] [--rounds 1] [--logins 200]
  *        [--modes simple,prepared] [--tunnel-command CMD] [--no-pgbench] [--json FILE]
  */
+import { runBench } from './run-main.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,10 +179,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(2);
-  },
-);
+runBench(main);

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { socketPair as pair } from '../../testkit/socket-pair.js';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { Relay } from './relay.js';
@@ -7,18 +8,6 @@ import { nullSessionObserver } from '../telemetry/observer.js';
 import { silentLogger } from '../../auth/types.js';
 import { CheckinTracker } from '../upstream/checkin-tracker.js';
 import type { CheckinVerdict } from '../upstream/checkin-tracker.js';
-
-async function pair(): Promise<[net.Socket, net.Socket]> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const near = net.connect(port, '127.0.0.1');
-  const far = await accepted;
-  await new Promise<void>((r) => (near.connecting ? near.once('connect', () => r()) : r()));
-  server.close();
-  return [near, far];
-}
 
 const msg = (type: string, body: Buffer | string = Buffer.alloc(0)): Buffer => {
   const b = typeof body === 'string' ? Buffer.from(body) : body;

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { socketPair as pair } from '../../testkit/socket-pair.js';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
@@ -6,19 +7,6 @@ import { Relay } from './relay.js';
 import type { RelayOptions, RelayStats } from './relay.js';
 import { nullSessionObserver } from '../telemetry/observer.js';
 import { silentLogger } from '../../auth/types.js';
-
-/** A connected TCP pair on loopback: [near, far]. */
-async function pair(): Promise<[net.Socket, net.Socket]> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const near = net.connect(port, '127.0.0.1');
-  const far = await accepted;
-  await new Promise<void>((r) => (near.connecting ? near.once('connect', () => r()) : r()));
-  server.close();
-  return [near, far];
-}
 
 /** client app ⇄ [clientSide | relay | upstreamSide] ⇄ upstream app */
 async function setup(extra: Partial<RelayOptions> = {}) {

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { socketPair as pair } from '../../testkit/socket-pair.js';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
@@ -11,18 +12,6 @@ import type { PooledUpstream } from './reuse-pool.js';
 import { UpstreamLoginError, UpstreamLoginErrorCode } from './error.js';
 
 const target: UpstreamTarget = { database: 'dev', host: '127.0.0.1', port: 5439, dbName: 'dev', engine: 'postgres', tlsMode: 'require' };
-
-async function pair(): Promise<[net.Socket, net.Socket]> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const near = net.connect(port, '127.0.0.1');
-  const far = await accepted;
-  await new Promise<void>((r) => (near.connecting ? near.once('connect', () => r()) : r()));
-  server.close();
-  return [near, far];
-}
 
 function makePool(now = { t: 1_000_000 }) {
   const discards: ReuseDiscardReason[] = [];
