@@ -8,20 +8,23 @@ import { sleep, waitFor } from '../../testkit/wait.js';
 
 const backendPid = async (c: pg.Client): Promise<number> => ((await c.query('SELECT pg_backend_pid() AS pid')).rows[0] as { pid: number }).pid;
 
-test('isolation: two identities mapped to the same database user churn connections and never share an upstream backend', { timeout: 300_000 }, async (t) => {
+test('isolation: two identities mapped to the same database user churn 1,000 connections each and never share an upstream backend', { timeout: 600_000 }, async (t) => {
   if (!requirePg(t)) return;
-  await using stack = await startReuseStack({});
-  // 200 logins each (the issue asks for 1,000; 200 keep the test under a minute on two shared cores). Each
-  // principal's tokens must differ, and X-Amz-Date has 1 s resolution: the stack back-dates a repeat by a second,
-  // so far more than maxTokenAgeSeconds (300) logins per principal in a short test would mint expired tokens.
-  const rounds = 200;
+  // Reused logins from one address go past the default 100 new connections per second, which would close some at accept.
+  await using stack = await startReuseStack({}, 30, { configure: (c) => (c['limits'] = { ...(c['limits'] as object), maxConnectionsPerSourcePerSecond: 100_000 }) });
+  // A token may be replayed until it ages out, so a fresh one every 100 logins is enough (and keeps the stack
+  // from back-dating distinct tokens past maxTokenAgeSeconds).
+  const rounds = 1000;
+  const tokensEvery = 100;
   const pids = new Map<string, Set<number>>([
     ['alice', new Set()],
     ['alicetwin', new Set()],
   ]);
   const worker = async (name: string): Promise<void> => {
+    let token = '';
     for (let i = 0; i < rounds; i++) {
-      const c = await stack.connectUnderLoad(await stack.mint(name), 'alice');
+      if (i % tokensEvery === 0) token = await stack.mint(name);
+      const c = await stack.connectUnderLoad(token, 'alice');
       const who = ((await c.query('SELECT pg_backend_pid() AS pid, session_user AS su')).rows[0] as { pid: number; su: string });
       pids.get(name)!.add(who.pid);
       await c.end();
@@ -36,12 +39,13 @@ test('isolation: two identities mapped to the same database user churn connectio
   assert.ok(hits > rounds, `most logins were hits (${hits} of ${2 * rounds})`);
 });
 
-test('late cancel: a CancelRequest with a departed client\'s key never cancels the query of the client its upstream was handed to (200 trials)', { timeout: 300_000 }, async (t) => {
+test('late cancel: a CancelRequest with a departed client\'s key never cancels the query of the client its upstream was handed to (1,000 trials)', { timeout: 900_000 }, async (t) => {
   if (!requirePg(t)) return;
   await using stack = await startReuseStack({});
-  const trials = 200;
+  const trials = 1000;
+  let token = await stack.mint('alice');
   let handedOn = 0;
-  let departing = await stack.connect(await stack.mint('alice'), 'alice');
+  let departing = await stack.connect(token, 'alice');
   let departingPid = await backendPid(departing);
   const unknownBefore = await stack.metric('rsproxy_cancel_requests_total', { result: 'unknown_key' });
   const forwardedBefore = await stack.metric('rsproxy_cancel_requests_total', { result: 'forwarded' });
@@ -50,7 +54,8 @@ test('late cancel: a CancelRequest with a departed client\'s key never cancels t
     const before = await settledCount(stack);
     await departing.end();
     await waitSettled(stack, before);
-    const next = await stack.connect(await stack.mint('alice'), 'alice');
+    if (i % 100 === 99) token = await stack.mint('alice');
+    const next = await stack.connect(token, 'alice');
     const nextPid = await backendPid(next);
     if (nextPid === departingPid) handedOn++;
     // 0.12 s per trial keeps the cancels under the per-source cancel rate limit (10/s), so each one is judged by its key.
