@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +36,16 @@ export function writeCredentialsFile(file: string, keys: AwsKeys | undefined, pr
  * An environment with no AWS_* or PG* variable of this process: the AWS SDK reads `credentialsFile` and
  * `configFile`, never the instance metadata service.
  */
+/** A fresh home under `dir` with `keys` in its AWS credentials file and an empty config file, and the tunnel's env for it. */
+export function principalTunnelEnv(dir: string, name: string, keys: AwsKeys, extra: Record<string, string> = {}): { env: NodeJS.ProcessEnv; credentialsFile: string } {
+  const home = mkdtempSync(join(dir, `${name}-`));
+  const credentialsFile = join(home, 'credentials');
+  const configFile = join(home, 'config');
+  writeFileSync(configFile, '');
+  writeCredentialsFile(credentialsFile, keys);
+  return { env: tunnelEnv({ credentialsFile, configFile, home }, extra), credentialsFile };
+}
+
 export function tunnelEnv(files: { credentialsFile: string; configFile: string; home: string }, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AWS_') && !k.startsWith('PG') && !k.startsWith('RSPROXY_') && k !== 'NODE_TEST_CONTEXT') env[k] = v;

@@ -21,7 +21,7 @@ import type { IamStack } from '../../testkit/iam-stack.js';
 import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
 import { proxyAwsEnv } from '../../testkit/proxy-aws-env.js';
 import { requireTool } from '../../testkit/tools.js';
-import { startTunnel, tunnelEnv, writeCredentialsFile } from '../../testkit/tunnel-process.js';
+import { principalTunnelEnv, startTunnel } from '../../testkit/tunnel-process.js';
 import type { TunnelProcess } from '../../testkit/tunnel-process.js';
 import { waitFor } from '../../testkit/wait.js';
 
@@ -104,14 +104,9 @@ describe('the single executable', { skip: !pgAvailable() && process.env['CI'] !=
   };
   /** The env of a client with `name`'s AWS keys in a credentials file, PATH without node. */
   const principalEnv = (s: IamStack, name: string): NodeJS.ProcessEnv => {
-    const home = mkdtempSync(join(dir, `${name}-`));
-    const credentialsFile = join(home, 'credentials');
-    const configFile = join(home, 'config');
-    writeFileSync(configFile, '');
     const p = s.principals.get(name);
     assert.ok(p !== undefined);
-    writeCredentialsFile(credentialsFile, p);
-    return tunnelEnv({ credentialsFile, configFile, home }, { PATH: toolsPath });
+    return principalTunnelEnv(dir, name, p, { PATH: toolsPath }).env;
   };
 
   test('no node on the PATH the executable runs with', () => {

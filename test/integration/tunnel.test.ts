@@ -22,7 +22,7 @@ import type { IamStack } from '../../testkit/iam-stack.js';
 import { pgAvailable, requirePg } from '../../testkit/pg-cluster.js';
 import { cancelPacket } from '../../testkit/raw-wire.js';
 import { requireTool } from '../../testkit/tools.js';
-import { startTunnel, tunnelEnv, tunnelExit, writeCredentialsFile } from '../../testkit/tunnel-process.js';
+import { principalTunnelEnv, startTunnel, tunnelExit, writeCredentialsFile } from '../../testkit/tunnel-process.js';
 import type { TunnelProcess } from '../../testkit/tunnel-process.js';
 import { waitFor } from '../../testkit/wait.js';
 
@@ -98,14 +98,9 @@ describe('rsproxy tunnel', { skip: !pgAvailable() && process.env['CI'] !== 'true
 
   /** Files and env for one principal's credentials (a fresh directory each). */
   const principalEnv = (s: IamStack, name: string, extra: Record<string, string> = {}): { env: NodeJS.ProcessEnv; credentialsFile: string } => {
-    const home = mkdtempSync(join(dir, `${name}-`));
-    const credentialsFile = join(home, 'credentials');
-    const configFile = join(home, 'config');
-    writeFileSync(configFile, '');
     const p = s.principals.get(name);
     assert.ok(p !== undefined);
-    writeCredentialsFile(credentialsFile, p);
-    return { env: tunnelEnv({ credentialsFile, configFile, home }, extra), credentialsFile };
+    return principalTunnelEnv(dir, name, p, extra);
   };
 
   const tunnelArgs = (s: IamStack, extra: string[] = []): string[] => [
