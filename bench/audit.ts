@@ -1,7 +1,8 @@
 /**
  * What the audit trail costs: `pgbench -S` through rsproxy with audit off, sessions only (statements off),
  * fingerprint and full, one PostgreSQL, one run, rounds interleaved so machine noise hits every variant alike.
- * Usage: node dist/bench/audit.js [--seconds 10] [--clients 8] [--threads 2] [--rounds 1] [--modes simple,prepared] [--json FILE]
+ * Usage: node dist/bench/audit.js [--seconds 10] [--clients 8] [--threads 2] [--rounds 1] [--modes simple,prepared]
+ *   [--variants off,sessions,fingerprint,full] [--json FILE]
  */
 import { runBench } from './run-main.js';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -64,6 +65,8 @@ async function main(): Promise<void> {
   const rounds = intFlag(argv, 'rounds', 1, 1, 10);
   const modes = (strFlag(argv, 'modes') ?? 'simple,prepared').split(',') as QueryMode[];
   for (const m of modes) if (m !== 'simple' && m !== 'extended' && m !== 'prepared') throw new Error(`--modes: unknown mode ${String(m)}`);
+  const chosen = (strFlag(argv, 'variants') ?? variants.map((v) => v.name).join(',')).split(',');
+  for (const v of chosen) if (!variants.some((known) => known.name === v)) throw new Error(`--variants: unknown variant ${v}`);
   const jsonFile = strFlag(argv, 'json');
   const log = (s: string): void => void process.stderr.write(`# ${s}\n`);
 
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
     await stack.pg.query('GRANT pg_read_all_data TO alice');
     await pgbenchInit({ name: 'direct', host: '127.0.0.1', port: stack.pg.port, user: stack.pg.superuser, database: stack.upstreamDbName, password: stack.pg.superPassword }, 1);
     const targets: Array<{ variant: string; port: number; auditFile?: string }> = [];
-    for (const v of variants) {
+    for (const v of variants.filter((known) => chosen.includes(known.name))) {
       if (v.audit === undefined) targets.push({ variant: v.name, port: stack.proxyPort });
       else {
         const proxy = await startAuditedProxy(stack, dir, v.name, v.audit);

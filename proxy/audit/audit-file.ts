@@ -11,6 +11,8 @@ export interface AuditFile {
   read(position: number, length: number): Promise<Uint8Array>;
   /** Appends all of `data` (loops over short writes); rejects if any of it could not be written. */
   append(data: Uint8Array): Promise<void>;
+  /** As append, synchronously (throws instead of rejecting); a file without it is written through append only. */
+  appendSync?(data: Uint8Array): void;
   /** Flushes written data to the disk. */
   sync(): Promise<void>;
   /** Cuts the file to `size` bytes (drops a torn tail). */
@@ -47,6 +49,10 @@ class NodeAuditFile implements AuditFile {
   }
 
   async append(data: Uint8Array): Promise<void> {
+    this.appendSync(data);
+  }
+
+  appendSync(data: Uint8Array): void {
     let offset = 0;
     while (offset < data.length) {
       // Synchronous on purpose: a line into the page cache is a ~2 µs syscall, while the thread-pool round trip

@@ -9,6 +9,7 @@ import type { AuditFile, AuditFs } from './audit-file.js';
 import { createAuditMetrics } from './audit-metrics.js';
 import { lineHash } from './chain.js';
 import { genesisPrev, type AuditEntry } from './record.js';
+import { sealEntry } from './record-encoding.js';
 import { verifyAuditFiles } from './verify.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rsproxy-audit-log-'));
@@ -50,8 +51,13 @@ function options(path: string, extra: Partial<AuditLogOptions> = {}): AuditLogOp
   return { path, onFailure: 'refuse', clock, logger: captureLogger(), ...extra };
 }
 
-/** An in-memory AuditFs whose appends fail (optionally after writing part or all of the data) while `failing` is set. */
-function fakeFs(): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'partial' | 'sync'; probeFails: boolean; opens: number; saved: string | undefined } {
+/** An in-memory AuditFs whose appends fail (optionally after writing part or all of the data) while `failing` is set; with `hasAppendSync` its files also append synchronously, as node:fs files do. */
+function fakeFs(hasAppendSync = false): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'partial' | 'sync'; probeFails: boolean; opens: number; saved: string | undefined } {
+  const appendNow = (data: Uint8Array): void => {
+    if (state.failing === 'partial') state.content = Buffer.concat([state.content, data.subarray(0, 5)]);
+    if (state.failing === 'whole' || state.failing === 'partial') throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    state.content = Buffer.concat([state.content, data]);
+  };
   const state = {
     content: Buffer.alloc(0),
     saved: undefined as string | undefined,
@@ -63,11 +69,8 @@ function fakeFs(): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'parti
       return {
         size: async () => state.content.length,
         read: async (pos, len) => state.content.subarray(pos, pos + len),
-        append: async (data) => {
-          if (state.failing === 'partial') state.content = Buffer.concat([state.content, data.subarray(0, 5)]);
-          if (state.failing === 'whole' || state.failing === 'partial') throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-          state.content = Buffer.concat([state.content, data]);
-        },
+        append: async (data) => appendNow(data),
+        ...(hasAppendSync ? { appendSync: appendNow } : {}),
         sync: async () => {
           if (state.failing === 'sync') throw Object.assign(new Error('I/O error'), { code: 'EIO' });
         },
@@ -113,6 +116,50 @@ test('concurrent writes are serialised in call order', async () => {
   assert.deepEqual(results.map((r) => r.seq), Array.from({ length: 50 }, (_, i) => i + 1));
   assert.deepEqual(records(path).map((r) => r.connectionId), Array.from({ length: 50 }, (_, i) => `c${i}`));
   assert.equal((await verifyAuditFiles([path])).ok, true);
+});
+
+test('append: with nothing pending the record is in the file when append returns, with no promise; behind a pending job it waits its turn', async () => {
+  const path = freshPath();
+  const log = await AuditLog.open(options(path));
+  const sealed = (id: string) => sealEntry(login(id));
+  const first = log.append(sealed('a'));
+  assert.deepEqual(first, { written: true, proceed: true, seq: 1 }, 'a result, not a promise');
+  assert.equal(records(path).at(-1)?.connectionId, 'a', 'already in the file');
+  const reopening = log.reopen();
+  const queued = log.append(sealed('b'));
+  assert.ok(queued instanceof Promise, 'a reopen is pending: the record queues behind it');
+  const third = log.write(login('c'));
+  assert.deepEqual([await reopening, (await queued).seq, (await third).seq], [true, 2, 3]);
+  assert.deepEqual(log.append(sealed('d')), { written: true, proceed: true, seq: 4 }, 'idle again: at once');
+  await log.close();
+  assert.deepEqual(records(path).map((r) => r.connectionId), ['a', 'b', 'c', 'd']);
+  assert.equal((await verifyAuditFiles([path])).ok, true);
+});
+
+test('append: a synchronous write that failed half-way answers at once, and the next record (on the queued path) cuts the torn line first', async () => {
+  const fs = fakeFs(true);
+  const log = await AuditLog.open(options('/fake/audit.log', { fs }));
+  assert.deepEqual(log.append(sealEntry(login('a'))), { written: true, proceed: true, seq: 1 });
+  fs.failing = 'partial';
+  assert.deepEqual(log.append(sealEntry(login('b'))), { written: false, proceed: false });
+  assert.equal(log.isHealthy, false);
+  fs.failing = 'no';
+  const next = log.append(sealEntry(login('c')));
+  assert.ok(next instanceof Promise, 'unhealthy: the slow path repairs the file');
+  assert.equal((await next).seq, 2);
+  const lines = fs.content.toString('utf8').split('\n');
+  assert.deepEqual(lines.slice(0, 2).map((l) => JSON.parse(l).connectionId), ['a', 'c']);
+  assert.equal(lines[2], '');
+  assert.equal(log.isHealthy, true);
+  assert.deepEqual(log.append(sealEntry(login('d'))), { written: true, proceed: true, seq: 3 }, 'healthy again: at once');
+});
+
+test('syncEachRecord: every record takes the queued path (fdatasync is awaited)', async () => {
+  const fs = fakeFs(true);
+  const log = await AuditLog.open(options('/fake/audit.log', { fs, syncEachRecord: true }));
+  const r = log.append(sealEntry(login('a')));
+  assert.ok(r instanceof Promise);
+  assert.equal((await r).seq, 1);
 });
 
 test('a restart continues the chain from the last line of the existing file and cuts a torn last line', async () => {

@@ -3,7 +3,8 @@ import type { Clock } from '../../auth/types.js';
 import { nodeAuditFs, readTail, type AuditFile, type AuditFs, type FileTail } from './audit-file.js';
 import { silentAuditObserver, type AuditObserver } from './audit-metrics.js';
 import { chainAfter, isHash, lineHash, type ChainState } from './chain.js';
-import { formatAuditTime, genesisPrev, serializeRecord, type AuditEntry } from './record.js';
+import { formatAuditTime, genesisPrev, type AuditEntry, type AuditEvent } from './record.js';
+import { RecordEncoder, sealEntry, type SealedEntry } from './record-encoding.js';
 
 /** What a write that fails means for the action it records. */
 export type AuditFailurePolicy = 'refuse' | 'continue';
@@ -88,6 +89,9 @@ export class AuditLog {
   private isTorn = false;
   private isClosed = false;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Jobs queued or running: while any is, a record waits its turn behind them. */
+  private pending = 0;
+  private readonly encoder = new RecordEncoder();
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly fs: AuditFs;
   private readonly observer: AuditObserver;
@@ -143,7 +147,15 @@ export class AuditLog {
 
   /** Appends one record; seq and prev advance only when it is in the file, so a failed record leaves no gap. */
   write(entry: AuditEntry): Promise<AuditWriteResult> {
-    return this.serial(() => this.writeNow(entry));
+    return Promise.resolve(this.append(sealEntry(entry)));
+  }
+
+  /**
+   * Appends one sealed record: at once, returning the outcome, when nothing else is pending and the file is
+   * healthy; otherwise queued behind what is pending, returning a promise. Records land in call order either way.
+   */
+  append(sealed: SealedEntry): AuditWriteResult | Promise<AuditWriteResult> {
+    return this.appendNow(sealed) ?? this.serial(() => this.writeNow(sealed));
   }
 
   /** Reopens the path (SIGHUP after logrotate moved the file); the chain continues into the new file. Resolves to isHealthy. */
@@ -204,20 +216,45 @@ export class AuditLog {
   }
 
   private serial<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(job);
+    this.pending++;
+    const run = this.queue.then(job).finally(() => {
+      this.pending--;
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async writeNow(entry: AuditEntry): Promise<AuditWriteResult> {
-    const failed: AuditWriteResult = { written: false, proceed: this.opts.onFailure === 'continue' };
-    if (this.isClosed) {
-      this.opts.logger.error({ event: entry.event }, 'audit record written after close');
-      return failed;
-    }
+  /** The next record's seq and its line's bytes, newline included: a view of the encoder's buffer, valid until the next record is encoded. */
+  private nextLine(sealed: SealedEntry): { seq: number; bytes: Buffer } {
     const seq = this.chain.seq + 1;
-    const line = serializeRecord({ seq, time: formatAuditTime(this.opts.clock.nowMs()), prev: this.chain.prev }, entry);
-    const bytes = Buffer.from(`${line}\n`, 'utf8');
+    return { seq, bytes: this.encoder.encode({ seq, time: formatAuditTime(this.opts.clock.nowMs()), prev: this.chain.prev }, sealed) };
+  }
+
+  /** The synchronous write of append(); undefined when the record must wait its turn (or the slow path must repair the file first). */
+  private appendNow(sealed: SealedEntry): AuditWriteResult | undefined {
+    const file = this.file;
+    if (this.pending > 0 || this.isClosed || !this.healthy || this.isTorn || this.opts.syncEachRecord === true || file?.appendSync === undefined) return undefined;
+    const { seq, bytes } = this.nextLine(sealed);
+    // Until it is acknowledged, the line counts as torn: a failed append is cut before the next record.
+    this.isTorn = true;
+    try {
+      file.appendSync(bytes);
+    } catch (err) {
+      return this.writeFailed(sealed.event, seq, err);
+    }
+    this.isTorn = false;
+    return this.written(sealed.event, seq, bytes);
+  }
+
+  private async writeNow(sealed: SealedEntry): Promise<AuditWriteResult> {
+    if (this.isClosed) {
+      this.opts.logger.error({ event: sealed.event }, 'audit record written after close');
+      return { written: false, proceed: this.opts.onFailure === 'continue' };
+    }
+    const line = this.nextLine(sealed);
+    const { seq } = line;
+    // Its own copy of the line: the append is awaited, and this path is rare enough not to share the encoder's buffer.
+    const bytes = Buffer.from(line.bytes);
     try {
       if (this.file === undefined && !(await this.openPath())) throw new Error('audit file is not open');
       const file = this.file;
@@ -229,16 +266,26 @@ export class AuditLog {
       if (this.opts.syncEachRecord === true) await file.sync();
       this.isTorn = false;
     } catch (err) {
-      this.observer.writeFailed(entry.event);
-      if (this.healthy) this.opts.logger.error({ path: this.opts.path, event: entry.event, seq, err: errorCode(err), policy: this.opts.onFailure }, 'audit record could not be written');
-      this.setHealthy(false);
-      return failed;
+      return this.writeFailed(sealed.event, seq, err);
     }
+    return this.written(sealed.event, seq, bytes);
+  }
+
+  /** A record is in the file: the chain advances past it. */
+  private written(event: AuditEvent, seq: number, bytes: Buffer): AuditWriteResult {
     this.goodSize += bytes.length;
     this.chain = { seq, prev: lineHash(bytes.subarray(0, bytes.length - 1)) };
-    this.observer.recordWritten(entry.event);
+    this.observer.recordWritten(event);
     this.setHealthy(true);
     return { written: true, proceed: true, seq };
+  }
+
+  /** A record could not be written: counted, logged once per outage, and the log is unhealthy until a write or probe succeeds. */
+  private writeFailed(event: AuditEvent, seq: number, err: unknown): AuditWriteResult {
+    this.observer.writeFailed(event);
+    if (this.healthy) this.opts.logger.error({ path: this.opts.path, event, seq, err: errorCode(err), policy: this.opts.onFailure }, 'audit record could not be written');
+    this.setHealthy(false);
+    return { written: false, proceed: this.opts.onFailure === 'continue' };
   }
 
   /** Saves where the chain stands, so a restart into an empty (rotated) file continues it; a failure only warns. */

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fingerprint, maskPasswords, statementRecordText, truncateUtf8 } from './fingerprint.js';
+import { fingerprint, maskPasswords, secretKeywords, statementRecordText, truncateUtf8 } from './fingerprint.js';
+import { lexSql } from './sql-lexer.js';
 
 const runs = { seed: 4242, numRuns: 400 };
 
@@ -179,4 +180,53 @@ test('statementRecordText: fingerprint mode, full mode masked and cut with trunc
   assert.deepEqual(statementRecordText('full', "select 'é'", 9), { text: "select '*", truncated: true });
   assert.deepEqual(statementRecordText('full', "ALTER USER u PASSWORD 'longsecret'", 28), { text: "ALTER USER u PASSWORD '***'", truncated: true });
   assert.deepEqual(statementRecordText('fingerprint', 'select a, b, c', 8), { text: 'select a', truncated: true });
+});
+
+/** The fingerprint as first written, over lexSql's token objects: the oracle for the allocation-free one. */
+function fingerprintOracle(text: string): string {
+  const tight = { before: new Set([',', ';', ')', ']', '.', '::']), after: new Set(['(', '[', '.', '::']) };
+  const parts: string[] = [];
+  for (const token of lexSql(text)) {
+    if (token.kind === 'space' || token.kind === 'comment') continue;
+    if (token.kind === 'literal' || token.kind === 'number') {
+      parts.push('?');
+      if (token.isAmbiguous === true) break;
+      continue;
+    }
+    parts.push(text.slice(token.start, token.end));
+  }
+  let out = '';
+  let previous = '';
+  for (const part of parts) {
+    if (out !== '' && !tight.before.has(part) && !tight.after.has(previous)) out += ' ';
+    out += part;
+    previous = part;
+  }
+  return out;
+}
+
+const sqlish = fc.string({ unit: fc.constantFrom('SELECT', ' ', 'a', '1', '.', '::', ':', ',', ';', '(', ')', '[', ']', "'", '"', '$', '$$', '$t$', '--', '/*', '*/', '\n', '\\', 'E', 'U&', '=', '<>', 'é', '😀', 'password'), maxLength: 40 });
+
+test('property: the allocation-free fingerprint equals the token-list fingerprint on any text', () => {
+  fc.assert(
+    fc.property(sqlish, (text) => assert.equal(fingerprint(text), fingerprintOracle(text))),
+    { seed: 99, numRuns: 3000 },
+  );
+  for (const [text] of corpus) assert.equal(fingerprint(text), fingerprintOracle(text));
+});
+
+test('property: the masking shortcut is sound: ASCII with no quote, dollar or secret word lexes to no literal and no secret keyword', () => {
+  const plain = fc.string({ unit: fc.constantFrom('SELECT', ' ', 'a', '1', '.', '::', ',', '(', ')', '--', '/*', '*/', '\n', '\\', 'E', 'U&', 'pass', 'word', 'session', '_token', 'access_key', '_id', 'credential'), maxLength: 30 });
+  fc.assert(
+    fc.property(plain, (text) => {
+      fc.pre(!/password|credentials|access_key_id|secret_access_key|session_token|master_symmetric_key|aws_secret/i.test(text));
+      const tokens = lexSql(text);
+      assert.ok(!tokens.some((t) => t.kind === 'literal'), text);
+      assert.ok(!tokens.some((t) => t.kind === 'identifier' && secretKeywords.has(text.slice(t.start, t.end).toUpperCase())), text);
+      assert.equal(maskPasswords(text), text);
+    }),
+    { seed: 100, numRuns: 2000 },
+  );
+  // Non-ASCII is never short-cut: 'ß' upper-cases to SS, so paßword is read as the keyword and its literal masked.
+  assert.equal(maskPasswords("ALTER USER u PAßWORD 'hunter2'"), "ALTER USER u PAßWORD '***'");
 });

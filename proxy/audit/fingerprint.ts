@@ -1,11 +1,19 @@
 /** Statement text for audit records: fingerprints (every literal a `?`), masked secrets, and cutting at a byte limit. */
-import { lexSql, type SqlToken } from './sql-lexer.js';
+import { SqlScanner } from './sql-lexer.js';
 
 /** The audit.statements modes that record a statement. */
 export type StatementMode = 'fingerprint' | 'full';
 
-const noSpaceBefore = new Set([',', ';', ')', ']', '.', '::']);
-const noSpaceAfter = new Set(['(', '[', '.', '::']);
+/** Punctuation written with no space before it: , ; ) ] . :: */
+const isTightBefore = (text: string, start: number, end: number): boolean => {
+  const c = text.charCodeAt(start);
+  return end - start === 2 || c === 0x2c || c === 0x3b || c === 0x29 || c === 0x5d || c === 0x2e;
+};
+/** Punctuation written with no space after it: ( [ . :: */
+const isTightAfter = (text: string, start: number, end: number): boolean => {
+  const c = text.charCodeAt(start);
+  return end - start === 2 || c === 0x28 || c === 0x5b || c === 0x2e;
+};
 
 /**
  * The statement with every literal (strings of every kind, dollar-quoted bodies, numbers) replaced by
@@ -14,22 +22,24 @@ const noSpaceAfter = new Set(['(', '[', '.', '::']);
  */
 export function fingerprint(text: string): string {
   try {
-    const parts: string[] = [];
-    for (const token of lexSql(text)) {
-      if (token.kind === 'space' || token.kind === 'comment') continue;
-      if (token.kind === 'literal' || token.kind === 'number') {
-        parts.push('?');
-        if (token.isAmbiguous === true) break;
+    const token = new SqlScanner(text);
+    let out = '';
+    // Whether the part written last forbids a space after it (at the start: nothing to space from).
+    let isAfterTight = true;
+    while (token.next()) {
+      const kind = token.kind;
+      if (kind === 'space' || kind === 'comment') continue;
+      if (kind === 'literal' || kind === 'number') {
+        out += isAfterTight ? '?' : ' ?';
+        isAfterTight = false;
+        if (token.isAmbiguous) break;
         continue;
       }
-      parts.push(text.slice(token.start, token.end));
-    }
-    let out = '';
-    let previous = '';
-    for (const part of parts) {
-      if (out !== '' && !noSpaceBefore.has(part) && !noSpaceAfter.has(previous)) out += ' ';
-      out += part;
-      previous = part;
+      // Only punctuation tokens (, ; ) ] . :: ( [) are tight; "::" is the only two-character one.
+      const isPunctuation = kind === 'punctuation';
+      if (!isAfterTight && !(isPunctuation && isTightBefore(text, token.start, token.end))) out += ' ';
+      out += text.slice(token.start, token.end);
+      isAfterTight = isPunctuation && isTightAfter(text, token.start, token.end);
     }
     return out;
   } catch {
@@ -40,6 +50,10 @@ export function fingerprint(text: string): string {
 /** Keywords whose following literal is a secret (Redshift CREATE/ALTER USER, COPY/UNLOAD credentials). */
 export const secretKeywords: ReadonlySet<string> = new Set(['PASSWORD', 'CREDENTIALS', 'ACCESS_KEY_ID', 'SECRET_ACCESS_KEY', 'SESSION_TOKEN', 'MASTER_SYMMETRIC_KEY']);
 const mentionsSecret = /password|credentials|secret_access_key|session_token|master_symmetric_key|aws_secret/i;
+/** Any secret keyword or mention, anywhere. */
+const anySecret = /password|credentials|access_key_id|secret_access_key|session_token|master_symmetric_key|aws_secret/i;
+/** ASCII with no quote, double quote or dollar: no literal, quoted identifier or dollar quote can start in it. */
+const hasNoLiteral = /^[^'"$\u0080-\uffff]*$/;
 /** What a masked literal becomes. */
 export const maskedLiteral = "'***'";
 
@@ -58,23 +72,26 @@ const maxMaskDepth = 4;
 
 function maskAtDepth(text: string, depth: number): string {
   if (depth > maxMaskDepth) return mentionsSecret.test(text) ? maskedLiteral : text;
+  // Nothing to mask without a literal or a secret keyword; non-ASCII is lexed (toUpperCase maps 'ß' and 'ſ' to S).
+  if (hasNoLiteral.test(text) && !anySecret.test(text)) return text;
   try {
-    return maskTokens(text, lexSql(text), depth);
+    return maskTokens(text, depth);
   } catch {
     return maskedLiteral;
   }
 }
 
-function maskTokens(text: string, tokens: readonly SqlToken[], depth: number): string {
+function maskTokens(text: string, depth: number): string {
   let out = '';
   let copiedTo = 0;
   let afterSecretKeyword = false;
-  for (const token of tokens) {
+  const token = new SqlScanner(text);
+  while (token.next()) {
     if (token.kind === 'space') continue;
     if (token.kind === 'comment') {
       // A server that does not nest comments may read part of this one as code: mask inside it too.
       const open = 2;
-      const close = token.isUnterminated === true || text.startsWith('--', token.start) ? token.end : token.end - 2;
+      const close = token.isUnterminated || text.startsWith('--', token.start) ? token.end : token.end - 2;
       const inner = text.slice(token.start + open, close);
       const masked = maskAtDepth(inner, depth + 1);
       if (masked !== inner) {
@@ -84,19 +101,18 @@ function maskTokens(text: string, tokens: readonly SqlToken[], depth: number): s
       continue;
     }
     if (token.kind === 'literal') {
-      const content = text.slice(token.start, token.end);
       let replacement: string | undefined;
-      if (afterSecretKeyword || token.isAmbiguous === true || token.isUnterminated === true) replacement = maskedLiteral;
-      else if (token.body !== undefined) {
-        const body = text.slice(token.body.start, token.body.end);
+      if (afterSecretKeyword || token.isAmbiguous || token.isUnterminated) replacement = maskedLiteral;
+      else if (token.bodyStart !== -1) {
+        const body = text.slice(token.bodyStart, token.bodyEnd);
         const masked = maskAtDepth(body, depth + 1);
-        if (masked !== body) replacement = text.slice(token.start, token.body.start) + masked + text.slice(token.body.end, token.end);
-      } else if (mentionsSecret.test(content)) replacement = maskedLiteral;
+        if (masked !== body) replacement = text.slice(token.start, token.bodyStart) + masked + text.slice(token.bodyEnd, token.end);
+      } else if (mentionsSecret.test(text.slice(token.start, token.end))) replacement = maskedLiteral;
       if (replacement !== undefined) {
         out += text.slice(copiedTo, token.start) + replacement;
-        copiedTo = token.isAmbiguous === true ? text.length : token.end;
+        copiedTo = token.isAmbiguous ? text.length : token.end;
         // An unterminated literal reaches the end anyway; an ambiguous one hides all that follows.
-        if (token.isAmbiguous === true) break;
+        if (token.isAmbiguous) break;
       }
       // 'abc'<newline>'def' is one string: a literal right after a masked secret is masked too.
       continue;

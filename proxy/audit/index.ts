@@ -4,6 +4,7 @@ export { nodeAuditFs, type AuditFile, type AuditFs } from './audit-file.js';
 export { createAuditMetrics, silentAuditObserver, type AuditObserver } from './audit-metrics.js';
 export {
   auditEvents,
+  genesisPrev,
   type AdminTerminateEntry,
   type AuditEntry,
   type AuditEvent,
@@ -17,6 +18,7 @@ export {
   type SessionFields,
   type StatementEntry,
 } from './record.js';
-export { capturedStatement, statementEntry, StatementMessageCode, type CapturedStatement } from './statement-capture.js';
+export { recordLine, sealEntry, type SealedEntry } from './record-encoding.js';
+export { capturedStatement, statementRecords, StatementMessageCode, type CapturedStatement } from './statement-capture.js';
 export { fingerprint, maskPasswords, statementRecordText, type StatementMode } from './fingerprint.js';
 export { verifyAuditFiles, type VerifyResult } from './verify.js';

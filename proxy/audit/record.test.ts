@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { auditEvents, formatAuditTime, genesisPrev, recordKeys, serializeRecord, type AuditEntry, type SessionFields } from './record.js';
+import fc from 'fast-check';
+import { auditEvents, formatAuditTime, genesisPrev, recordKeys, type AuditEntry, type SessionFields, type StatementEntry } from './record.js';
+import { recordLine, sealEntry, serializeRecord, statementSealer } from './record-encoding.js';
 
 const session: SessionFields = {
   identity: 'arn:aws:iam::123456789012:role/Analyst',
@@ -58,4 +60,56 @@ test('a denied login writes null for what the login had not learnt; stray fields
 
 test('time is RFC 3339 UTC with milliseconds', () => {
   assert.equal(formatAuditTime(Date.UTC(2026, 11, 7, 18, 0, 0, 5)), '2026-12-07T18:00:00.005Z');
+});
+
+test('property: formatAuditTime is Date#toISOString for any time from 1970 to 9999 (the per-second cache never shows)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 253402300799999 }), fc.integer({ min: -2000, max: 2000 }), (ms, step) => {
+      assert.equal(formatAuditTime(ms), new Date(ms).toISOString());
+      const next = Math.min(253402300799999, Math.max(0, ms + step));
+      assert.equal(formatAuditTime(next), new Date(next).toISOString());
+    }),
+    { seed: 2026, numRuns: 2000 },
+  );
+});
+
+const jsonText = fc.string({ unit: 'binary', maxLength: 40 });
+const sessionArb = fc.record({
+  connectionId: jsonText,
+  clientAddress: jsonText,
+  identity: jsonText,
+  callerArn: jsonText,
+  accountId: jsonText,
+  database: jsonText,
+  dbUser: jsonText,
+  dbGroups: fc.array(jsonText, { maxLength: 3 }),
+  target: jsonText,
+  applicationName: jsonText,
+  upstreamPid: fc.option(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { nil: null }),
+  reused: fc.boolean(),
+});
+
+test('property: a statement sealed once per session is byte for byte the line serializeRecord writes for the same record', () => {
+  fc.assert(
+    fc.property(sessionArb, fc.constantFrom('simple', 'extended' as const), jsonText, fc.boolean(), fc.nat(), (s, protocol, text, truncated, seq) => {
+      const seal = statementSealer(s);
+      const entry: StatementEntry = { ...s, event: 'statement', protocol, text, ...(truncated ? { truncated: true as const } : {}) };
+      const at = { seq: seq + 1, time: '2026-12-07T18:00:00.123Z', prev: genesisPrev };
+      const line = recordLine(at, seal(protocol, text, truncated));
+      assert.equal(line, serializeRecord(at, entry));
+      assert.deepEqual(Object.keys(JSON.parse(line)), recordKeys('statement').filter((k) => k !== 'truncated' || truncated));
+    }),
+    { seed: 77, numRuns: 500 },
+  );
+});
+
+test('property: every event sealed and put on the chain keeps the key order of recordKeys', () => {
+  fc.assert(
+    fc.property(sessionArb, fc.constantFrom(...auditEvents), (s, event) => {
+      const entry = { ...s, event, sqlstate: '57P03', reason: 'x', durationMs: 1, clientToUpstreamBytes: 2, upstreamToClientBytes: 3, statements: 4, protocol: 'simple', text: 'SELECT ?' } as AuditEntry;
+      const keys = Object.keys(JSON.parse(recordLine(chain, sealEntry(entry))));
+      assert.deepEqual(keys, recordKeys(event).filter((k) => k !== 'truncated'));
+    }),
+    { seed: 78, numRuns: 300 },
+  );
 });

@@ -98,11 +98,13 @@ export type AuditRecord = ChainFields & AuditEntry;
 /** The `prev` of the very first record. */
 export const genesisPrev = '0'.repeat(64);
 
-const headKeys = ['seq', 'time', 'event', 'connectionId', 'clientAddress', 'prev'] as const;
-const sessionKeys = ['identity', 'callerArn', 'accountId', 'database', 'dbUser', 'dbGroups', 'target', 'applicationName', 'upstreamPid', 'reused'] as const;
+/** The keys every record starts with, in order (seq, time and prev are the chain's). */
+export const headKeys = ['seq', 'time', 'event', 'connectionId', 'clientAddress', 'prev'] as const;
+/** The keys of SessionFields, in the order they follow the head. */
+export const sessionKeys = ['identity', 'callerArn', 'accountId', 'database', 'dbUser', 'dbGroups', 'target', 'applicationName', 'upstreamPid', 'reused'] as const;
 
 /** The key order of each event's record, after the head and session keys. */
-const tailKeys: Readonly<Record<AuditEvent, readonly string[]>> = {
+export const tailKeys: Readonly<Record<AuditEvent, readonly string[]>> = {
   login: [],
   login_denied: ['sqlstate', 'reason'],
   session_end: ['reason', 'durationMs', 'clientToUpstreamBytes', 'upstreamToClientBytes', 'statements'],
@@ -112,30 +114,25 @@ const tailKeys: Readonly<Record<AuditEvent, readonly string[]>> = {
 };
 
 const keysByEvent: ReadonlyMap<AuditEvent, readonly string[]> = new Map(auditEvents.map((e) => [e, [...headKeys, ...sessionKeys, ...tailKeys[e]]]));
-// Each key's JSON spelling with its colon, built once: a statement record is serialised per query.
-const keyPrefixes: ReadonlyMap<string, string> = new Map([...keysByEvent.values()].flat().map((k) => [k, `${JSON.stringify(k)}:`]));
 
 /** The record's keys in the order they are written. */
 export function recordKeys(event: AuditEvent): readonly string[] {
   return keysByEvent.get(event) ?? [];
 }
 
+let cachedSecond = Number.NaN;
+let cachedSecondPrefix = '';
+
 /** RFC 3339 UTC with milliseconds, e.g. 2026-12-07T18:12:59.123Z. */
 export function formatAuditTime(epochMs: number): string {
-  return new Date(epochMs).toISOString();
-}
-
-/**
- * One record as one JSON line (no newline), keys in a fixed order whatever order the caller built
- * the object in; keys the event does not define are not written, so a stray field (a token) cannot leak.
- */
-export function serializeRecord(chain: ChainFields, entry: AuditEntry): string {
-  const source = entry as unknown as Record<string, unknown>;
-  let out = '{';
-  for (const key of recordKeys(entry.event)) {
-    const value = key === 'seq' ? chain.seq : key === 'time' ? chain.time : key === 'prev' ? chain.prev : source[key];
-    if (key === 'truncated' && value !== true) continue;
-    out += `${out.length === 1 ? '' : ','}${keyPrefixes.get(key)!}${JSON.stringify(value === undefined ? null : value)}`;
+  // A record per statement: the text up to the second is built once per second.
+  const second = Math.floor(epochMs / 1000);
+  if (second !== cachedSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    if (iso.length !== 24) return new Date(epochMs).toISOString();
+    cachedSecond = second;
+    cachedSecondPrefix = iso.slice(0, 20);
   }
-  return `${out}}`;
+  const ms = Math.floor(epochMs) - second * 1000;
+  return `${cachedSecondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
 }

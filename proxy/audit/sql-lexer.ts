@@ -39,33 +39,39 @@ const quote = 0x27;
 const doubleQuote = 0x22;
 const backslash = 0x5c;
 const dollar = 0x24;
+/** E, B, X and N (either case) before a quote start a string. */
+const isStringPrefix = (c: number): boolean => c === 0x65 || c === 0x45 || c === 0x62 || c === 0x42 || c === 0x78 || c === 0x58 || c === 0x6e || c === 0x4e;
 
-/** End of a '…' string whose opening quote is at `open`; backslash escapes as Redshift reads them. */
-function scanString(text: string, open: number, isEscapeString: boolean): { end: number; isAmbiguous: boolean; isClosed: boolean } {
-  let isAmbiguous = false;
+/** Scans a '…' string whose opening quote is at `open` into `t` (backslash escapes as Redshift reads them); `start` is the token's start (a prefix such as E included). */
+function scanString(t: SqlScanner, start: number, open: number, isEscapeString: boolean): void {
+  const text = t.text;
+  t.set('literal', start, text.length);
   let i = open + 1;
   while (i < text.length) {
     const c = text.charCodeAt(i);
     if (c === backslash) {
-      if (!isEscapeString && text.charCodeAt(i + 1) === quote) isAmbiguous = true;
+      if (!isEscapeString && text.charCodeAt(i + 1) === quote) t.isAmbiguous = true;
       i += 2;
     } else if (c === quote) {
-      if (text.charCodeAt(i + 1) !== quote) return { end: i + 1, isAmbiguous, isClosed: true };
+      if (text.charCodeAt(i + 1) !== quote) {
+        t.end = i + 1;
+        return;
+      }
       i += 2;
     } else {
       i++;
     }
   }
-  return { end: text.length, isAmbiguous, isClosed: false };
+  t.isUnterminated = true;
 }
 
-/** A string token from a scan that began at `start` (a prefix such as E included). */
-function stringToken(start: number, s: { end: number; isAmbiguous: boolean; isClosed: boolean }): SqlToken {
-  return { kind: 'literal', start, end: s.end, ...(s.isAmbiguous ? { isAmbiguous: true as const } : {}), ...(s.isClosed ? {} : { isUnterminated: true as const }) };
+/** A "…" identifier at `open` (the token starting at `start`); unterminated, it is hidden like a literal. */
+function scanQuotedIdentifierToken(t: SqlScanner, start: number, open: number): void {
+  const end = scanQuotedIdentifier(t.text, open);
+  if (end !== -1) return t.set('quoted-identifier', start, end);
+  t.set('literal', start, t.text.length);
+  t.isUnterminated = true;
 }
-
-/** An unterminated "… identifier: hidden like a literal. */
-const openQuotedIdentifier = (start: number, text: string): SqlToken => ({ kind: 'literal', start, end: text.length, isUnterminated: true });
 
 /** End of a "…" identifier ("" doubles a quote); -1 if unterminated. */
 function scanQuotedIdentifier(text: string, open: number): number {
@@ -139,75 +145,113 @@ function scanNumber(text: string, open: number): number {
   return i;
 }
 
-/** The token at `i` (i < text.length). */
-function nextToken(text: string, i: number): SqlToken {
+/** Fills `t` with the token at `i` (i < text.length). */
+function scanToken(t: SqlScanner, i: number): void {
+  const text = t.text;
   const c = text.charCodeAt(i);
   const next = text.charCodeAt(i + 1);
   if (isSpace(c)) {
     let j = i + 1;
     while (j < text.length && isSpace(text.charCodeAt(j))) j++;
-    return { kind: 'space', start: i, end: j };
+    return t.set('space', i, j);
   }
   if (c === 0x2d && next === 0x2d) {
     const nl = text.indexOf('\n', i);
-    return { kind: 'comment', start: i, end: nl === -1 ? text.length : nl };
+    return t.set('comment', i, nl === -1 ? text.length : nl);
   }
   if (c === 0x2f && next === 0x2a) {
     const end = scanBlockComment(text, i);
-    return end === -1 ? { kind: 'comment', start: i, end: text.length, isUnterminated: true } : { kind: 'comment', start: i, end };
+    t.set('comment', i, end === -1 ? text.length : end);
+    if (end === -1) t.isUnterminated = true;
+    return;
   }
-  if (c === quote) return stringToken(i, scanString(text, i, false));
-  if (c === doubleQuote) {
-    const end = scanQuotedIdentifier(text, i);
-    return end === -1 ? openQuotedIdentifier(i, text) : { kind: 'quoted-identifier', start: i, end };
-  }
+  if (c === quote) return scanString(t, i, i, false);
+  if (c === doubleQuote) return scanQuotedIdentifierToken(t, i, i);
   if (c === dollar) {
     if (isDigit(next)) {
       let j = i + 1;
       while (isDigit(text.charCodeAt(j))) j++;
-      return { kind: 'parameter', start: i, end: j };
+      return t.set('parameter', i, j);
     }
     const tag = dollarTag(text, i);
-    if (tag !== undefined) {
-      const bodyStart = i + tag.length;
-      const close = text.indexOf(tag, bodyStart);
-      if (close === -1) return { kind: 'literal', start: i, end: text.length, body: { start: bodyStart, end: text.length }, isUnterminated: true };
-      return { kind: 'literal', start: i, end: close + tag.length, body: { start: bodyStart, end: close } };
-    }
-    return { kind: 'other', start: i, end: i + 1 };
+    if (tag === undefined) return t.set('other', i, i + 1);
+    const bodyStart = i + tag.length;
+    const close = text.indexOf(tag, bodyStart);
+    t.set('literal', i, close === -1 ? text.length : close + tag.length);
+    t.bodyStart = bodyStart;
+    t.bodyEnd = close === -1 ? text.length : close;
+    if (close === -1) t.isUnterminated = true;
+    return;
   }
-  if (isDigit(c) || (c === 0x2e && isDigit(next))) return { kind: 'number', start: i, end: scanNumber(text, i) };
+  if (isDigit(c) || (c === 0x2e && isDigit(next))) return t.set('number', i, scanNumber(text, i));
   if (isIdentStart(c)) {
     // Prefixed strings: E'…' (backslash escapes), B'…', X'…', N'…', U&'…'; U&"…" is an identifier.
-    if (next === quote && 'eEbBxXnN'.includes(text[i] ?? '')) {
-      return stringToken(i, scanString(text, i + 1, c === 0x65 || c === 0x45));
-    }
+    if (next === quote && isStringPrefix(c)) return scanString(t, i, i + 1, c === 0x65 || c === 0x45);
     if ((c === 0x75 || c === 0x55) && next === 0x26) {
       const after = text.charCodeAt(i + 2);
-      if (after === quote) return stringToken(i, scanString(text, i + 2, false));
-      if (after === doubleQuote) {
-        const end = scanQuotedIdentifier(text, i + 2);
-        return end === -1 ? openQuotedIdentifier(i, text) : { kind: 'quoted-identifier', start: i, end };
-      }
+      if (after === quote) return scanString(t, i, i + 2, false);
+      if (after === doubleQuote) return scanQuotedIdentifierToken(t, i, i + 2);
     }
     let j = i + 1;
     while (j < text.length && isIdentPart(text.charCodeAt(j))) j++;
-    return { kind: 'identifier', start: i, end: j };
+    return t.set('identifier', i, j);
   }
-  if (c === 0x3a && next === 0x3a) return { kind: 'punctuation', start: i, end: i + 2 };
-  if (punctuation.has(c)) return { kind: 'punctuation', start: i, end: i + 1 };
-  if (operatorChars.has(c)) return { kind: 'operator', start: i, end: scanOperator(text, i) };
-  return { kind: 'other', start: i, end: i + 1 };
+  if (c === 0x3a && next === 0x3a) return t.set('punctuation', i, i + 2);
+  if (punctuation.has(c)) return t.set('punctuation', i, i + 1);
+  if (operatorChars.has(c)) return t.set('operator', i, scanOperator(text, i));
+  return t.set('other', i, i + 1);
+}
+
+/**
+ * Walks a text token by token: next() fills kind, start, end and the flags in place, so a statement is
+ * fingerprinted with no allocation per token (a record per query is on the relay's path).
+ */
+export class SqlScanner {
+  kind: SqlTokenKind = 'other';
+  start = 0;
+  end = 0;
+  isAmbiguous = false;
+  isUnterminated = false;
+  /** A dollar-quoted literal's body offsets; -1 for any other token. */
+  bodyStart = -1;
+  bodyEnd = -1;
+  private at = 0;
+
+  constructor(readonly text: string) {}
+
+  /** Moves to the next token; false at the end of the text. */
+  next(): boolean {
+    if (this.at >= this.text.length) return false;
+    scanToken(this, this.at);
+    this.at = this.end > this.at ? this.end : this.at + 1;
+    return true;
+  }
+
+  /** Sets the current token and clears its flags. */
+  set(kind: SqlTokenKind, start: number, end: number): void {
+    this.kind = kind;
+    this.start = start;
+    this.end = end;
+    this.isAmbiguous = false;
+    this.isUnterminated = false;
+    this.bodyStart = -1;
+    this.bodyEnd = -1;
+  }
+
+  /** The current token as an object. */
+  token(): SqlToken {
+    const token: SqlToken = { kind: this.kind, start: this.start, end: this.end };
+    if (this.isAmbiguous) token.isAmbiguous = true;
+    if (this.isUnterminated) token.isUnterminated = true;
+    if (this.bodyStart !== -1) token.body = { start: this.bodyStart, end: this.bodyEnd };
+    return token;
+  }
 }
 
 /** Splits `text` into tokens that cover it end to end. Never throws. */
 export function lexSql(text: string): SqlToken[] {
   const tokens: SqlToken[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const token = nextToken(text, i);
-    tokens.push(token);
-    i = token.end > i ? token.end : i + 1;
-  }
+  const scanner = new SqlScanner(text);
+  while (scanner.next()) tokens.push(scanner.token());
   return tokens;
 }

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { capturedStatement, statementEntry, StatementMessageCode } from './statement-capture.js';
-import { serializeRecord, genesisPrev, type SessionFields, type ConnectionFields } from './record.js';
+import { capturedStatement, statementRecords, StatementMessageCode } from './statement-capture.js';
+import { genesisPrev, type ConnectionFields, type SessionFields, type StatementEntry } from './record.js';
+import { recordLine } from './record-encoding.js';
 
 const cstring = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
 /** A Parse (F) body: name, query, parameter type oids. */
@@ -50,19 +51,21 @@ test('property: any type byte and body never throws', () => {
   );
 });
 
-test('statementEntry: the record of a captured statement in either mode, never the literal or password', () => {
+test('statementRecords: the record of a captured statement in either mode, never the literal or password', () => {
   const session: ConnectionFields & SessionFields = {
     connectionId: 'c1', clientAddress: '10.0.0.1:1', identity: 'arn:aws:iam::123456789012:role/R', callerArn: 'arn:aws:sts::123456789012:assumed-role/R/bob',
     accountId: '123456789012', database: 'dev', dbUser: 'bob', dbGroups: [], target: 'h:5439', applicationName: 'psql', upstreamPid: 7, reused: true,
   };
   const parsed = capturedStatement(0x50, parseBody('', "ALTER USER bob PASSWORD 'hunter2' VALID UNTIL '2027-01-01'", []));
   assert.ok(parsed !== undefined);
-  const fp = statementEntry(session, parsed, 'fingerprint', 4096);
+  const chain = { seq: 1, time: '2026-12-07T18:00:00.000Z', prev: genesisPrev };
+  const lineOf = (mode: 'fingerprint' | 'full', maxBytes: number): string => recordLine(chain, statementRecords(session, mode, maxBytes)(parsed));
+  const fp = JSON.parse(lineOf('fingerprint', 4096)) as StatementEntry;
   assert.deepEqual({ event: fp.event, protocol: fp.protocol, text: fp.text, truncated: fp.truncated }, { event: 'statement', protocol: 'extended', text: 'ALTER USER bob PASSWORD ? VALID UNTIL ?', truncated: undefined });
-  const full = statementEntry(session, parsed, 'full', 30);
+  const line = lineOf('full', 30);
+  const full = JSON.parse(line) as StatementEntry;
   assert.equal(full.text, "ALTER USER bob PASSWORD '***'");
   assert.equal(full.truncated, true);
-  const line = serializeRecord({ seq: 1, time: '2026-12-07T18:00:00.000Z', prev: genesisPrev }, full);
   assert.ok(!line.includes('hunter2'));
-  assert.equal(JSON.parse(line).upstreamPid, 7);
+  assert.deepEqual([full.upstreamPid, full.dbUser, full.reused], [7, 'bob', true]);
 });

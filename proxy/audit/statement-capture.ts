@@ -1,6 +1,7 @@
 /** The SQL text of the frontend messages that carry a statement, Query (F) and Parse (F), and the statement record built from it. */
 import { statementRecordText, type StatementMode } from './fingerprint.js';
-import type { ConnectionFields, SessionFields, StatementEntry } from './record.js';
+import type { ConnectionFields, SessionFields } from './record.js';
+import { statementSealer, type SealedEntry } from './record-encoding.js';
 
 /** Frontend message type bytes that carry SQL. @see https://www.postgresql.org/docs/current/protocol-message-formats.html */
 export const StatementMessageCode = {
@@ -44,7 +45,11 @@ export function capturedStatement(type: number, body: Uint8Array): CapturedState
   return undefined;
 }
 
-/** The statement record for a captured statement: fingerprint or masked (and possibly cut) text by `mode`. */
-export function statementEntry(session: ConnectionFields & SessionFields, statement: CapturedStatement, mode: StatementMode, maxStatementBytes: number): StatementEntry {
-  return { ...session, event: 'statement', protocol: statement.protocol, ...statementRecordText(mode, statement.text, maxStatementBytes) };
+/** The statement records of one session, sealed for the writer: fingerprint or masked (and possibly cut) text by `mode`. */
+export function statementRecords(session: ConnectionFields & SessionFields, mode: StatementMode, maxStatementBytes: number): (statement: CapturedStatement) => SealedEntry {
+  const seal = statementSealer(session);
+  return (statement) => {
+    const recorded = statementRecordText(mode, statement.text, maxStatementBytes);
+    return seal(statement.protocol, recorded.text, recorded.truncated === true);
+  };
 }

@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lineHash } from './chain.js';
-import { genesisPrev, serializeRecord, type AuditEntry } from './record.js';
+import { genesisPrev, type AuditEntry } from './record.js';
+import { serializeRecord } from './record-encoding.js';
 import { ChainVerifier, verifyAuditFiles } from './verify.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rsproxy-audit-verify-'));

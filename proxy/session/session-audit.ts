@@ -1,7 +1,7 @@
 /** The session's port to the audit trail and the records one session writes: login, login_denied, revoked, admin_terminate, statements, session_end (docs/operations/audit.md). */
 import type { AuthResult } from '../../auth/types.js';
-import type { AuditEntry, AuditWriteResult, CapturedStatement, ConnectionFields, NullableSessionFields, SessionFields, StatementMode } from '../audit/index.js';
-import { statementEntry } from '../audit/index.js';
+import type { AuditEntry, AuditWriteResult, CapturedStatement, ConnectionFields, NullableSessionFields, SealedEntry, SessionFields, StatementMode } from '../audit/index.js';
+import { statementRecords } from '../audit/index.js';
 import type { ProxyError } from '../errors/proxy-error.js';
 import type { SessionEndReason } from '../telemetry/observer.js';
 import type { LoginProgress } from './login.js';
@@ -12,6 +12,8 @@ import type { StartupParams } from './startup-params.js';
 export interface SessionAudit {
   /** Appends one record; resolves once it is in the file or has failed (never rejects). */
   write(entry: AuditEntry): Promise<AuditWriteResult>;
+  /** Appends one sealed record: the outcome at once when the log wrote it at once, else a promise of it (never rejects). */
+  append(sealed: SealedEntry): AuditWriteResult | Promise<AuditWriteResult>;
   /** `audit.statements`: with 'off' the relay stays the plain byte pipe. */
   readonly statements: 'off' | StatementMode;
   readonly maxStatementBytes: number;
@@ -70,6 +72,7 @@ export class SessionAuditTrail {
   private statementCount = 0;
   private isEnding = false;
   private readonly fields: ConnectionFields & SessionFields;
+  private readonly statementRecord: ((captured: CapturedStatement) => SealedEntry) | undefined;
 
   constructor(
     private readonly audit: SessionAudit,
@@ -78,6 +81,7 @@ export class SessionAuditTrail {
     private readonly startedAtMs: number,
   ) {
     this.fields = { ...connection, ...session };
+    this.statementRecord = audit.statements === 'off' ? undefined : statementRecords(this.fields, audit.statements, audit.maxStatementBytes);
   }
 
   /** `audit.statements` of this session. */
@@ -90,10 +94,14 @@ export class SessionAuditTrail {
     return this.audit.write({ ...this.fields, event: 'login' });
   }
 
-  /** The record of one statement; resolves whether it may be forwarded. */
-  async statement(captured: CapturedStatement): Promise<boolean> {
-    if (this.audit.statements === 'off') return true;
-    const result = await this.audit.write(statementEntry(this.fields, captured, this.audit.statements, this.audit.maxStatementBytes));
+  /** The record of one statement: whether it may be forwarded, at once when the log wrote it at once, else a promise of it. */
+  statement(captured: CapturedStatement): boolean | Promise<boolean> {
+    if (this.statementRecord === undefined) return true;
+    const result = this.audit.append(this.statementRecord(captured));
+    return result instanceof Promise ? result.then((r) => this.counted(r)) : this.counted(result);
+  }
+
+  private counted(result: AuditWriteResult): boolean {
     if (result.written) this.statementCount++;
     return result.proceed;
   }

@@ -25,12 +25,14 @@ interface Harness {
   full: { value: boolean };
 }
 
-function harness(): Harness {
+/** `answers` makes the recorder answer at once (an idle audit log), in turn; once they run out it answers with promises. */
+function harness(answers: boolean[] = []): Harness {
   const h: Harness = { out: [], statements: [], pending: [], events: [], refused: 0, full: { value: false } } as unknown as Harness;
   h.gate = new StatementGate(
     (s) => {
       h.statements.push(s);
-      return new Promise<boolean>((resolve) => h.pending.push(resolve));
+      const now = answers.shift();
+      return now ?? new Promise<boolean>((resolve) => h.pending.push(resolve));
     },
     () => h.refused++,
   );
@@ -118,4 +120,46 @@ test('backpressure: a full upstream pauses the client until drain, also across a
   h.pending.shift()!(true);
   await tick();
   assert.equal(h.events.at(-1), 'resume');
+});
+
+test('recorded at once: the statements go on in the same write as the bytes around them, with no pause', () => {
+  const h = harness([true, true]);
+  const stream = Buffer.concat([query('SELECT 1'), parse('SELECT $1'), bind(), sync()]);
+  h.gate.feed(stream);
+  assert.equal(h.out.length, 1, 'one write upstream');
+  assert.deepEqual(h.out[0], stream);
+  assert.deepEqual(h.events, []);
+  assert.deepEqual(h.statements.map((s) => s.protocol), ['simple', 'extended']);
+  assert.equal(h.gate.isHolding, false);
+});
+
+test('recorded at once, then one that must wait: bytes up to it go on, the rest waits for its record', async () => {
+  const h = harness([true]);
+  h.gate.feed(Buffer.concat([query('SELECT 1'), query('SELECT 2'), sync()]));
+  assert.deepEqual(h.out, [query('SELECT 1')]);
+  assert.deepEqual(h.events, ['pause']);
+  h.pending.shift()!(true);
+  await tick();
+  assert.deepEqual(Buffer.concat(h.out), Buffer.concat([query('SELECT 1'), query('SELECT 2'), sync()]));
+  assert.equal(h.events.at(-1), 'resume');
+});
+
+test('refused at once: what came before goes on, the statement and all after it never do, the session is told once', () => {
+  const h = harness([true, false]);
+  h.gate.feed(Buffer.concat([sync(), query('SELECT 1'), query('DROP TABLE t'), query('SELECT 3')]));
+  h.gate.feed(query('SELECT 4'));
+  assert.deepEqual(Buffer.concat(h.out), Buffer.concat([sync(), query('SELECT 1')]));
+  assert.equal(h.refused, 1);
+  assert.equal(h.statements.length, 2);
+});
+
+test('recorded at once across chunk boundaries: a Query split in three goes on whole once its last byte came', () => {
+  const h = harness([true]);
+  const q = query('SELECT 42');
+  h.gate.feed(q.subarray(0, 2));
+  h.gate.feed(q.subarray(2, 9));
+  assert.equal(h.out.length, 0);
+  h.gate.feed(q.subarray(9));
+  assert.deepEqual(Buffer.concat(h.out), q);
+  assert.deepEqual(h.statements, [{ protocol: 'simple', text: 'SELECT 42' }]);
 });

@@ -1,7 +1,9 @@
 /**
  * The client → upstream direction with statement capture (audit.statements not off): frames the stream,
- * and holds each Query and Parse until its audit record is written, so the record comes before the
- * statement reaches the upstream (docs/operations/audit.md). Bytes go on in exactly the order they came.
+ * and lets each Query and Parse on only once its audit record is written, so the record comes before the
+ * statement reaches the upstream (docs/operations/audit.md). A record written at once lets the statement
+ * go on in the same write; one that must wait pauses the client until it is in the file. Bytes go on in
+ * exactly the order they came.
  */
 import { capturedStatement, StatementMessageCode, type CapturedStatement } from '../audit/index.js';
 
@@ -15,8 +17,11 @@ export interface StatementGateSink {
   isOpen(): boolean;
 }
 
-/** What decides whether a statement may go on: its record was written, or the policy is continue. */
-export type StatementRecorder = (statement: CapturedStatement) => Promise<boolean>;
+/**
+ * What decides whether a statement may go on: its record was written, or the policy is continue. A boolean when
+ * the record was written at once (the statement goes on with no pause), a promise when it waits its turn.
+ */
+export type StatementRecorder = (statement: CapturedStatement) => boolean | Promise<boolean>;
 
 /** A frontend message header: type byte and Int32 length (which counts itself). */
 const headerBytes = 5;
@@ -82,7 +87,6 @@ export class StatementGate {
     this.held = Buffer.alloc(0);
     if (this.isOpaque) return this.forward(data);
     let i = 0;
-    let from = 0;
     while (i < data.length) {
       if (this.skip > 0) {
         const n = Math.min(this.skip, data.length - i);
@@ -109,31 +113,40 @@ export class StatementGate {
         i += 1 + length;
         continue;
       }
-      this.forward(data.subarray(from, i));
-      this.hold(statement, data.subarray(i, i + 1 + length), data.subarray(i + 1 + length));
+      const verdict = this.record(statement);
+      if (verdict === true) {
+        // Recorded already: the statement goes on with the bytes around it, in one write.
+        i += 1 + length;
+        continue;
+      }
+      this.forward(data.subarray(0, i));
+      if (verdict === false) return this.refuse();
+      this.hold(verdict, data.subarray(i, i + 1 + length), data.subarray(i + 1 + length));
       return;
     }
-    this.forward(data.subarray(from, i));
+    this.forward(data.subarray(0, i));
     if (i < data.length) this.held = Buffer.from(data.subarray(i));
   }
 
+  /** The statement may not go on: nothing more is forwarded, and the session ends. */
+  private refuse(): void {
+    this.isRefused = true;
+    this.queue.length = 0;
+    this.onRefused();
+  }
+
   /** Pauses the client until the statement's record is written, then forwards it and what came after. */
-  private hold(statement: CapturedStatement, message: Buffer, rest: Buffer): void {
+  private hold(verdict: Promise<boolean>, message: Buffer, rest: Buffer): void {
     this.isWaiting = true;
     this.sink?.pauseClient();
     if (rest.length > 0) this.queue.unshift(Buffer.from(rest));
     const go = (proceed: boolean): void => {
       this.isWaiting = false;
-      if (!proceed) {
-        this.isRefused = true;
-        this.queue.length = 0;
-        this.onRefused();
-        return;
-      }
+      if (!proceed) return this.refuse();
       this.forward(message);
       while (this.queue.length > 0 && !this.isWaiting && !this.isRefused) this.process(this.queue.shift()!);
       if (!this.isWaiting && !this.isUpstreamFull && !this.isRefused) this.sink?.resumeClient();
     };
-    this.record(statement).then(go, () => go(false));
+    verdict.then(go, () => go(false));
   }
 }
