@@ -2,7 +2,9 @@
  * What the audit trail costs: `pgbench -S` through rsproxy with audit off, sessions only (statements off),
  * fingerprint and full, one PostgreSQL, one run, rounds interleaved so machine noise hits every variant alike.
  * Usage: node dist/bench/audit.js [--seconds 10] [--clients 8] [--threads 2] [--rounds 1] [--modes simple,prepared]
- *   [--variants off,sessions,fingerprint,full] [--json FILE]
+ *   [--variants off,sessions,fingerprint,full] [--rate TPS] [--json FILE]
+ * With --rate, pgbench holds that many transactions per second (-R) in every run: the tps ratio is then 1 by
+ * design, and the proxy's CPU per transaction (steadier than a saturated run's tps) is the figure to compare.
  */
 import { runBench } from './run-main.js';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -67,12 +69,14 @@ async function main(): Promise<void> {
   for (const m of modes) if (m !== 'simple' && m !== 'extended' && m !== 'prepared') throw new Error(`--modes: unknown mode ${String(m)}`);
   const chosen = (strFlag(argv, 'variants') ?? variants.map((v) => v.name).join(',')).split(',');
   for (const v of chosen) if (!variants.some((known) => known.name === v)) throw new Error(`--variants: unknown variant ${v}`);
+  const rateFlag = strFlag(argv, 'rate');
+  const ratePerSecond = rateFlag === undefined ? undefined : intFlag(argv, 'rate', 1000, 1, 100_000);
   const jsonFile = strFlag(argv, 'json');
   const log = (s: string): void => void process.stderr.write(`# ${s}\n`);
 
   log('starting PostgreSQL + emulator + rsproxy…');
   const stack = await startStack({ logLevel: 'warn', pgMaxConnections: Math.max(100, clients * 5 + 10) });
-  const dir = mkdtempSync(join(tmpdir(), 'rsproxy-bench-audit-'));
+  const dir = mkdtempSync(join(process.env['RSPROXY_BENCH_AUDIT_DIR'] ?? tmpdir(), 'rsproxy-bench-audit-'));
   const proxies: ServeHandle[] = [];
   try {
     await stack.pg.query('CREATE ROLE alice NOLOGIN');
@@ -96,9 +100,10 @@ async function main(): Promise<void> {
           const target: PgTarget = { name: t.variant, host: '127.0.0.1', port: t.port, user: stack.dbUser, database: stack.database, password: await stack.mintToken() };
           const before = machineJiffies();
           const cpuBefore = process.cpuUsage();
-          const result = await pgbenchSelectOnly(target, { mode, clients, threads, seconds });
+          const result = await pgbenchSelectOnly(target, { mode, clients, threads, seconds, ...(ratePerSecond === undefined ? {} : { ratePerSecond }) });
           const cpu = process.cpuUsage(cpuBefore);
           const after = machineJiffies();
+          log(`  ${fmt(result.tps)} tps, proxy CPU ${fmt((cpu.user + cpu.system) / Math.max(1, result.transactions), 1)} us/tx`);
           const entry = runs.get(t.variant) ?? { results: [], busy: [], cpuUs: 0 };
           entry.results.push(result);
           entry.cpuUs += cpu.user + cpu.system;
@@ -123,7 +128,7 @@ async function main(): Promise<void> {
       }
     }
     const lines = [
-      `rsproxy audit bench: pgbench -S scale 1, ${clients} clients, ${threads} threads, ${seconds} s per run, ${rounds} round(s), TLS on every hop, loopback`,
+      `rsproxy audit bench: pgbench -S scale 1, ${clients} clients, ${threads} threads, ${seconds} s per run, ${rounds} round(s)${ratePerSecond === undefined ? '' : `, ${ratePerSecond} tps held`}, TLS on every hop, loopback`,
       '',
       `${pad('audit', 13)}${pad('mode', 10)}${lpad('tps', 10)}${lpad('lat ms', 9)}${lpad('vs off', 9)}${lpad('proxy CPU us/tx', 17)}${lpad('machine busy', 14)}`,
     ];
@@ -137,7 +142,7 @@ async function main(): Promise<void> {
       lines.push(`ratio ${pad(mode, 9)} ${rows.filter((r) => r.mode === mode && r.variant !== 'off').map((r) => `${r.variant}/off = ${fmt(r.tps / off, 2)}`).join('   ')}`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
-    if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify({ options: { seconds, clients, threads, rounds, modes }, rows }, null, 2)}\n`);
+    if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify({ options: { seconds, clients, threads, rounds, modes, ratePerSecond }, rows }, null, 2)}\n`);
   } finally {
     for (const p of proxies) await stopProxy(p).catch(() => undefined);
     await stack.close();

@@ -60,8 +60,9 @@ export async function pgbenchInit(t: PgTarget, scale: number): Promise<void> {
 }
 
 /** `pgbench -n -S -M mode -c clients -j threads -T seconds` over TLS (sslmode=require unless the target says otherwise). */
-export async function pgbenchSelectOnly(t: PgTarget, opts: { mode: QueryMode; clients: number; threads: number; seconds: number }): Promise<PgbenchResult> {
-  const args = ['-n', '-S', '-M', opts.mode, '-c', String(opts.clients), '-j', String(opts.threads), '-T', String(opts.seconds), conninfo(t)];
+export async function pgbenchSelectOnly(t: PgTarget, opts: { mode: QueryMode; clients: number; threads: number; seconds: number; ratePerSecond?: number }): Promise<PgbenchResult> {
+  const rate = opts.ratePerSecond === undefined ? [] : ['-R', String(opts.ratePerSecond)];
+  const args = ['-n', '-S', '-M', opts.mode, '-c', String(opts.clients), '-j', String(opts.threads), '-T', String(opts.seconds), ...rate, conninfo(t)];
   const out = await run('pgbench', args, t.password, (opts.seconds + 60) * 1000);
   const result = parsePgbenchOutput(out);
   if (result.failedTransactions > 0) throw new Error(`pgbench against ${t.name}: ${result.failedTransactions} failed transactions`);

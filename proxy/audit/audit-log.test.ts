@@ -52,11 +52,13 @@ function options(path: string, extra: Partial<AuditLogOptions> = {}): AuditLogOp
 }
 
 /** An in-memory AuditFs whose appends fail (optionally after writing part or all of the data) while `failing` is set; with `hasAppendSync` its files also append synchronously, as node:fs files do. */
-function fakeFs(hasAppendSync = false): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'partial' | 'sync'; probeFails: boolean; opens: number; saved: string | undefined } {
-  const appendNow = (data: Uint8Array): void => {
+function fakeFs(hasAppendSync = false): AuditFs & { content: Buffer; failing: 'no' | 'whole' | 'partial' | 'sync'; probeFails: boolean; opens: number; appends: number; saved: string | undefined } {
+  const appendNow = (data: Uint8Array): number => {
+    state.appends++;
     if (state.failing === 'partial') state.content = Buffer.concat([state.content, data.subarray(0, 5)]);
     if (state.failing === 'whole' || state.failing === 'partial') throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
     state.content = Buffer.concat([state.content, data]);
+    return data.length;
   };
   const state = {
     content: Buffer.alloc(0),
@@ -64,13 +66,14 @@ function fakeFs(hasAppendSync = false): AuditFs & { content: Buffer; failing: 'n
     failing: 'no' as 'no' | 'whole' | 'partial' | 'sync',
     probeFails: false,
     opens: 0,
+    appends: 0,
     async openAppend(): Promise<AuditFile> {
       state.opens++;
       return {
         size: async () => state.content.length,
         read: async (pos, len) => state.content.subarray(pos, pos + len),
-        append: async (data) => appendNow(data),
-        ...(hasAppendSync ? { appendSync: appendNow } : {}),
+        append: async (data) => void appendNow(data),
+        ...(hasAppendSync ? { appendSync: (data: Uint8Array) => void appendNow(Buffer.from(data)) } : {}),
         sync: async () => {
           if (state.failing === 'sync') throw Object.assign(new Error('I/O error'), { code: 'EIO' });
         },
@@ -118,48 +121,58 @@ test('concurrent writes are serialised in call order', async () => {
   assert.equal((await verifyAuditFiles([path])).ok, true);
 });
 
-test('append: with nothing pending the record is in the file when append returns, with no promise; behind a pending job it waits its turn', async () => {
-  const path = freshPath();
-  const log = await AuditLog.open(options(path));
-  const sealed = (id: string) => sealEntry(login(id));
-  const first = log.append(sealed('a'));
-  assert.deepEqual(first, { written: true, proceed: true, seq: 1 }, 'a result, not a promise');
-  assert.equal(records(path).at(-1)?.connectionId, 'a', 'already in the file');
-  const reopening = log.reopen();
-  const queued = log.append(sealed('b'));
-  assert.ok(queued instanceof Promise, 'a reopen is pending: the record queues behind it');
-  const third = log.write(login('c'));
-  assert.deepEqual([await reopening, (await queued).seq, (await third).seq], [true, 2, 3]);
-  assert.deepEqual(log.append(sealed('d')), { written: true, proceed: true, seq: 4 }, 'idle again: at once');
-  await log.close();
-  assert.deepEqual(records(path).map((r) => r.connectionId), ['a', 'b', 'c', 'd']);
-  assert.equal((await verifyAuditFiles([path])).ok, true);
-});
-
-test('append: a synchronous write that failed half-way answers at once, and the next record (on the queued path) cuts the torn line first', async () => {
+test('group commit: the records of one turn of the event loop go to the file in one write, in call order, each with its own seq', async () => {
   const fs = fakeFs(true);
   const log = await AuditLog.open(options('/fake/audit.log', { fs }));
-  assert.deepEqual(log.append(sealEntry(login('a'))), { written: true, proceed: true, seq: 1 });
-  fs.failing = 'partial';
-  assert.deepEqual(log.append(sealEntry(login('b'))), { written: false, proceed: false });
-  assert.equal(log.isHealthy, false);
-  fs.failing = 'no';
-  const next = log.append(sealEntry(login('c')));
-  assert.ok(next instanceof Promise, 'unhealthy: the slow path repairs the file');
-  assert.equal((await next).seq, 2);
-  const lines = fs.content.toString('utf8').split('\n');
-  assert.deepEqual(lines.slice(0, 2).map((l) => JSON.parse(l).connectionId), ['a', 'c']);
-  assert.equal(lines[2], '');
-  assert.equal(log.isHealthy, true);
-  assert.deepEqual(log.append(sealEntry(login('d'))), { written: true, proceed: true, seq: 3 }, 'healthy again: at once');
+  const results = ['a', 'b', 'c'].map((id) => log.append(sealEntry(login(id))));
+  assert.equal(fs.appends, 0, 'nothing written before the turn ends');
+  assert.deepEqual((await Promise.all(results)).map((r) => r.seq), [1, 2, 3]);
+  assert.equal(fs.appends, 1, 'one write for the three');
+  assert.deepEqual((await log.write(login('d'))).seq, 4);
+  assert.equal(fs.appends, 2);
+  const lines = fs.content.toString('utf8').split('\n').filter((l) => l !== '');
+  assert.deepEqual(lines.map((l) => JSON.parse(l).connectionId), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(lines.slice(1).map((l) => JSON.parse(l).prev), lines.slice(0, -1).map((l) => lineHash(l)), 'each links to the one before, within and across batches');
 });
 
-test('syncEachRecord: every record takes the queued path (fdatasync is awaited)', async () => {
+test('group commit: a batch whose write failed half-way fails every record in it (none proceeds), rolls the chain back and is cut before the next record', async () => {
+  const fs = fakeFs(true);
+  const log = await AuditLog.open(options('/fake/audit.log', { fs }));
+  assert.equal((await log.append(sealEntry(login('a')))).seq, 1);
+  fs.failing = 'partial';
+  const failed = await Promise.all([log.append(sealEntry(login('b'))), log.append(sealEntry(login('c')))]);
+  assert.deepEqual(failed, [{ written: false, proceed: false }, { written: false, proceed: false }]);
+  assert.equal(log.isHealthy, false);
+  assert.equal(log.position.seq, 1, 'rolled back');
+  fs.failing = 'no';
+  assert.equal((await log.append(sealEntry(login('d')))).seq, 2, 'no gap');
+  assert.equal(log.isHealthy, true);
+  const lines = fs.content.toString('utf8').split('\n');
+  assert.deepEqual(lines.slice(0, 2).map((l) => JSON.parse(l).connectionId), ['a', 'd']);
+  assert.equal(lines[2], '');
+  assert.equal(JSON.parse(lines[1] ?? '').prev, lineHash(lines[0] ?? ''));
+});
+
+test('group commit: a job queued while a batch is open (reopen) runs after its write, and records appended after the job wait for it', async () => {
+  const path = freshPath();
+  const log = await AuditLog.open(options(path));
+  const first = log.append(sealEntry(login('a')));
+  renameSync(path, `${path}.1`);
+  const reopening = log.reopen();
+  const later = log.append(sealEntry(login('b')));
+  assert.deepEqual([(await first).seq, await reopening, (await later).seq], [1, true, 2]);
+  await log.close();
+  assert.deepEqual(records(`${path}.1`).map((r) => r.connectionId), ['a'], 'the batch went to the old file');
+  assert.deepEqual(records(path).map((r) => r.connectionId), ['b'], 'the later record to the new one');
+  assert.equal((await verifyAuditFiles([`${path}.1`, path])).ok, true);
+});
+
+test('syncEachRecord: records are not batched (each fdatasync is awaited)', async () => {
   const fs = fakeFs(true);
   const log = await AuditLog.open(options('/fake/audit.log', { fs, syncEachRecord: true }));
-  const r = log.append(sealEntry(login('a')));
-  assert.ok(r instanceof Promise);
-  assert.equal((await r).seq, 1);
+  const results = await Promise.all(['a', 'b'].map((id) => log.append(sealEntry(login(id)))));
+  assert.deepEqual(results.map((r) => r.seq), [1, 2]);
+  assert.equal(fs.appends, 2);
 });
 
 test('a restart continues the chain from the last line of the existing file and cuts a torn last line', async () => {

@@ -4,7 +4,8 @@ import { nodeAuditFs, readTail, type AuditFile, type AuditFs, type FileTail } fr
 import { silentAuditObserver, type AuditObserver } from './audit-metrics.js';
 import { chainAfter, isHash, lineHash, type ChainState } from './chain.js';
 import { formatAuditTime, genesisPrev, type AuditEntry, type AuditEvent } from './record.js';
-import { RecordEncoder, sealEntry, type SealedEntry } from './record-encoding.js';
+import { RecordBatch } from './record-batch.js';
+import { recordBytes, sealEntry, type SealedEntry } from './record-encoding.js';
 
 /** What a write that fails means for the action it records. */
 export type AuditFailurePolicy = 'refuse' | 'continue';
@@ -91,7 +92,10 @@ export class AuditLog {
   private queue: Promise<unknown> = Promise.resolve();
   /** Jobs queued or running: while any is, a record waits its turn behind them. */
   private pending = 0;
-  private readonly encoder = new RecordEncoder();
+  /** The records appended in this turn of the event loop, written when it ends. */
+  private batch: RecordBatch | undefined;
+  /** The buffer batches encode into, kept from one batch to the next. */
+  private batchBuffer: Buffer | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly fs: AuditFs;
   private readonly observer: AuditObserver;
@@ -147,15 +151,23 @@ export class AuditLog {
 
   /** Appends one record; seq and prev advance only when it is in the file, so a failed record leaves no gap. */
   write(entry: AuditEntry): Promise<AuditWriteResult> {
-    return Promise.resolve(this.append(sealEntry(entry)));
+    return this.append(sealEntry(entry));
   }
 
   /**
-   * Appends one sealed record: at once, returning the outcome, when nothing else is pending and the file is
-   * healthy; otherwise queued behind what is pending, returning a promise. Records land in call order either way.
+   * Appends one sealed record. While the file is healthy and nothing else is pending, the records of one turn
+   * of the event loop go to the file in one write when the turn ends (group commit: a record per statement,
+   * one syscall for all); otherwise the record waits its turn behind what is pending. Records land in call
+   * order either way, and each resolves once it is in the file (or has failed).
    */
-  append(sealed: SealedEntry): AuditWriteResult | Promise<AuditWriteResult> {
-    return this.appendNow(sealed) ?? this.serial(() => this.writeNow(sealed));
+  append(sealed: SealedEntry): Promise<AuditWriteResult> {
+    const batch = this.openBatch();
+    if (batch === undefined) return this.serial(() => this.writeNow(sealed));
+    const seq = this.chain.seq + 1;
+    const line = batch.add({ seq, time: formatAuditTime(this.opts.clock.nowMs()), prev: this.chain.prev }, sealed);
+    // The chain moves on now, so the next record of the batch links to this one; a failed write rolls it back.
+    this.chain = { seq, prev: lineHash(line) };
+    return batch.done.then((isWritten) => (isWritten ? { written: true, proceed: true, seq } : this.failedResult()));
   }
 
   /** Reopens the path (SIGHUP after logrotate moved the file); the chain continues into the new file. Resolves to isHealthy. */
@@ -224,37 +236,52 @@ export class AuditLog {
     return run;
   }
 
-  /** The next record's seq and its line's bytes, newline included: a view of the encoder's buffer, valid until the next record is encoded. */
-  private nextLine(sealed: SealedEntry): { seq: number; bytes: Buffer } {
-    const seq = this.chain.seq + 1;
-    return { seq, bytes: this.encoder.encode({ seq, time: formatAuditTime(this.opts.clock.nowMs()), prev: this.chain.prev }, sealed) };
+  /** The batch this turn's records join: the open one, or a new one when the file is healthy and nothing is pending; undefined otherwise. */
+  private openBatch(): RecordBatch | undefined {
+    // Only the batch itself pending: a job queued after it (reopen, close) must also come before later records.
+    if (this.batch !== undefined) return this.pending === 1 ? this.batch : undefined;
+    const file = this.file;
+    const appendSync = file?.appendSync?.bind(file);
+    if (this.pending > 0 || this.isClosed || !this.healthy || this.isTorn || this.opts.syncEachRecord === true || appendSync === undefined) return undefined;
+    const batch = new RecordBatch(this.chain, this.batchBuffer ?? Buffer.allocUnsafe(64 * 1024));
+    this.batchBuffer = undefined;
+    this.batch = batch;
+    this.pending++;
+    this.queue = batch.done;
+    setImmediate(() => this.flush(batch, appendSync));
+    return batch;
   }
 
-  /** The synchronous write of append(); undefined when the record must wait its turn (or the slow path must repair the file first). */
-  private appendNow(sealed: SealedEntry): AuditWriteResult | undefined {
-    const file = this.file;
-    if (this.pending > 0 || this.isClosed || !this.healthy || this.isTorn || this.opts.syncEachRecord === true || file?.appendSync === undefined) return undefined;
-    const { seq, bytes } = this.nextLine(sealed);
-    // Until it is acknowledged, the line counts as torn: a failed append is cut before the next record.
+  /** Writes a batch in one append; on failure none of its records counts and the chain is rolled back to before it. */
+  private flush(batch: RecordBatch, appendSync: (data: Uint8Array) => void): void {
+    this.batch = undefined;
+    // Until it is acknowledged, the batch counts as torn: a failed append is cut before the next record.
     this.isTorn = true;
     try {
-      file.appendSync(bytes);
+      const bytes = batch.bytes;
+      appendSync(bytes);
+      this.goodSize += bytes.length;
+      this.isTorn = false;
+      for (const event of batch.events) this.observer.recordWritten(event);
+      this.setHealthy(true);
+      batch.settled(true);
     } catch (err) {
-      return this.writeFailed(sealed.event, seq, err);
+      this.chain = { ...batch.chainBefore };
+      batch.events.forEach((event, i) => this.writeFailed(event, batch.chainBefore.seq + 1 + i, err));
+      batch.settled(false);
+    } finally {
+      this.batchBuffer = batch.reusableBuffer();
+      this.pending--;
     }
-    this.isTorn = false;
-    return this.written(sealed.event, seq, bytes);
   }
 
   private async writeNow(sealed: SealedEntry): Promise<AuditWriteResult> {
     if (this.isClosed) {
       this.opts.logger.error({ event: sealed.event }, 'audit record written after close');
-      return { written: false, proceed: this.opts.onFailure === 'continue' };
+      return this.failedResult();
     }
-    const line = this.nextLine(sealed);
-    const { seq } = line;
-    // Its own copy of the line: the append is awaited, and this path is rare enough not to share the encoder's buffer.
-    const bytes = Buffer.from(line.bytes);
+    const seq = this.chain.seq + 1;
+    const bytes = recordBytes({ seq, time: formatAuditTime(this.opts.clock.nowMs()), prev: this.chain.prev }, sealed);
     try {
       if (this.file === undefined && !(await this.openPath())) throw new Error('audit file is not open');
       const file = this.file;
@@ -268,16 +295,16 @@ export class AuditLog {
     } catch (err) {
       return this.writeFailed(sealed.event, seq, err);
     }
-    return this.written(sealed.event, seq, bytes);
-  }
-
-  /** A record is in the file: the chain advances past it. */
-  private written(event: AuditEvent, seq: number, bytes: Buffer): AuditWriteResult {
     this.goodSize += bytes.length;
     this.chain = { seq, prev: lineHash(bytes.subarray(0, bytes.length - 1)) };
-    this.observer.recordWritten(event);
+    this.observer.recordWritten(sealed.event);
     this.setHealthy(true);
     return { written: true, proceed: true, seq };
+  }
+
+  /** What a record that could not be written means for its action. */
+  private failedResult(): AuditWriteResult {
+    return { written: false, proceed: this.opts.onFailure === 'continue' };
   }
 
   /** A record could not be written: counted, logged once per outage, and the log is unhealthy until a write or probe succeeds. */
@@ -285,7 +312,7 @@ export class AuditLog {
     this.observer.writeFailed(event);
     if (this.healthy) this.opts.logger.error({ path: this.opts.path, event, seq, err: errorCode(err), policy: this.opts.onFailure }, 'audit record could not be written');
     this.setHealthy(false);
-    return { written: false, proceed: this.opts.onFailure === 'continue' };
+    return this.failedResult();
   }
 
   /** Saves where the chain stands, so a restart into an empty (rotated) file continues it; a failure only warns. */

@@ -26,10 +26,12 @@ export function createAuditMetrics(registry: Registry): AuditObserver {
     help: 'Audit records that could not be written.',
     registers: [registry],
   });
-  for (const event of auditEvents) records.inc({ event }, 0);
+  // One child per event, made once: a statement record is counted per query.
+  const byEvent = new Map(auditEvents.map((event) => [event, records.labels({ event })]));
+  for (const child of byEvent.values()) child.inc(0);
   failures.inc(0);
   return {
-    recordWritten: (event) => records.inc({ event: auditEvents.includes(event) ? event : 'other' }),
+    recordWritten: (event) => (byEvent.get(event) ?? records.labels({ event: 'other' })).inc(),
     writeFailed: () => failures.inc(),
   };
 }

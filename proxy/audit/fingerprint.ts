@@ -131,7 +131,8 @@ function maskTokens(text: string, depth: number): string {
 
 /** `text` cut to at most `maxBytes` UTF-8 bytes at a code point boundary. */
 export function truncateUtf8(text: string, maxBytes: number): { text: string; truncated: boolean } {
-  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return { text, truncated: false };
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most statements fit without counting.
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes) return { text, truncated: false };
   const bytes = Buffer.from(text, 'utf8');
   let cut = Math.max(0, Math.floor(maxBytes));
   while (cut > 0 && ((bytes[cut] ?? 0) & 0xc0) === 0x80) cut--;

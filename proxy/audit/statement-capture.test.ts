@@ -44,10 +44,22 @@ test('other messages and malformed bodies give undefined; invalid UTF-8 is repla
 test('property: any type byte and body never throws', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 64 }), (type, body) => {
-      const r = capturedStatement(type, body);
+      const r = capturedStatement(type, Buffer.from(body));
       assert.ok(r === undefined || typeof r.text === 'string');
     }),
     { seed: 5150, numRuns: 1000 },
+  );
+});
+
+test('property: a Query of any bytes decodes as the WHATWG UTF-8 decoder does (U+FFFD for each bad sequence)', () => {
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      const sql = bytes.filter((b) => b !== 0);
+      const r = capturedStatement(0x51, Buffer.concat([sql, Buffer.from([0])]));
+      assert.equal(r?.text, decoder.decode(sql));
+    }),
+    { seed: 5151, numRuns: 2000 },
   );
 });
 

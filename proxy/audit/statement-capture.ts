@@ -16,11 +16,9 @@ export interface CapturedStatement {
   text: string;
 }
 
-// Not fatal: a client sending invalid UTF-8 still gets a record (with U+FFFD), never an exception.
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 /** Offset just past the NUL ending the cstring at `start`; -1 if there is none. */
-function cstringEnd(body: Uint8Array, start: number): number {
+function cstringEnd(body: Buffer, start: number): number {
   const nul = body.indexOf(0, start);
   return nul === -1 ? -1 : nul + 1;
 }
@@ -31,16 +29,17 @@ function cstringEnd(body: Uint8Array, start: number): number {
  * Undefined for any other message and for a body without the terminating NULs (the server rejects it).
  * Pure; it never throws.
  */
-export function capturedStatement(type: number, body: Uint8Array): CapturedStatement | undefined {
+export function capturedStatement(type: number, body: Buffer): CapturedStatement | undefined {
+  // Invalid UTF-8 is not fatal: the client still gets a record (with U+FFFD), never an exception.
   if (type === StatementMessageCode.Query) {
     const end = cstringEnd(body, 0);
-    return end === -1 ? undefined : { protocol: 'simple', text: utf8.decode(body.subarray(0, end - 1)) };
+    return end === -1 ? undefined : { protocol: 'simple', text: body.toString('utf8', 0, end - 1) };
   }
   if (type === StatementMessageCode.Parse) {
     const queryStart = cstringEnd(body, 0);
     if (queryStart === -1) return undefined;
     const end = cstringEnd(body, queryStart);
-    return end === -1 ? undefined : { protocol: 'extended', text: utf8.decode(body.subarray(queryStart, end - 1)) };
+    return end === -1 ? undefined : { protocol: 'extended', text: body.toString('utf8', queryStart, end - 1) };
   }
   return undefined;
 }

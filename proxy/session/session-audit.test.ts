@@ -33,8 +33,7 @@ const result = {
 const params: StartupParams = { user: 'alice', database: 'analytics', shouldNegotiate: false, unsupportedProtocolOptions: [], forwarded: [['application_name', 'DBeaver']], redshiftOnly: [], dropped: [] };
 const connection = { connectionId: 'c1', clientAddress: '10.0.0.1:5000' };
 
-/** Records what the trail writes; append answers at once with `isSync` (as an idle log does), else with a promise. */
-function fakeAudit(results: AuditWriteResult[] = [], statements: SessionAudit['statements'] = 'full', isSync = false): SessionAudit & { entries: AuditEntry[] } {
+function fakeAudit(results: AuditWriteResult[] = [], statements: SessionAudit['statements'] = 'full'): SessionAudit & { entries: AuditEntry[] } {
   const entries: AuditEntry[] = [];
   const next = (): AuditWriteResult => results.shift() ?? { written: true, proceed: true };
   return {
@@ -42,9 +41,9 @@ function fakeAudit(results: AuditWriteResult[] = [], statements: SessionAudit['s
     statements,
     maxStatementBytes: 4096,
     write: async (e) => (entries.push(e), next()),
-    append: (sealed) => {
+    append: async (sealed) => {
       entries.push(JSON.parse(recordLine({ seq: 1, time: '2026-12-07T18:00:00.000Z', prev: genesisPrev }, sealed)) as AuditEntry);
-      return isSync ? next() : Promise.resolve(next());
+      return next();
     },
   };
 }
@@ -96,12 +95,12 @@ test('the trail: login, statements counted when written, revoked once, session_e
   assert.ok(!JSON.stringify(audit.entries).includes('db-password-never-recorded'));
 });
 
-test('a statement the log wrote at once is answered at once (no promise), and a refused one at once too', async () => {
-  const audit = fakeAudit([{ written: true, proceed: true }, { written: true, proceed: true }, { written: false, proceed: false }], 'fingerprint', true);
+test('a statement record carries the session and the fingerprint; a refused one does not go on and is not counted', async () => {
+  const audit = fakeAudit([{ written: true, proceed: true }, { written: true, proceed: true }, { written: false, proceed: false }], 'fingerprint');
   const trail = await auditLogin(audit, { result, params, upstreamPid: 7, connection, nowMs: 1000, isStillLoggingIn: () => true });
   assert.ok(trail instanceof SessionAuditTrail);
-  assert.equal(trail.statement({ protocol: 'simple', text: "SELECT * FROM t WHERE a = 'x'" }), true);
-  assert.equal(trail.statement({ protocol: 'simple', text: 'SELECT 2' }), false, 'refuse: not written, not forwarded');
+  assert.equal(await trail.statement({ protocol: 'simple', text: "SELECT * FROM t WHERE a = 'x'" }), true);
+  assert.equal(await trail.statement({ protocol: 'simple', text: 'SELECT 2' }), false, 'refuse: not written, not forwarded');
   const statement = audit.entries[1] as Extract<AuditEntry, { event: 'statement' }>;
   assert.deepEqual([statement.event, statement.protocol, statement.text, statement.dbUser, statement.upstreamPid], ['statement', 'simple', 'SELECT * FROM t WHERE a = ?', 'IAMA:alice', 7]);
   trail.ended('client', { clientToUpstreamBytes: 1, upstreamToClientBytes: 1, endedBy: 'client', isClientTerminate: true }, 2000);
@@ -109,10 +108,10 @@ test('a statement the log wrote at once is answered at once (no promise), and a 
   assert.equal((audit.entries.at(-1) as Extract<AuditEntry, { event: 'session_end' }>).statements, 1);
 });
 
-test('statements off: the trail never builds a statement record', () => {
-  const audit = fakeAudit([], 'off', true);
+test('statements off: the trail never builds a statement record', async () => {
+  const audit = fakeAudit([], 'off');
   const trail = new SessionAuditTrail(audit, connection, admittedSessionFields({ result, params, upstreamPid: 7 }), 0);
-  assert.equal(trail.statement({ protocol: 'simple', text: 'SELECT 1' }), true);
+  assert.equal(await trail.statement({ protocol: 'simple', text: 'SELECT 1' }), true);
   assert.equal(audit.entries.length, 0);
 });
 

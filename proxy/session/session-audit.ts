@@ -12,8 +12,8 @@ import type { StartupParams } from './startup-params.js';
 export interface SessionAudit {
   /** Appends one record; resolves once it is in the file or has failed (never rejects). */
   write(entry: AuditEntry): Promise<AuditWriteResult>;
-  /** Appends one sealed record: the outcome at once when the log wrote it at once, else a promise of it (never rejects). */
-  append(sealed: SealedEntry): AuditWriteResult | Promise<AuditWriteResult>;
+  /** Appends one sealed record; resolves once it is in the file or has failed (never rejects). */
+  append(sealed: SealedEntry): Promise<AuditWriteResult>;
   /** `audit.statements`: with 'off' the relay stays the plain byte pipe. */
   readonly statements: 'off' | StatementMode;
   readonly maxStatementBytes: number;
@@ -94,11 +94,10 @@ export class SessionAuditTrail {
     return this.audit.write({ ...this.fields, event: 'login' });
   }
 
-  /** The record of one statement: whether it may be forwarded, at once when the log wrote it at once, else a promise of it. */
-  statement(captured: CapturedStatement): boolean | Promise<boolean> {
-    if (this.statementRecord === undefined) return true;
-    const result = this.audit.append(this.statementRecord(captured));
-    return result instanceof Promise ? result.then((r) => this.counted(r)) : this.counted(result);
+  /** The record of one statement; resolves whether it may be forwarded. */
+  statement(captured: CapturedStatement): Promise<boolean> {
+    if (this.statementRecord === undefined) return Promise.resolve(true);
+    return this.audit.append(this.statementRecord(captured)).then((result) => this.counted(result));
   }
 
   private counted(result: AuditWriteResult): boolean {

@@ -25,6 +25,8 @@ export type StatementRecorder = (statement: CapturedStatement) => boolean | Prom
 
 /** A frontend message header: type byte and Int32 length (which counts itself). */
 const headerBytes = 5;
+/** Bytes queued behind a pending record before the client is paused (a record normally lands within the loop turn). */
+export const maxQueuedBytesDefault = 256 * 1024;
 
 /** Frames the client's messages and gates each Query and Parse on its audit record. */
 export class StatementGate {
@@ -33,10 +35,12 @@ export class StatementGate {
   private held: Buffer = Buffer.alloc(0);
   /** Body bytes of the current other message still to pass through as they come. */
   private skip = 0;
-  /** Chunks that arrived while a record was being written. */
+  /** Chunks that arrived while a record was being written, and their total size. */
   private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
   private isWaiting = false;
   private isUpstreamFull = false;
+  private isClientPaused = false;
   private isRefused = false;
   /** The stream stopped looking like PostgreSQL messages: pass it through and let the upstream reject it. */
   private isOpaque = false;
@@ -45,6 +49,7 @@ export class StatementGate {
     private readonly record: StatementRecorder,
     /** Called once when a statement may not go on (refuse): the session ends with 57P03. */
     private readonly onRefused: () => void,
+    private readonly maxQueuedBytes = maxQueuedBytesDefault,
   ) {}
 
   /** Attaches the relay's side (called by the relay at start). */
@@ -61,16 +66,31 @@ export class StatementGate {
   feed(chunk: Buffer): void {
     if (this.isRefused) return;
     if (this.isWaiting) {
-      this.queue.push(chunk);
+      this.enqueue(chunk);
       return;
     }
     this.process(chunk);
   }
 
-  /** The upstream drained: the client may send again unless a record is pending. */
+  /** The upstream drained: the client may send again unless too much waits behind a record. */
   onUpstreamDrain(): void {
     this.isUpstreamFull = false;
-    if (!this.isWaiting) this.sink?.resumeClient();
+    this.updateClientFlow();
+  }
+
+  private enqueue(chunk: Buffer): void {
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
+    this.updateClientFlow();
+  }
+
+  /** Pauses the client while the upstream is full or too much is queued behind a record; resumes it once neither holds. */
+  private updateClientFlow(): void {
+    const shouldPause = this.isUpstreamFull || this.queuedBytes > this.maxQueuedBytes;
+    if (shouldPause === this.isClientPaused || this.isRefused) return;
+    this.isClientPaused = shouldPause;
+    if (shouldPause) this.sink?.pauseClient();
+    else this.sink?.resumeClient();
   }
 
   private forward(bytes: Buffer): void {
@@ -78,7 +98,7 @@ export class StatementGate {
     if (sink === undefined || bytes.length === 0 || !sink.isOpen()) return;
     if (!sink.forward(bytes)) {
       this.isUpstreamFull = true;
-      sink.pauseClient();
+      this.updateClientFlow();
     }
   }
 
@@ -132,20 +152,30 @@ export class StatementGate {
   private refuse(): void {
     this.isRefused = true;
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.onRefused();
   }
 
-  /** Pauses the client until the statement's record is written, then forwards it and what came after. */
+  /**
+   * Holds the statement until its record is written, then forwards it and what came after. The client is
+   * not paused for it (the record normally lands at the end of this loop turn) unless too much queues up.
+   */
   private hold(verdict: Promise<boolean>, message: Buffer, rest: Buffer): void {
     this.isWaiting = true;
-    this.sink?.pauseClient();
-    if (rest.length > 0) this.queue.unshift(Buffer.from(rest));
+    if (rest.length > 0) {
+      this.queue.unshift(rest);
+      this.queuedBytes += rest.length;
+    }
     const go = (proceed: boolean): void => {
       this.isWaiting = false;
       if (!proceed) return this.refuse();
       this.forward(message);
-      while (this.queue.length > 0 && !this.isWaiting && !this.isRefused) this.process(this.queue.shift()!);
-      if (!this.isWaiting && !this.isUpstreamFull && !this.isRefused) this.sink?.resumeClient();
+      while (this.queue.length > 0 && !this.isWaiting && !this.isRefused) {
+        const chunk = this.queue.shift()!;
+        this.queuedBytes -= chunk.length;
+        this.process(chunk);
+      }
+      this.updateClientFlow();
     };
     verdict.then(go, () => go(false));
   }
