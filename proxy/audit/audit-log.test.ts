@@ -167,6 +167,23 @@ test('group commit: a job queued while a batch is open (reopen) runs after its w
   assert.equal((await verifyAuditFiles([`${path}.1`, path])).ok, true);
 });
 
+test('appendThen: waiters hear in call order once the batch is written; a record appended from a waiter goes into the next batch', async () => {
+  const fs = fakeFs(true);
+  const log = await AuditLog.open(options('/fake/audit.log', { fs }));
+  const heard: string[] = [];
+  const next = new Promise<number | undefined>((resolve) => {
+    log.appendThen(sealEntry(login('a')), (r) => {
+      heard.push(`a:${r.seq}:${fs.appends}`);
+      log.appendThen(sealEntry(login('c')), (later) => resolve(later.seq));
+    });
+  });
+  log.appendThen(sealEntry(login('b')), (r) => heard.push(`b:${r.seq}:${fs.appends}`));
+  assert.deepEqual(heard, [], 'nothing heard before the write');
+  assert.equal(await next, 3);
+  assert.deepEqual(heard, ['a:1:1', 'b:2:1'], 'both after the one write, in order');
+  assert.equal(fs.appends, 2);
+});
+
 test('syncEachRecord: records are not batched (each fdatasync is awaited)', async () => {
   const fs = fakeFs(true);
   const log = await AuditLog.open(options('/fake/audit.log', { fs, syncEachRecord: true }));

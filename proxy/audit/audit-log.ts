@@ -161,13 +161,20 @@ export class AuditLog {
    * order either way, and each resolves once it is in the file (or has failed).
    */
   append(sealed: SealedEntry): Promise<AuditWriteResult> {
+    return new Promise((resolve) => this.appendThen(sealed, resolve));
+  }
+
+  /** As append, calling `done` with the outcome instead of settling a promise (no promise per record on the statement path). */
+  appendThen(sealed: SealedEntry, done: (result: AuditWriteResult) => void): void {
     const batch = this.openBatch();
-    if (batch === undefined) return this.serial(() => this.writeNow(sealed));
+    if (batch === undefined) {
+      this.serial(() => this.writeNow(sealed)).then(done, () => done(this.failedResult()));
+      return;
+    }
     const seq = this.chain.seq + 1;
-    const line = batch.add({ seq, time: formatAuditTime(this.opts.clock.nowMs()), prev: this.chain.prev }, sealed);
+    const line = batch.add({ seq, time: formatAuditTime(this.opts.clock.nowMs()), prev: this.chain.prev }, sealed, (isWritten) => done(isWritten ? { written: true, proceed: true, seq } : this.failedResult()));
     // The chain moves on now, so the next record of the batch links to this one; a failed write rolls it back.
     this.chain = { seq, prev: lineHash(line) };
-    return batch.done.then((isWritten) => (isWritten ? { written: true, proceed: true, seq } : this.failedResult()));
   }
 
   /** Reopens the path (SIGHUP after logrotate moved the file); the chain continues into the new file. Resolves to isHealthy. */
@@ -255,24 +262,27 @@ export class AuditLog {
   /** Writes a batch in one append; on failure none of its records counts and the chain is rolled back to before it. */
   private flush(batch: RecordBatch, appendSync: (data: Uint8Array) => void): void {
     this.batch = undefined;
+    const bytes = batch.bytes;
     // Until it is acknowledged, the batch counts as torn: a failed append is cut before the next record.
     this.isTorn = true;
+    let isWritten = false;
     try {
-      const bytes = batch.bytes;
       appendSync(bytes);
+      isWritten = true;
+    } catch (err) {
+      this.chain = { ...batch.chainBefore };
+      batch.events.forEach((event, i) => this.writeFailed(event, batch.chainBefore.seq + 1 + i, err));
+    }
+    if (isWritten) {
       this.goodSize += bytes.length;
       this.isTorn = false;
       for (const event of batch.events) this.observer.recordWritten(event);
       this.setHealthy(true);
-      batch.settled(true);
-    } catch (err) {
-      this.chain = { ...batch.chainBefore };
-      batch.events.forEach((event, i) => this.writeFailed(event, batch.chainBefore.seq + 1 + i, err));
-      batch.settled(false);
-    } finally {
-      this.batchBuffer = batch.reusableBuffer();
-      this.pending--;
     }
+    this.batchBuffer = batch.reusableBuffer();
+    this.pending--;
+    // Last: a waiter may forward its statement and so append the next record, which must find the log settled.
+    batch.settled(isWritten);
   }
 
   private async writeNow(sealed: SealedEntry): Promise<AuditWriteResult> {

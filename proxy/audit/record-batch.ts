@@ -6,11 +6,16 @@ import { encodeRecord, recordBytesMax, type SealedEntry } from './record-encodin
 /** A batch buffer larger than this is not kept for the next batch (one huge statement should not pin memory). */
 const keptBufferBytesMax = 1024 * 1024;
 
-/** One batch: its lines' bytes, their events, the chain it started from, and the promise its write settles. */
+/** Called with whether a record reached the file, and its seq. */
+export type RecordWaiter = (isWritten: boolean, seq: number) => void;
+
+/** One batch: its lines' bytes, the records' events, seqs and waiters, the chain it started from, and the promise its write settles. */
 export class RecordBatch {
   private buffer: Buffer;
   private length = 0;
   readonly events: AuditEvent[] = [];
+  private readonly seqs: number[] = [];
+  private readonly waiters: RecordWaiter[] = [];
   /** True once the lines are in the file; false if the write failed (none of them counts). */
   readonly done: Promise<boolean>;
   private settle: (isWritten: boolean) => void = () => undefined;
@@ -27,8 +32,8 @@ export class RecordBatch {
     });
   }
 
-  /** Encodes one record and its newline; returns the line's UTF-8 bytes without the newline (a view, valid until the batch is written). */
-  add(chain: ChainFields, sealed: SealedEntry): Buffer {
+  /** Encodes one record and its newline; returns the line's UTF-8 bytes without the newline (a view, valid until the batch is written). `waiter` hears how the write went. */
+  add(chain: ChainFields, sealed: SealedEntry, waiter: RecordWaiter): Buffer {
     const room = recordBytesMax(sealed);
     if (this.buffer.length - this.length < room) {
       const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + room));
@@ -38,6 +43,8 @@ export class RecordBatch {
     const start = this.length;
     this.length = encodeRecord(this.buffer, start, chain, sealed);
     this.events.push(sealed.event);
+    this.seqs.push(chain.seq);
+    this.waiters.push(waiter);
     return this.buffer.subarray(start, this.length - 1);
   }
 
@@ -51,8 +58,9 @@ export class RecordBatch {
     return this.buffer.length <= keptBufferBytesMax ? this.buffer : undefined;
   }
 
-  /** Settles `done`. */
+  /** Settles `done`, then tells each record's waiter, in order. */
   settled(isWritten: boolean): void {
     this.settle(isWritten);
+    for (let i = 0; i < this.waiters.length; i++) this.waiters[i]!(isWritten, this.seqs[i]!);
   }
 }

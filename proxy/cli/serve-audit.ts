@@ -46,7 +46,7 @@ export async function openServeAudit(config: RsproxyConfig, deps: ServeAuditDeps
   log.startProbing(deps.probeIntervalMs);
   logger.info({ event: 'audit_opened', path: file, statements, onFailure, seq: log.position.seq }, 'audit log opened');
   return {
-    session: { write: (entry) => log.write(entry), append: (sealed) => log.append(sealed), statements, maxStatementBytes },
+    session: { write: (entry) => log.write(entry), appendThen: (sealed, done) => log.appendThen(sealed, done), statements, maxStatementBytes },
     log,
     isRefusing: () => onFailure === 'refuse' && !log.isHealthy,
     reopen: async () => {

@@ -96,7 +96,7 @@ export function startRelay(opts: StartRelayOptions): { relay: Relay; key: Issued
   );
   const sendCancel = opts.sendUpstreamCancel ?? ((target, pid, k, timeoutMs) => realSendUpstreamCancel(target, pid, k, timeoutMs, log));
   const trail = audit?.trail;
-  const statementGate = !isGated ? undefined : new StatementGate((statement) => audit.trail.statement(statement), audit.onStatementRefused);
+  const statementGate = !isGated ? undefined : new StatementGate((statement, done) => audit.trail.statement(statement, done), audit.onStatementRefused);
   const relay = new Relay({
     ...(statementGate === undefined ? {} : { statementGate }),
     client: opts.client,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuthResult, Identity } from '../../auth/types.js';
-import { genesisPrev, recordLine, type AuditEntry, type AuditWriteResult } from '../audit/index.js';
+import { genesisPrev, recordLine, type AuditEntry, type AuditWriteResult, type CapturedStatement } from '../audit/index.js';
 import { authFailed } from '../errors/proxy-error.js';
 import { admittedSessionFields, applicationName, auditLogin, hostPort, loginDeniedEntry, SessionAuditTrail, type SessionAudit } from './session-audit.js';
 import type { StartupParams } from './startup-params.js';
@@ -41,12 +41,16 @@ function fakeAudit(results: AuditWriteResult[] = [], statements: SessionAudit['s
     statements,
     maxStatementBytes: 4096,
     write: async (e) => (entries.push(e), next()),
-    append: async (sealed) => {
+    appendThen: (sealed, done) => {
       entries.push(JSON.parse(recordLine({ seq: 1, time: '2026-12-07T18:00:00.000Z', prev: genesisPrev }, sealed)) as AuditEntry);
-      return next();
+      const result = next();
+      queueMicrotask(() => done(result));
     },
   };
 }
+
+/** The trail's statement as a promise of whether it may go on. */
+const statementOf = (trail: SessionAuditTrail, captured: CapturedStatement): Promise<boolean> => new Promise((resolve) => trail.statement(captured, resolve));
 
 test('hostPort and applicationName', () => {
   assert.equal(hostPort('10.0.0.5', 5439), '10.0.0.5:5439');
@@ -81,8 +85,8 @@ test('the trail: login, statements counted when written, revoked once, session_e
   const audit = fakeAudit([{ written: true, proceed: true }, { written: true, proceed: true }, { written: false, proceed: true }]);
   const trail = await auditLogin(audit, { result, params, upstreamPid: 7, connection, nowMs: 1000, isStillLoggingIn: () => true });
   assert.ok(trail instanceof SessionAuditTrail);
-  assert.equal(await trail.statement({ protocol: 'simple', text: "ALTER USER x PASSWORD 'hunter2'" }), true);
-  assert.equal(await trail.statement({ protocol: 'extended', text: 'SELECT 1' }), true, 'continue: not written, still forwarded');
+  assert.equal(await statementOf(trail, { protocol: 'simple', text: "ALTER USER x PASSWORD 'hunter2'" }), true);
+  assert.equal(await statementOf(trail, { protocol: 'extended', text: 'SELECT 1' }), true, 'continue: not written, still forwarded');
   await trail.ending('revoked');
   await trail.ending('revoked');
   await trail.ending('max_age');
@@ -99,8 +103,8 @@ test('a statement record carries the session and the fingerprint; a refused one 
   const audit = fakeAudit([{ written: true, proceed: true }, { written: true, proceed: true }, { written: false, proceed: false }], 'fingerprint');
   const trail = await auditLogin(audit, { result, params, upstreamPid: 7, connection, nowMs: 1000, isStillLoggingIn: () => true });
   assert.ok(trail instanceof SessionAuditTrail);
-  assert.equal(await trail.statement({ protocol: 'simple', text: "SELECT * FROM t WHERE a = 'x'" }), true);
-  assert.equal(await trail.statement({ protocol: 'simple', text: 'SELECT 2' }), false, 'refuse: not written, not forwarded');
+  assert.equal(await statementOf(trail, { protocol: 'simple', text: "SELECT * FROM t WHERE a = 'x'" }), true);
+  assert.equal(await statementOf(trail, { protocol: 'simple', text: 'SELECT 2' }), false, 'refuse: not written, not forwarded');
   const statement = audit.entries[1] as Extract<AuditEntry, { event: 'statement' }>;
   assert.deepEqual([statement.event, statement.protocol, statement.text, statement.dbUser, statement.upstreamPid], ['statement', 'simple', 'SELECT * FROM t WHERE a = ?', 'IAMA:alice', 7]);
   trail.ended('client', { clientToUpstreamBytes: 1, upstreamToClientBytes: 1, endedBy: 'client', isClientTerminate: true }, 2000);
@@ -111,7 +115,7 @@ test('a statement record carries the session and the fingerprint; a refused one 
 test('statements off: the trail never builds a statement record', async () => {
   const audit = fakeAudit([], 'off');
   const trail = new SessionAuditTrail(audit, connection, admittedSessionFields({ result, params, upstreamPid: 7 }), 0);
-  assert.equal(await trail.statement({ protocol: 'simple', text: 'SELECT 1' }), true);
+  assert.equal(await statementOf(trail, { protocol: 'simple', text: 'SELECT 1' }), true);
   assert.equal(audit.entries.length, 0);
 });
 

@@ -12,8 +12,8 @@ import type { StartupParams } from './startup-params.js';
 export interface SessionAudit {
   /** Appends one record; resolves once it is in the file or has failed (never rejects). */
   write(entry: AuditEntry): Promise<AuditWriteResult>;
-  /** Appends one sealed record; resolves once it is in the file or has failed (never rejects). */
-  append(sealed: SealedEntry): Promise<AuditWriteResult>;
+  /** Appends one sealed record; calls `done` once it is in the file or has failed. */
+  appendThen(sealed: SealedEntry, done: (result: AuditWriteResult) => void): void;
   /** `audit.statements`: with 'off' the relay stays the plain byte pipe. */
   readonly statements: 'off' | StatementMode;
   readonly maxStatementBytes: number;
@@ -94,15 +94,13 @@ export class SessionAuditTrail {
     return this.audit.write({ ...this.fields, event: 'login' });
   }
 
-  /** The record of one statement; resolves whether it may be forwarded. */
-  statement(captured: CapturedStatement): Promise<boolean> {
-    if (this.statementRecord === undefined) return Promise.resolve(true);
-    return this.audit.append(this.statementRecord(captured)).then((result) => this.counted(result));
-  }
-
-  private counted(result: AuditWriteResult): boolean {
-    if (result.written) this.statementCount++;
-    return result.proceed;
+  /** Writes the record of one statement, then calls `done` with whether the statement may be forwarded. */
+  statement(captured: CapturedStatement, done: (proceed: boolean) => void): void {
+    if (this.statementRecord === undefined) return done(true);
+    this.audit.appendThen(this.statementRecord(captured), (result) => {
+      if (result.written) this.statementCount++;
+      done(result.proceed);
+    });
   }
 
   /** The revoked or admin_terminate record; resolves once it is written (or failed), before the session is closed. Once per session. */

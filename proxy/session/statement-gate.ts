@@ -1,9 +1,7 @@
 /**
  * The client → upstream direction with statement capture (audit.statements not off): frames the stream,
- * and lets each Query and Parse on only once its audit record is written, so the record comes before the
- * statement reaches the upstream (docs/operations/audit.md). A record written at once lets the statement
- * go on in the same write; one that must wait pauses the client until it is in the file. Bytes go on in
- * exactly the order they came.
+ * and holds each Query and Parse until its audit record is written, so the record comes before the
+ * statement reaches the upstream (docs/operations/audit.md). Bytes go on in exactly the order they came.
  */
 import { capturedStatement, StatementMessageCode, type CapturedStatement } from '../audit/index.js';
 
@@ -17,11 +15,8 @@ export interface StatementGateSink {
   isOpen(): boolean;
 }
 
-/**
- * What decides whether a statement may go on: its record was written, or the policy is continue. A boolean when
- * the record was written at once (the statement goes on with no pause), a promise when it waits its turn.
- */
-export type StatementRecorder = (statement: CapturedStatement) => boolean | Promise<boolean>;
+/** Writes a statement's record, then calls `done` with whether the statement may go on: written, or the policy is continue. */
+export type StatementRecorder = (statement: CapturedStatement, done: (proceed: boolean) => void) => void;
 
 /** A frontend message header: type byte and Int32 length (which counts itself). */
 const headerBytes = 5;
@@ -133,15 +128,8 @@ export class StatementGate {
         i += 1 + length;
         continue;
       }
-      const verdict = this.record(statement);
-      if (verdict === true) {
-        // Recorded already: the statement goes on with the bytes around it, in one write.
-        i += 1 + length;
-        continue;
-      }
       this.forward(data.subarray(0, i));
-      if (verdict === false) return this.refuse();
-      this.hold(verdict, data.subarray(i, i + 1 + length), data.subarray(i + 1 + length));
+      this.hold(statement, data.subarray(i, i + 1 + length), data.subarray(i + 1 + length));
       return;
     }
     this.forward(data.subarray(0, i));
@@ -160,7 +148,7 @@ export class StatementGate {
    * Holds the statement until its record is written, then forwards it and what came after. The client is
    * not paused for it (the record normally lands at the end of this loop turn) unless too much queues up.
    */
-  private hold(verdict: Promise<boolean>, message: Buffer, rest: Buffer): void {
+  private hold(statement: CapturedStatement, message: Buffer, rest: Buffer): void {
     this.isWaiting = true;
     if (rest.length > 0) {
       this.queue.unshift(rest);
@@ -177,6 +165,6 @@ export class StatementGate {
       }
       this.updateClientFlow();
     };
-    verdict.then(go, () => go(false));
+    this.record(statement, go);
   }
 }
