@@ -6,15 +6,14 @@ import { encodeRecord, recordBytesMax, type SealedEntry } from './record-encodin
 /** A batch buffer larger than this is not kept for the next batch (one huge statement should not pin memory). */
 const keptBufferBytesMax = 1024 * 1024;
 
-/** Called with whether a record reached the file, and its seq. */
-export type RecordWaiter = (isWritten: boolean, seq: number) => void;
+/** Called with whether a record reached the file. */
+export type RecordWaiter = (isWritten: boolean) => void;
 
-/** One batch: its lines' bytes, the records' events, seqs and waiters, the chain it started from, and the promise its write settles. */
+/** One batch: its lines' bytes, the records' events and waiters, the chain it started from, and the promise its write settles. */
 export class RecordBatch {
   private buffer: Buffer;
   private length = 0;
   readonly events: AuditEvent[] = [];
-  private readonly seqs: number[] = [];
   private readonly waiters: RecordWaiter[] = [];
   /** True once the lines are in the file; false if the write failed (none of them counts). */
   readonly done: Promise<boolean>;
@@ -43,7 +42,6 @@ export class RecordBatch {
     const start = this.length;
     this.length = encodeRecord(this.buffer, start, chain, sealed);
     this.events.push(sealed.event);
-    this.seqs.push(chain.seq);
     this.waiters.push(waiter);
     return this.buffer.subarray(start, this.length - 1);
   }
@@ -61,6 +59,6 @@ export class RecordBatch {
   /** Settles `done`, then tells each record's waiter, in order. */
   settled(isWritten: boolean): void {
     this.settle(isWritten);
-    for (let i = 0; i < this.waiters.length; i++) this.waiters[i]!(isWritten, this.seqs[i]!);
+    for (const waiter of this.waiters) waiter(isWritten);
   }
 }

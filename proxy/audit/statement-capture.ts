@@ -16,7 +16,6 @@ export interface CapturedStatement {
   text: string;
 }
 
-
 /** Offset just past the NUL ending the cstring at `start`; -1 if there is none. */
 function cstringEnd(body: Buffer, start: number): number {
   const nul = body.indexOf(0, start);
