@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     ];
     for (const r of rows) {
       const off = rows.find((o) => o.variant === 'off' && o.mode === r.mode);
-      lines.push(`${pad(r.variant, 13)}${pad(r.mode, 10)}${lpad(fmt(r.tps), 10)}${lpad(fmt(r.latencyAvgMs, 3), 9)}${lpad(`${fmt(off === undefined ? Number.NaN : r.tps / off.tps, 2)}x`, 9)}${lpad(fmt(r.proxyCpuUsPerTx, 1), 17)}${lpad(r.machineBusyShare === undefined ? '' : `${fmt(r.machineBusyShare * 100, 0)}%`, 14)}`);
+      lines.push(`${pad(r.variant, 13)}${pad(r.mode, 10)}${lpad(fmt(r.tps), 10)}${lpad(fmt(r.latencyAvgMs, 3), 9)}${lpad(off === undefined ? 'n/a' : `${fmt(r.tps / off.tps, 2)}x`, 9)}${lpad(fmt(r.proxyCpuUsPerTx, 1), 17)}${lpad(r.machineBusyShare === undefined ? '' : `${fmt(r.machineBusyShare * 100, 0)}%`, 14)}`);
     }
     lines.push('');
     for (const mode of modes) {

@@ -47,3 +47,28 @@ test('bench/audit.js: a 1-second run measures audit off, sessions, fingerprint a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('bench/audit.js --variants and --rate: only the variants asked for, each held at the rate; an unknown variant is refused', { timeout: 180_000 }, async (t) => {
+  if (!requirePg(t) || !requireTool(t, 'pgbench', commandWorks('pgbench'))) return;
+  const dir = mkdtempSync(join(tmpdir(), 'rsproxy-bench-audit-'));
+  const run = (extra: string[]) =>
+    new Promise<{ err: Error | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [auditJs, '--seconds', '1', '--clients', '2', '--threads', '1', '--modes', 'simple', ...extra], { encoding: 'utf8', timeout: 170_000 }, (err, stdout, stderr) => resolve({ err, stdout, stderr }));
+    });
+  try {
+    const jsonFile = join(dir, 'audit.json');
+    const held = await run(['--variants', 'off,full', '--rate', '50', '--json', jsonFile]);
+    assert.equal(held.err, null, held.stderr.slice(-1500));
+    assert.match(held.stdout, /50 tps held/);
+    const { options, rows } = JSON.parse(readFileSync(jsonFile, 'utf8')) as { options: { ratePerSecond?: number }; rows: Row[] };
+    assert.equal(options.ratePerSecond, 50);
+    assert.deepEqual(rows.map((r) => r.variant), ['off', 'full']);
+    // Held at 50 tps for about a second, not run flat out (that is thousands here).
+    for (const r of rows) assert.ok(r.transactions > 0 && r.transactions < 500, `${r.variant}: ${r.transactions} transactions`);
+    const unknown = await run(['--variants', 'off,loud']);
+    assert.notEqual(unknown.err, null);
+    assert.match(unknown.stderr, /--variants: unknown variant loud/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
