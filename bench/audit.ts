@@ -69,8 +69,7 @@ async function main(): Promise<void> {
   for (const m of modes) if (m !== 'simple' && m !== 'extended' && m !== 'prepared') throw new Error(`--modes: unknown mode ${String(m)}`);
   const chosen = (strFlag(argv, 'variants') ?? variants.map((v) => v.name).join(',')).split(',');
   for (const v of chosen) if (!variants.some((known) => known.name === v)) throw new Error(`--variants: unknown variant ${v}`);
-  const rateFlag = strFlag(argv, 'rate');
-  const ratePerSecond = rateFlag === undefined ? undefined : intFlag(argv, 'rate', 1000, 1, 100_000);
+  const ratePerSecond = argv.includes('--rate') ? intFlag(argv, 'rate', 0, 1, 100_000) : undefined;
   const jsonFile = strFlag(argv, 'json');
   const log = (s: string): void => void process.stderr.write(`# ${s}\n`);
 

@@ -124,7 +124,7 @@ test('concurrent writes are serialised in call order', async () => {
 test('group commit: the records of one turn of the event loop go to the file in one write, in call order, each with its own seq', async () => {
   const fs = fakeFs(true);
   const log = await AuditLog.open(options('/fake/audit.log', { fs }));
-  const results = ['a', 'b', 'c'].map((id) => log.append(sealEntry(login(id))));
+  const results = ['a', 'b', 'c'].map((id) => log.write(login(id)));
   assert.equal(fs.appends, 0, 'nothing written before the turn ends');
   assert.deepEqual((await Promise.all(results)).map((r) => r.seq), [1, 2, 3]);
   assert.equal(fs.appends, 1, 'one write for the three');
@@ -138,14 +138,14 @@ test('group commit: the records of one turn of the event loop go to the file in 
 test('group commit: a batch whose write failed half-way fails every record in it (none proceeds), rolls the chain back and is cut before the next record', async () => {
   const fs = fakeFs(true);
   const log = await AuditLog.open(options('/fake/audit.log', { fs }));
-  assert.equal((await log.append(sealEntry(login('a')))).seq, 1);
+  assert.equal((await log.write(login('a'))).seq, 1);
   fs.failing = 'partial';
-  const failed = await Promise.all([log.append(sealEntry(login('b'))), log.append(sealEntry(login('c')))]);
+  const failed = await Promise.all([log.write(login('b')), log.write(login('c'))]);
   assert.deepEqual(failed, [{ written: false, proceed: false }, { written: false, proceed: false }]);
   assert.equal(log.isHealthy, false);
   assert.equal(log.position.seq, 1, 'rolled back');
   fs.failing = 'no';
-  assert.equal((await log.append(sealEntry(login('d')))).seq, 2, 'no gap');
+  assert.equal((await log.write(login('d'))).seq, 2, 'no gap');
   assert.equal(log.isHealthy, true);
   const lines = fs.content.toString('utf8').split('\n');
   assert.deepEqual(lines.slice(0, 2).map((l) => JSON.parse(l).connectionId), ['a', 'd']);
@@ -156,10 +156,10 @@ test('group commit: a batch whose write failed half-way fails every record in it
 test('group commit: a job queued while a batch is open (reopen) runs after its write, and records appended after the job wait for it', async () => {
   const path = freshPath();
   const log = await AuditLog.open(options(path));
-  const first = log.append(sealEntry(login('a')));
+  const first = log.write(login('a'));
   renameSync(path, `${path}.1`);
   const reopening = log.reopen();
-  const later = log.append(sealEntry(login('b')));
+  const later = log.write(login('b'));
   assert.deepEqual([(await first).seq, await reopening, (await later).seq], [1, true, 2]);
   await log.close();
   assert.deepEqual(records(`${path}.1`).map((r) => r.connectionId), ['a'], 'the batch went to the old file');
@@ -187,7 +187,7 @@ test('appendThen: waiters hear in call order once the batch is written; a record
 test('syncEachRecord: records are not batched (each fdatasync is awaited)', async () => {
   const fs = fakeFs(true);
   const log = await AuditLog.open(options('/fake/audit.log', { fs, syncEachRecord: true }));
-  const results = await Promise.all(['a', 'b'].map((id) => log.append(sealEntry(login(id)))));
+  const results = await Promise.all(['a', 'b'].map((id) => log.write(login(id))));
   assert.deepEqual(results.map((r) => r.seq), [1, 2]);
   assert.equal(fs.appends, 2);
 });

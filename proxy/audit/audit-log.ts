@@ -151,20 +151,15 @@ export class AuditLog {
 
   /** Appends one record; seq and prev advance only when it is in the file, so a failed record leaves no gap. */
   write(entry: AuditEntry): Promise<AuditWriteResult> {
-    return this.append(sealEntry(entry));
+    return new Promise((resolve) => this.appendThen(sealEntry(entry), resolve));
   }
 
   /**
-   * Appends one sealed record. While the file is healthy and nothing else is pending, the records of one turn
-   * of the event loop go to the file in one write when the turn ends (group commit: a record per statement,
-   * one syscall for all); otherwise the record waits its turn behind what is pending. Records land in call
-   * order either way, and each resolves once it is in the file (or has failed).
+   * Appends one sealed record and calls `done` with the outcome (no promise per record on the statement path).
+   * While the file is healthy and nothing else is pending, the records of one turn of the event loop go to the
+   * file in one write when the turn ends (group commit: a record per statement, one syscall for all); otherwise
+   * the record waits its turn behind what is pending. Records land in call order either way.
    */
-  append(sealed: SealedEntry): Promise<AuditWriteResult> {
-    return new Promise((resolve) => this.appendThen(sealed, resolve));
-  }
-
-  /** As append, calling `done` with the outcome instead of settling a promise (no promise per record on the statement path). */
   appendThen(sealed: SealedEntry, done: (result: AuditWriteResult) => void): void {
     const batch = this.openBatch();
     if (batch === undefined) {
